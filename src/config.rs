@@ -1,0 +1,349 @@
+//! Typed configuration, read from the environment with command-line flags taking precedence.
+//! Every error names the variable it came from and never echoes a secret's value.
+use std::{fmt, net::SocketAddr, path::PathBuf};
+
+use url::Url;
+
+use crate::secret::Secret;
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {var}: {reason}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub reason: String,
+}
+
+fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        reason: reason.into(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Where the data lives. Debug and Display hide any password in the URL.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(String),
+    Postgres(Secret),
+}
+
+impl DatabaseUrl {
+    pub const DEFAULT: &'static str = "sqlite://hubsync.db";
+
+    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
+        let raw = raw.trim();
+        if raw.starts_with("sqlite:") {
+            // The embedded default must work on a bare machine: create the file when absent.
+            let url = if raw.contains("mode=") {
+                raw.to_owned()
+            } else if raw.contains('?') {
+                format!("{raw}&mode=rwc")
+            } else {
+                format!("{raw}?mode=rwc")
+            };
+            Ok(Self::Sqlite(url))
+        } else if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            Url::parse(raw)
+                .map_err(|e| invalid("DATABASE_URL", format!("not a valid URL ({e})")))?;
+            Ok(Self::Postgres(Secret::new(raw)))
+        } else {
+            Err(invalid(
+                "DATABASE_URL",
+                "expected sqlite://PATH or postgres://USER@HOST/DB",
+            ))
+        }
+    }
+
+    /// The URL to connect with, password included.
+    pub fn expose(&self) -> &str {
+        match self {
+            Self::Sqlite(u) => u,
+            Self::Postgres(s) => s.expose(),
+        }
+    }
+
+    pub fn engine(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite(u) => f.write_str(u),
+            Self::Postgres(s) => match Url::parse(s.expose()) {
+                Ok(mut u) => {
+                    if u.password().is_some() {
+                        let _ = u.set_password(Some("redacted"));
+                    }
+                    f.write_str(u.as_str())
+                }
+                Err(_) => f.write_str("postgres://[unparsable]"),
+            },
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
+}
+
+/// What hubsync needs to act as the GitHub App: its id and private key.
+#[derive(Debug, Clone)]
+pub struct AppCredentials {
+    pub app_id: u64,
+    pub private_key: Secret,
+}
+
+#[derive(Debug, Clone)]
+pub struct GithubConfig {
+    /// None until the app is created and configured: webhooks and syncs stay off.
+    pub app: Option<AppCredentials>,
+    /// Every secret is accepted, so a secret can be rotated without dropping deliveries.
+    pub webhook_secrets: Vec<Secret>,
+    pub api_url: Url,
+    pub web_url: Url,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub database_url: DatabaseUrl,
+    pub github: GithubConfig,
+    pub admin_token: Option<Secret>,
+    pub log_format: LogFormat,
+}
+
+/// Values given on the command line; each wins over its environment variable.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub bind: Option<String>,
+    pub database_url: Option<String>,
+}
+
+impl Config {
+    pub fn from_env(overrides: &Overrides) -> Result<Self, ConfigError> {
+        Self::from_lookup(overrides, |name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from any variable source (tests pass a map).
+    pub fn from_lookup(
+        overrides: &Overrides,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        // An empty variable counts as unset, as shells and .env files produce them.
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+
+        let bind = overrides.bind.clone().or_else(|| var("HUBSYNC_BIND"));
+        let bind = match bind {
+            Some(b) => b.trim().parse().map_err(|_| {
+                invalid(
+                    "HUBSYNC_BIND",
+                    format!("{b:?} is not an address like 127.0.0.1:3000"),
+                )
+            })?,
+            None => SocketAddr::from(([127, 0, 0, 1], 3000)),
+        };
+
+        let database_url = overrides
+            .database_url
+            .clone()
+            .or_else(|| var("DATABASE_URL"));
+        let database_url =
+            DatabaseUrl::parse(database_url.as_deref().unwrap_or(DatabaseUrl::DEFAULT))?;
+
+        let github = GithubConfig {
+            app: app_credentials(&var)?,
+            webhook_secrets: var("GITHUB_WEBHOOK_SECRET")
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(Secret::new)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            api_url: url_var(&var, "GITHUB_API_URL", "https://api.github.com")?,
+            web_url: url_var(&var, "GITHUB_URL", "https://github.com")?,
+        };
+
+        let log_format = match var("HUBSYNC_LOG_FORMAT").as_deref().map(str::trim) {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(invalid(
+                    "HUBSYNC_LOG_FORMAT",
+                    format!("{other:?} is not text or json"),
+                ))
+            }
+        };
+
+        Ok(Self {
+            bind,
+            database_url,
+            github,
+            admin_token: var("HUBSYNC_ADMIN_TOKEN").map(Secret::new),
+            log_format,
+        })
+    }
+}
+
+fn url_var(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: &str,
+) -> Result<Url, ConfigError> {
+    let raw = var(name).unwrap_or_else(|| default.to_owned());
+    let url =
+        Url::parse(raw.trim()).map_err(|e| invalid(name, format!("{raw:?} is not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(name, "must be an http or https URL"));
+    }
+    Ok(url)
+}
+
+fn app_credentials(
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<AppCredentials>, ConfigError> {
+    let app_id = var("GITHUB_APP_ID")
+        .map(|v| {
+            v.trim()
+                .parse::<u64>()
+                .map_err(|_| invalid("GITHUB_APP_ID", format!("{v:?} is not a number")))
+        })
+        .transpose()?;
+    let key = match (var("GITHUB_PRIVATE_KEY"), var("GITHUB_PRIVATE_KEY_PATH")) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "GITHUB_PRIVATE_KEY",
+                "set GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH, not both",
+            ))
+        }
+        // Env files often carry the PEM with literal \n escapes.
+        (Some(pem), None) => Some(("GITHUB_PRIVATE_KEY", pem.replace("\\n", "\n"))),
+        (None, Some(path)) => {
+            let path = PathBuf::from(path.trim());
+            let pem = std::fs::read_to_string(&path).map_err(|e| {
+                invalid(
+                    "GITHUB_PRIVATE_KEY_PATH",
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            Some(("GITHUB_PRIVATE_KEY_PATH", pem))
+        }
+        (None, None) => None,
+    };
+    if let Some((var_name, pem)) = &key {
+        jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes())
+            .map_err(|_| invalid(var_name, "not an RSA private key in PEM format"))?;
+    }
+    match (app_id, key) {
+        (Some(app_id), Some((_, pem))) => Ok(Some(AppCredentials {
+            app_id,
+            private_key: Secret::new(pem),
+        })),
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(invalid(
+            "GITHUB_APP_ID",
+            "is required when a private key is set",
+        )),
+        (Some(_), None) => Err(invalid(
+            "GITHUB_PRIVATE_KEY",
+            "or GITHUB_PRIVATE_KEY_PATH is required when GITHUB_APP_ID is set",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(&Overrides::default(), |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_work_on_a_bare_machine() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.bind.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.database_url.expose(), "sqlite://hubsync.db?mode=rwc");
+        assert!(c.github.app.is_none());
+        assert!(c.github.webhook_secrets.is_empty());
+        assert_eq!(c.github.api_url.as_str(), "https://api.github.com/");
+        assert_eq!(c.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn flags_override_env() {
+        let o = Overrides {
+            bind: Some("0.0.0.0:9000".into()),
+            database_url: None,
+        };
+        let c = Config::from_lookup(&o, |k| (k == "HUBSYNC_BIND").then(|| "127.0.0.1:1".into()))
+            .unwrap();
+        assert_eq!(c.bind.to_string(), "0.0.0.0:9000");
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        for (var, value) in [
+            ("HUBSYNC_BIND", "nope"),
+            ("DATABASE_URL", "mysql://x"),
+            ("GITHUB_APP_ID", "abc"),
+            ("GITHUB_API_URL", "ftp://x"),
+            ("HUBSYNC_LOG_FORMAT", "xml"),
+            ("GITHUB_PRIVATE_KEY_PATH", "/does/not/exist.pem"),
+        ] {
+            let err = load(&[(var, value)]).unwrap_err();
+            assert_eq!(err.var, var, "{err}");
+        }
+    }
+
+    #[test]
+    fn a_bad_private_key_is_rejected_without_echoing_it() {
+        let err = load(&[
+            ("GITHUB_APP_ID", "1"),
+            ("GITHUB_PRIVATE_KEY", "TOPSECRETVALUE"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.var, "GITHUB_PRIVATE_KEY");
+        assert!(!err.to_string().contains("TOPSECRETVALUE"));
+    }
+
+    #[test]
+    fn webhook_secrets_are_a_list_and_never_print() {
+        let c = load(&[("GITHUB_WEBHOOK_SECRET", "old-secret, new-secret")]).unwrap();
+        assert_eq!(c.github.webhook_secrets.len(), 2);
+        assert_eq!(c.github.webhook_secrets[1].expose(), "new-secret");
+        let debug = format!("{c:?}");
+        assert!(
+            !debug.contains("old-secret") && !debug.contains("new-secret"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn database_password_never_prints() {
+        let c = load(&[("DATABASE_URL", "postgres://hub:s3cr3tpw@db:5432/hubsync")]).unwrap();
+        assert!(!format!("{c:?}").contains("s3cr3tpw"));
+        assert!(!c.database_url.to_string().contains("s3cr3tpw"));
+        assert_eq!(c.database_url.engine(), "postgres");
+    }
+}

@@ -1,0 +1,53 @@
+//! HTTP routes. Handlers read the database and enqueue work; they never call GitHub.
+pub mod error;
+mod health;
+
+use std::sync::Arc;
+
+use actix_web::{error::InternalError, web, HttpRequest, HttpResponse, ResponseError};
+use sea_orm::DatabaseConnection;
+use serde_json::json;
+
+pub use error::ApiError;
+
+use crate::config::Config;
+
+/// Shared by every handler.
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub config: Arc<Config>,
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(json_config())
+        .app_data(query_config())
+        .app_data(path_config())
+        .service(health::healthz)
+        .service(health::readyz)
+        .default_service(web::to(not_found));
+}
+
+async fn not_found(req: HttpRequest) -> HttpResponse {
+    HttpResponse::NotFound()
+        .json(json!({ "error": format!("no route for {} {}", req.method(), req.path()) }))
+}
+
+/// Extractor failures keep their status (400, 413, 415...) and get the same JSON shape as every
+/// other error.
+fn json_error<E: ResponseError + 'static>(err: E) -> actix_web::Error {
+    let body = json!({ "error": err.to_string() });
+    let status = err.status_code();
+    InternalError::from_response(err, HttpResponse::build(status).json(body)).into()
+}
+
+fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default().error_handler(|e, _| json_error(e))
+}
+
+fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|e, _| json_error(e))
+}
+
+fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|e, _| json_error(e))
+}

@@ -1,0 +1,128 @@
+//! Builds the whole application. `main` and the integration tests both go through `run`.
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use actix_web::{dev::ServerHandle, middleware, web, App, HttpServer};
+use sea_orm::DatabaseConnection;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    config::Config,
+    http::{self, AppState},
+    store::{self, StoreError},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A started hubsync: the HTTP server and background work, with the handles to stop them.
+pub struct RunningApp {
+    pub addr: SocketAddr,
+    pub db: DatabaseConnection,
+    server: ServerHandle,
+    server_task: JoinHandle<std::io::Result<()>>,
+    /// Cancelled on shutdown; background workers watch it.
+    shutdown: CancellationToken,
+}
+
+/// Connects to the database, applies pending migrations, binds and starts serving.
+pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
+    let db = store::connect(&config.database_url).await?;
+    let applied = store::migrate(&db).await?;
+    tracing::info!(
+        engine = config.database_url.engine(),
+        applied = applied.len(),
+        "database ready"
+    );
+    if config.github.app.is_none() || config.github.webhook_secrets.is_empty() {
+        tracing::warn!(
+            "GitHub App credentials are not set (GITHUB_APP_ID, GITHUB_PRIVATE_KEY[_PATH], \
+             GITHUB_WEBHOOK_SECRET): webhooks and syncs stay off until they are"
+        );
+    }
+
+    let addr = config.bind;
+    let listener =
+        std::net::TcpListener::bind(addr).map_err(|source| StartupError::Bind { addr, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| StartupError::Bind { addr, source })?;
+    let state = web::Data::new(AppState {
+        db: db.clone(),
+        config: Arc::new(config),
+    });
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(middleware::NormalizePath::trim())
+            .app_data(state.clone())
+            .configure(http::routes)
+    })
+    .listen(listener)
+    .map_err(|source| StartupError::Bind { addr, source })?
+    // main owns signal handling, so that workers stop together with the server.
+    .disable_signals()
+    .shutdown_timeout(30)
+    .run();
+    let handle = server.handle();
+    let server_task = tokio::spawn(server);
+    tracing::info!(%addr, "listening");
+    Ok(RunningApp {
+        addr,
+        db,
+        server: handle,
+        server_task,
+        shutdown: CancellationToken::new(),
+    })
+}
+
+impl RunningApp {
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
+    pub async fn serve_until_signal(self) -> std::io::Result<()> {
+        shutdown_signal().await;
+        tracing::info!("shutdown signal received; finishing in-flight requests");
+        self.stop().await
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish, stops background work.
+    pub async fn stop(self) -> std::io::Result<()> {
+        self.shutdown.cancel();
+        self.server.stop(true).await;
+        let result = match tokio::time::timeout(Duration::from_secs(35), self.server_task).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(join)) => Err(std::io::Error::other(join)),
+            Err(_) => Err(std::io::Error::other("server did not stop in time")),
+        };
+        let _ = self.db.close_by_ref().await;
+        result
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,31 @@
+use sea_orm::entity::prelude::*;
+
+/// A verified webhook delivery, stored before it is acknowledged.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "deliveries")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// X-GitHub-Delivery; unique, so a redelivery is recognised.
+    #[sea_orm(unique)]
+    pub delivery_id: String,
+    pub event: String,
+    pub action: Option<String>,
+    pub installation_id: Option<i64>,
+    pub hook_id: Option<i64>,
+    pub headers: Json,
+    /// The exact body GitHub signed.
+    pub payload: String,
+    /// received, processed, ignored or failed.
+    pub status: String,
+    pub attempts: i32,
+    pub error: Option<String>,
+    pub not_before: Option<DateTimeUtc>,
+    pub received_at: DateTimeUtc,
+    pub processed_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,10 @@
+//! SeaORM entities, one per table of DESIGN.md's data model.
+pub mod blobs;
+pub mod deliveries;
+pub mod files;
+pub mod installations;
+pub mod project_syncs;
+pub mod projects;
+pub mod repositories;
+pub mod sync_events;
+pub mod sync_runs;

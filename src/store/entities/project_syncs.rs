@@ -1,0 +1,54 @@
+use sea_orm::entity::prelude::*;
+
+/// One branch selection of a project (a branch name, or a glob pattern when `is_pattern`).
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "project_syncs")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub project_id: i64,
+    pub branch: String,
+    pub is_pattern: bool,
+    pub enabled: bool,
+    pub state: String,
+    pub last_synced_sha: Option<String>,
+    pub last_synced_at: Option<DateTimeUtc>,
+    /// Set when the branch was deleted on GitHub; the selection and its manifest are kept.
+    pub deleted_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::projects::Entity",
+        from = "Column::ProjectId",
+        to = "super::projects::Column::Id"
+    )]
+    Project,
+    #[sea_orm(has_many = "super::sync_runs::Entity")]
+    SyncRuns,
+    #[sea_orm(has_many = "super::files::Entity")]
+    Files,
+}
+
+impl Related<super::projects::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Project.def()
+    }
+}
+
+impl Related<super::sync_runs::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::SyncRuns.def()
+    }
+}
+
+impl Related<super::files::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Files.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

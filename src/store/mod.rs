@@ -1,0 +1,60 @@
+//! The database: connecting, migrating, and the queries grouped by aggregate.
+pub mod entities;
+mod migrate;
+
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+
+pub use migrate::{migrate, migration_status, MigrationState};
+
+use crate::config::DatabaseUrl;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot connect to the {engine} database {url}: {source}")]
+    Connect {
+        engine: &'static str,
+        url: String,
+        source: DbErr,
+    },
+    #[error(
+        "the database has migrations this binary does not know ({0}); it was upgraded by a newer \
+         hubsync: run that version, or restore a backup taken before the upgrade"
+    )]
+    UnknownMigrations(String),
+    #[error("migration failed: {0}")]
+    Migration(DbErr),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+pub async fn connect(url: &DatabaseUrl) -> Result<DatabaseConnection, StoreError> {
+    let mut opts = ConnectOptions::new(url.expose());
+    opts.sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10));
+    match url {
+        DatabaseUrl::Sqlite(_) => {
+            // WAL lets readers (SSE, API) run beside the writer; the busy timeout makes writers
+            // queue instead of failing; foreign keys are off by default in SQLite.
+            opts.max_connections(8).map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+                    .create_if_missing(true)
+            });
+        }
+        DatabaseUrl::Postgres(_) => {
+            opts.max_connections(16);
+        }
+    }
+    Database::connect(opts)
+        .await
+        .map_err(|source| StoreError::Connect {
+            engine: url.engine(),
+            url: url.to_string(),
+            source,
+        })
+}

@@ -1,0 +1,322 @@
+//! The foundation: schema on both engines, startup, migrations, health probes, the CLI.
+use std::{
+    io::{BufRead, BufReader},
+    process::Stdio,
+    time::Duration,
+};
+
+use hubsync::{startup, store};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement};
+
+use crate::{
+    db_test,
+    support::{hubsync_bin, spawn_app, spawn_app_with, test_config},
+};
+
+const TABLES: [&str; 9] = [
+    "installations",
+    "repositories",
+    "projects",
+    "project_syncs",
+    "sync_runs",
+    "blobs",
+    "files",
+    "deliveries",
+    "sync_events",
+];
+
+async fn exec(db: &DatabaseConnection, sql: &str) -> Result<u64, sea_orm::DbErr> {
+    db.execute_unprepared(sql).await.map(|r| r.rows_affected())
+}
+
+async fn count(db: &DatabaseConnection, table: &str) -> i64 {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT COUNT(*) AS n FROM {table}"),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
+async fn table_names(db: &DatabaseConnection) -> Vec<String> {
+    let sql = match db.get_database_backend() {
+        DatabaseBackend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table'",
+        _ => "SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()",
+    };
+    db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<String>("", "name").unwrap())
+        .collect()
+}
+
+const NOW: &str = "'2026-11-26 00:00:00+00:00'";
+
+/// One row in each table, in foreign-key order.
+async fn seed(db: &DatabaseConnection) {
+    let b = db.get_database_backend();
+    let (t, f) = if b == DatabaseBackend::Sqlite {
+        ("1", "0")
+    } else {
+        ("TRUE", "FALSE")
+    };
+    for sql in [
+        format!("INSERT INTO installations (id, account_login, account_id, account_type, created_at, updated_at) VALUES (1, 'octo-org', 10, 'Organization', {NOW}, {NOW})"),
+        format!("INSERT INTO repositories (id, installation_id, full_name, default_branch, private, archived, created_at, updated_at) VALUES (100, 1, 'octo-org/hello', 'main', {t}, {f}, {NOW}, {NOW})"),
+        format!("INSERT INTO projects (repository_id, created_at) VALUES (100, {NOW})"),
+        format!("INSERT INTO project_syncs (project_id, branch, created_at, updated_at) VALUES (1, 'main', {NOW}, {NOW})"),
+        format!("INSERT INTO sync_runs (project_sync_id, trigger, status, queued_at) VALUES (1, 'install', 'queued', {NOW})"),
+        format!("INSERT INTO blobs (sha, size, {q}binary{q}, content, created_at) VALUES ('ce013625030ba8dba906f756967f9e9ca394464a', 6, {f}, {x}, {NOW})",
+            q = '"', x = if b == DatabaseBackend::Sqlite { "X'68656c6c6f0a'" } else { "'\\x68656c6c6f0a'::bytea" }),
+        "INSERT INTO files (project_sync_id, path, blob_sha, mode, size) VALUES (1, 'README.md', 'ce013625030ba8dba906f756967f9e9ca394464a', '100644', 6)".to_string(),
+        format!("INSERT INTO deliveries (delivery_id, event, headers, payload, status, received_at) VALUES ('72d3162e-cc78-11e3-81ab-4c9367dc0958', 'ping', '{{}}', '{{\"zen\":\"x\"}}', 'processed', {NOW})"),
+        format!("INSERT INTO sync_events (project_id, run_id, kind, data, created_at) VALUES (1, 1, 'queued', '{{}}', {NOW})"),
+    ] {
+        exec(db, &sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
+db_test! {
+    async fn migrating_an_empty_database_creates_every_table_and_constraint(db) {
+        let app = spawn_app(&db).await;
+        let conn = &app.app.db;
+        let tables = table_names(conn).await;
+        for t in TABLES {
+            assert!(tables.contains(&t.to_string()), "{t} missing from {tables:?} on {}", db.engine);
+        }
+        seed(conn).await;
+
+        // Each unique constraint, proven by the database refusing a duplicate.
+        for (what, sql) in [
+            ("delivery id", format!("INSERT INTO deliveries (delivery_id, event, headers, payload, status, received_at) VALUES ('72d3162e-cc78-11e3-81ab-4c9367dc0958', 'push', '{{}}', '{{}}', 'received', {NOW})")),
+            ("one project per repository", format!("INSERT INTO projects (repository_id, created_at) VALUES (100, {NOW})")),
+            ("(project_sync_id, path)", "INSERT INTO files (project_sync_id, path, blob_sha, mode) VALUES (1, 'README.md', 'x', '100644')".to_string()),
+            ("(project, branch)", format!("INSERT INTO project_syncs (project_id, branch, created_at, updated_at) VALUES (1, 'main', {NOW}, {NOW})")),
+            ("one queued run per branch", format!("INSERT INTO sync_runs (project_sync_id, trigger, status, queued_at) VALUES (1, 'push', 'queued', {NOW})")),
+            ("blob sha", format!("INSERT INTO blobs (sha, size, {q}binary{q}, created_at) VALUES ('ce013625030ba8dba906f756967f9e9ca394464a', 1, {f}, {NOW})", q = '"', f = if db.engine == "sqlite" { "0" } else { "FALSE" })),
+        ] {
+            assert!(exec(conn, &sql).await.is_err(), "{what} is not unique on {}", db.engine);
+        }
+        // Foreign keys are enforced (SQLite needs them switched on per connection).
+        let orphan = format!("INSERT INTO project_syncs (project_id, branch, created_at, updated_at) VALUES (999, 'x', {NOW}, {NOW})");
+        assert!(exec(conn, &orphan).await.is_err(), "foreign keys are off on {}", db.engine);
+        // A second queued run is refused, but a running one beside the queued one is fine.
+        exec(conn, &format!("INSERT INTO sync_runs (project_sync_id, trigger, status, queued_at) VALUES (1, 'push', 'running', {NOW})")).await.unwrap();
+
+        let out = hubsync_bin().args(["migrate", "status"]).env("DATABASE_URL", &db.url).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        for name in migration_names() {
+            assert!(stdout.contains(&format!("applied  {name}")), "{stdout}");
+        }
+        assert!(!stdout.contains("pending"), "{stdout}");
+        app.stop().await;
+    }
+}
+
+fn migration_names() -> Vec<String> {
+    use migration::MigratorTrait;
+    migration::Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect()
+}
+
+db_test! {
+    async fn a_second_start_applies_nothing_and_loses_nothing(db) {
+        let app = spawn_app(&db).await;
+        seed(&app.app.db).await;
+        app.stop().await;
+
+        let app = spawn_app(&db).await;
+        let conn = &app.app.db;
+        assert!(store::migrate(conn).await.unwrap().is_empty(), "nothing is pending after a restart");
+        assert_eq!(count(conn, "seaql_migrations").await, migration_names().len() as i64);
+        for t in TABLES {
+            assert_eq!(count(conn, t).await, 1, "{t} lost or gained rows on {}", db.engine);
+        }
+        let row = conn
+            .query_one_raw(Statement::from_string(conn.get_database_backend(), "SELECT content FROM blobs"))
+            .await.unwrap().unwrap();
+        assert_eq!(row.try_get::<Vec<u8>>("", "content").unwrap(), b"hello\n");
+        app.stop().await;
+    }
+}
+
+db_test! {
+    async fn a_database_from_a_newer_binary_is_refused(db) {
+        let app = spawn_app(&db).await;
+        exec(&app.app.db, "INSERT INTO seaql_migrations (version, applied_at) VALUES ('m29990101_000001_from_the_future', 0)").await.unwrap();
+        app.stop().await;
+
+        let err = startup::run(test_config(&db, &[])).await.err().expect("start is refused");
+        assert!(err.to_string().contains("m29990101_000001_from_the_future"), "{err}");
+
+        let out = hubsync_bin().args(["serve", "--bind", "127.0.0.1:0"]).env("DATABASE_URL", &db.url).output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last = stderr.lines().last().unwrap_or_default();
+        assert!(last.starts_with("error: ") && last.contains("does not know"), "{stderr}");
+    }
+}
+
+db_test! {
+    async fn health_and_readiness(db) {
+        let app = spawn_app(&db).await;
+        let r = app.get("/healthz").await;
+        assert_eq!(r.status(), 200);
+        let r = app.get("/readyz").await;
+        assert_eq!(r.status(), 200);
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["database"], db.engine);
+
+        let r = app.get("/no/such/route").await;
+        assert_eq!(r.status(), 404);
+        assert!(r.json::<serde_json::Value>().await.unwrap()["error"].is_string());
+
+        // With the database gone, readiness fails with a JSON reason while liveness holds.
+        app.app.db.close_by_ref().await.unwrap();
+        let r = app.get("/readyz").await;
+        assert_eq!(r.status(), 503);
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert!(body["error"].as_str().unwrap().contains("database"), "{body}");
+        assert_eq!(app.get("/healthz").await.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn sqlite_runs_in_wal_mode_with_foreign_keys() {
+    let db = crate::support::TestDb::sqlite().await;
+    let app = spawn_app_with(test_config(&db, &[])).await;
+    let conn = &app.app.db;
+    let get = |sql: &'static str| async move {
+        let row = conn
+            .query_one_raw(Statement::from_string(DatabaseBackend::Sqlite, sql))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get_by_index::<String>(0)
+            .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))
+            .unwrap()
+    };
+    assert_eq!(get("PRAGMA journal_mode").await, "wal");
+    assert_eq!(get("PRAGMA foreign_keys").await, "1");
+    assert_eq!(get("PRAGMA busy_timeout").await, "10000");
+    app.stop().await;
+}
+
+#[test]
+fn bad_configuration_exits_with_one_line_naming_the_variable() {
+    for (var, value) in [
+        ("HUBSYNC_BIND", "not-an-address"),
+        ("DATABASE_URL", "mysql://x"),
+        ("GITHUB_APP_ID", "twelve"),
+    ] {
+        let out = hubsync_bin().env(var, value).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{var}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(var), "{stderr}");
+    }
+    let out = hubsync_bin().arg("--no-such-flag").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--no-such-flag"), "{stderr}");
+}
+
+#[test]
+fn help_explains_each_command() {
+    let out = hubsync_bin().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("serve") && help.contains("migrate"), "{help}");
+    let out = hubsync_bin().args(["migrate", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("up") && help.contains("status"), "{help}");
+}
+
+/// The newcomer's path: no DATABASE_URL, a bare directory, `hubsync serve`, then SIGTERM.
+#[test]
+fn serve_on_the_embedded_default_and_stop_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = hubsync_bin()
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env("HUBSYNC_LOG_FORMAT", "json")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("a 'listening' log line").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
+        if v["message"] == "listening" {
+            break v["addr"].as_str().unwrap().to_owned();
+        }
+    };
+    assert!(
+        dir.path().join("hubsync.db").exists(),
+        "the default SQLite file is created"
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let status = rt.block_on(async {
+        reqwest::get(format!("http://{addr}/readyz"))
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(status, 200);
+
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "hubsync did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+}
+
+/// The manifest GitHub's "create app from manifest" flow receives: the fields GitHub requires,
+/// read-only permissions and the branch events hubsync syncs from.
+#[test]
+fn app_manifest_is_a_valid_github_app_manifest() {
+    let raw =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/app-manifest.json")).unwrap();
+    let m: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    for key in ["name", "url", "redirect_url", "setup_url"] {
+        assert!(m[key].as_str().is_some_and(|v| !v.is_empty()), "{key}");
+    }
+    assert!(m["hook_attributes"]["url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/webhooks/github"));
+    assert_eq!(m["public"], false);
+    assert_eq!(
+        m["default_permissions"],
+        serde_json::json!({ "contents": "read", "metadata": "read" })
+    );
+    let events: Vec<&str> = m["default_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    for e in ["push", "create", "delete", "repository"] {
+        assert!(events.contains(&e), "{e}");
+    }
+}

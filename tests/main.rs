@@ -1,0 +1,4 @@
+//! hubsync's integration tests: one binary, one module per capability.
+mod support;
+
+mod foundation;

@@ -1,0 +1,111 @@
+//! A fresh database per test: a SQLite file in a temp dir, or a new database on the PostgreSQL
+//! server named by TEST_DATABASE_URL.
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use sea_orm::{ConnectionTrait, Database};
+
+pub struct TestDb {
+    pub url: String,
+    pub engine: &'static str,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>, // (admin url, database name) to drop afterwards
+}
+
+impl TestDb {
+    pub async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("hubsync.db").display());
+        Self {
+            url,
+            engine: "sqlite",
+            _dir: Some(dir),
+            pg: None,
+        }
+    }
+
+    /// None when TEST_DATABASE_URL is unset: the PostgreSQL half of the suite is skipped.
+    pub async fn postgres() -> Option<Self> {
+        let admin = std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())?;
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "hubsync_test_{}_{}_{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos()
+        );
+        let conn = Database::connect(&admin)
+            .await
+            .expect("connect to TEST_DATABASE_URL");
+        conn.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .expect("create test database");
+        let _ = conn.close().await;
+        let mut url = url::Url::parse(&admin).expect("TEST_DATABASE_URL is a URL");
+        url.set_path(&name);
+        Some(Self {
+            url: url.to_string(),
+            engine: "postgres",
+            _dir: None,
+            pg: Some((admin, name)),
+        })
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.pg.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime: use a thread with its own runtime to clean up.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let conn = Database::connect(&admin).await.ok()?;
+                conn.execute_unprepared(&format!(
+                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                ))
+                .await
+                .ok()?;
+                conn.close().await.ok()
+            })
+        })
+        .join();
+    }
+}
+
+/// Declares a test that runs once on SQLite and once on PostgreSQL (when TEST_DATABASE_URL is
+/// set), as `name::sqlite` and `name::postgres`, each with its own fresh database.
+#[macro_export]
+macro_rules! db_test {
+    ($(#[$attr:meta])* async fn $name:ident($db:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn body($db: $crate::support::TestDb) $body
+
+            $(#[$attr])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                body($crate::support::TestDb::sqlite().await).await
+            }
+
+            $(#[$attr])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                match $crate::support::TestDb::postgres().await {
+                    Some(db) => body(db).await,
+                    None => eprintln!("skipped: TEST_DATABASE_URL is not set"),
+                }
+            }
+        }
+    };
+}
