@@ -2,8 +2,10 @@
 //! See DESIGN.md for the flow; `startup::run` builds the app for `main` and the tests alike.
 pub mod cli;
 pub mod config;
+pub mod git;
 pub mod http;
 pub mod secret;
 pub mod startup;
 pub mod store;
+pub mod sync;
 pub mod telemetry;

@@ -1,0 +1,131 @@
+//! Git values parsed once at the edge: object ids and branch names.
+use std::fmt;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum GitValueError {
+    #[error("{0:?} is not a git object id (40 or 64 hex digits)")]
+    Sha(String),
+    #[error("{0:?} is not a valid branch name")]
+    Branch(String),
+}
+
+/// A git object id: 40 hex digits (SHA-1) or 64 (SHA-256 repositories), stored lowercase.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sha(String);
+
+impl Sha {
+    pub fn parse(raw: &str) -> Result<Self, GitValueError> {
+        let ok = matches!(raw.len(), 40 | 64) && raw.bytes().all(|b| b.is_ascii_hexdigit());
+        if ok {
+            Ok(Self(raw.to_ascii_lowercase()))
+        } else {
+            Err(GitValueError::Sha(raw.chars().take(80).collect()))
+        }
+    }
+
+    /// GitHub's all-zero sha: the `before` of a created branch, the `after` of a deleted one.
+    pub fn is_zero(&self) -> bool {
+        self.0.bytes().all(|b| b == b'0')
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Sha {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Sha {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sha({})", &self.0)
+    }
+}
+
+/// A branch name as git allows it (the rules of `git check-ref-format --branch`, simplified to
+/// what matters for safety: no control characters, no `..`, no leading `-` or `/`).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BranchName(String);
+
+impl BranchName {
+    pub fn parse(raw: &str) -> Result<Self, GitValueError> {
+        let bad = raw.is_empty()
+            || raw.len() > 255
+            || raw.starts_with(['-', '/', '.'])
+            || raw.ends_with(['/', '.'])
+            || raw.ends_with(".lock")
+            || raw.contains("..")
+            || raw.contains("//")
+            || raw.contains("@{")
+            || raw == "@"
+            || raw.chars().any(|c| {
+                c.is_control() || matches!(c, ' ' | '~' | '^' | ':' | '?' | '*' | '[' | '\\')
+            });
+        if bad {
+            Err(GitValueError::Branch(raw.chars().take(80).collect()))
+        } else {
+            Ok(Self(raw.to_owned()))
+        }
+    }
+
+    /// The branch a full ref names: `refs/heads/main` -> `main`; tags and other refs -> None.
+    pub fn from_ref(full_ref: &str) -> Option<Self> {
+        full_ref
+            .strip_prefix("refs/heads/")
+            .and_then(|b| Self::parse(b).ok())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for BranchName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for BranchName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BranchName({})", &self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shas() {
+        let s = Sha::parse("6113728F27AE82C7B1A177C8D03F9E96E0ADF246").unwrap();
+        assert_eq!(s.as_str(), "6113728f27ae82c7b1a177c8d03f9e96e0adf246");
+        assert!(Sha::parse(&"0".repeat(40)).unwrap().is_zero());
+        assert!(Sha::parse(&"a".repeat(64)).is_ok());
+        for bad in ["", "abc", &"g".repeat(40), &"a".repeat(41)] {
+            assert!(Sha::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn branches() {
+        for ok in ["main", "release/1.2", "feature/x-y_z", "ü"] {
+            assert!(BranchName::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "", "-x", "/x", "x/", "a..b", "a b", "a~1", "x.lock", "a\nb", "a//b", "@",
+        ] {
+            assert!(BranchName::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            BranchName::from_ref("refs/heads/release/1")
+                .unwrap()
+                .as_str(),
+            "release/1"
+        );
+        assert!(BranchName::from_ref("refs/tags/v1").is_none());
+    }
+}
