@@ -4,6 +4,7 @@ pub mod cli;
 pub mod config;
 pub mod git;
 pub mod http;
+pub mod progress;
 pub mod secret;
 pub mod startup;
 pub mod store;

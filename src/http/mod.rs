@@ -1,4 +1,6 @@
 //! HTTP routes. Handlers read the database and enqueue work; they never call GitHub.
+pub mod api;
+pub mod auth;
 pub mod error;
 mod health;
 
@@ -24,6 +26,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .app_data(path_config())
         .service(health::healthz)
         .service(health::readyz)
+        .configure(api::routes)
         .default_service(web::to(not_found));
 }
 

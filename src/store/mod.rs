@@ -1,6 +1,10 @@
 //! The database: connecting, migrating, and the queries grouped by aggregate.
 pub mod entities;
+pub mod manifests;
 mod migrate;
+pub mod projects;
+pub mod runs;
+pub mod selections;
 
 use std::time::Duration;
 

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 mod db;
+pub mod seed;
 pub mod signing;
 
 pub use db::TestDb;

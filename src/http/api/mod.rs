@@ -1,0 +1,19 @@
+//! The JSON API under /api/v1.
+mod files;
+mod projects;
+mod views;
+
+use actix_web::web;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/v1")
+            .service(projects::list)
+            .service(projects::get)
+            .service(projects::set_branches)
+            .service(projects::sync_now)
+            .service(projects::history)
+            .service(files::manifest)
+            .service(files::content),
+    );
+}
