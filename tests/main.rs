@@ -1,5 +1,6 @@
 //! hubsync's integration tests: one binary, one module per capability.
 mod support;
 
+mod api_projects;
 mod foundation;
 mod sync_queue;
