@@ -18,14 +18,30 @@ async fn app_with_project(db: &TestDb) -> (TestApp, i64) {
     let conn = &app.app.db;
     seed::installation(conn, 1, "octo-org").await;
     seed::repository(conn, 1, 100, "octo-org/hello").await;
-    signal(conn, AutoSelect::DefaultBranch, SyncSignal::RepositoriesAdded { installation_id: 1, repository_ids: vec![100] })
+    signal(
+        conn,
+        AutoSelect::DefaultBranch,
+        SyncSignal::RepositoriesAdded {
+            installation_id: 1,
+            repository_ids: vec![100],
+        },
+    )
+    .await
+    .unwrap();
+    let id = hubsync::store::selections::project_of_repository(conn, 100)
         .await
-        .unwrap();
-    let id = hubsync::store::selections::project_of_repository(conn, 100).await.unwrap().unwrap().id;
+        .unwrap()
+        .unwrap()
+        .id;
     (app, id)
 }
 
-async fn call(app: &TestApp, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+async fn call(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     let mut req = app.client.request(method, app.url(path)).bearer_auth(TOKEN);
     if let Some(b) = body {
         req = req.json(&b);
@@ -33,7 +49,10 @@ async fn call(app: &TestApp, method: reqwest::Method, path: &str, body: Option<V
     let r = req.send().await.unwrap();
     let status = r.status();
     let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 db_test! {
