@@ -1,10 +1,14 @@
 //! Typed configuration, read from the environment with command-line flags taking precedence.
 //! Every error names the variable it came from and never echoes a secret's value.
-use std::{fmt, net::SocketAddr, path::PathBuf};
+use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
 use url::Url;
 
-use crate::{credentials::StoredCredentials, secret::Secret};
+use crate::{
+    credentials::StoredCredentials,
+    secret::Secret,
+    sync::{AutoSelect, SyncSettings},
+};
 
 #[derive(Debug, thiserror::Error)]
 #[error("invalid {var}: {reason}")]
@@ -133,6 +137,7 @@ pub struct Config {
     pub public_url: Option<Url>,
     /// Where the setup flow stores the app's credentials; read at startup.
     pub credentials_path: PathBuf,
+    pub sync: SyncSettings,
 }
 
 /// Values given on the command line; each wins over its environment variable.
@@ -261,8 +266,86 @@ impl Config {
             log_format,
             public_url,
             credentials_path,
+            sync: sync_settings(&var)?,
         })
     }
+}
+
+fn number<T: std::str::FromStr>(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+    valid: impl Fn(&T) -> bool,
+    expected: &str,
+) -> Result<T, ConfigError> {
+    match var(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse::<T>()
+            .ok()
+            .filter(valid)
+            .ok_or_else(|| invalid(name, format!("{raw:?} is not {expected}"))),
+    }
+}
+
+fn sync_settings(var: &impl Fn(&str) -> Option<String>) -> Result<SyncSettings, ConfigError> {
+    let d = SyncSettings::default();
+    let secs = |name, default: Duration| {
+        number(
+            var,
+            name,
+            default.as_secs_f64(),
+            |s: &f64| s.is_finite() && *s >= 0.0,
+            "a number of seconds",
+        )
+        .map(Duration::from_secs_f64)
+    };
+    let auto_select = match var("HUBSYNC_AUTO_SELECT").as_deref().map(str::trim) {
+        None | Some("default") => AutoSelect::DefaultBranch,
+        Some("none") => AutoSelect::Nothing,
+        Some(other) => {
+            return Err(invalid(
+                "HUBSYNC_AUTO_SELECT",
+                format!("{other:?} is not default or none"),
+            ))
+        }
+    };
+    let lease = secs("HUBSYNC_SYNC_LEASE_SECS", d.lease)?;
+    if lease < Duration::from_millis(300) {
+        return Err(invalid(
+            "HUBSYNC_SYNC_LEASE_SECS",
+            "must be at least 0.3 seconds",
+        ));
+    }
+    Ok(SyncSettings {
+        workers: number(
+            var,
+            "HUBSYNC_SYNC_WORKERS",
+            d.workers,
+            |n| *n <= 256,
+            "a number of workers (0 to 256)",
+        )?,
+        lease,
+        retry_base: secs("HUBSYNC_SYNC_RETRY_SECS", d.retry_base)?,
+        max_file_size: number(
+            var,
+            "HUBSYNC_MAX_FILE_SIZE",
+            d.max_file_size,
+            |_| true,
+            "a size in bytes",
+        )?,
+        tarball_threshold: number(
+            var,
+            "HUBSYNC_TARBALL_THRESHOLD",
+            d.tarball_threshold,
+            |_| true,
+            "a number of files",
+        )?,
+        reconcile_interval: secs("HUBSYNC_RECONCILE_SECS", d.reconcile_interval)?,
+        auto_select,
+        ..d
+    })
 }
 
 /// `hubsync-credentials.json` next to a SQLite database file, else in the working directory.

@@ -23,6 +23,14 @@ pub async fn manifest(
         .await
 }
 
+pub async fn count(db: &impl ConnectionTrait, project_sync_id: i64) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait;
+    files::Entity::find()
+        .filter(files::Column::ProjectSyncId.eq(project_sync_id))
+        .count(db)
+        .await
+}
+
 pub async fn file(
     db: &impl ConnectionTrait,
     project_sync_id: i64,

@@ -210,3 +210,25 @@ pub async fn mark_deleted(db: &impl ConnectionTrait, project_sync_id: i64) -> Re
         .await
         .map(|_| ())
 }
+
+/// A run succeeded: the branch now is at `sha`.
+pub async fn mark_synced(
+    db: &impl ConnectionTrait,
+    project_sync_id: i64,
+    sha: &str,
+) -> Result<(), DbErr> {
+    let now = Utc::now();
+    Selection::update_many()
+        .col_expr(Sel::LastSyncedSha, sea_orm::sea_query::Expr::value(sha))
+        .col_expr(Sel::LastSyncedAt, sea_orm::sea_query::Expr::value(now))
+        .col_expr(Sel::State, sea_orm::sea_query::Expr::value(SYNCED))
+        .col_expr(
+            Sel::DeletedAt,
+            sea_orm::sea_query::Expr::value(Option::<chrono::DateTime<Utc>>::None),
+        )
+        .col_expr(Sel::UpdatedAt, sea_orm::sea_query::Expr::value(now))
+        .filter(Sel::Id.eq(project_sync_id))
+        .exec(db)
+        .await
+        .map(|_| ())
+}

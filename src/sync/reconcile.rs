@@ -1,0 +1,93 @@
+//! Self-healing: compare every selected branch's stored head with GitHub's and queue a run where
+//! they differ, so a missed webhook costs a delay, never a stale copy.
+use std::sync::Arc;
+
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, TransactionTrait};
+use tokio_util::sync::CancellationToken;
+
+use super::{intake, worker::Workers};
+use crate::{
+    git::{BranchName, Sha},
+    github::{GithubApp, GithubError, RepoName},
+    store::{entities::sync_runs, projects, runs},
+};
+
+/// One pass over every active project. Returns how many runs it queued.
+pub async fn reconcile_once(workers: &Workers, app: &Arc<GithubApp>) -> Result<usize, DbErr> {
+    let db = &workers.db;
+    let mut queued = 0;
+    for p in projects::load_all(db).await? {
+        if p.stopped_because().is_some() {
+            continue;
+        }
+        let Ok(repo) = RepoName::parse(&p.repository.full_name) else {
+            continue;
+        };
+        let client = app.installation(p.installation.id);
+        for sel in p
+            .selections
+            .iter()
+            .filter(|s| s.enabled && !s.is_pattern && s.deleted_at.is_none())
+        {
+            let busy = sync_runs::Entity::find()
+                .filter(sync_runs::Column::ProjectSyncId.eq(sel.id))
+                .filter(sync_runs::Column::Status.is_in([runs::QUEUED, runs::RUNNING]))
+                .one(db)
+                .await?
+                .is_some();
+            let Ok(branch) = BranchName::parse(&sel.branch) else {
+                continue;
+            };
+            if busy {
+                continue;
+            }
+            let head: Option<Sha> = match client.branch_head(&repo, &branch).await {
+                Ok(h) => Some(h.commit),
+                // Gone on GitHub: a run notices and marks the branch deleted.
+                Err(GithubError::NotFound { .. }) => None,
+                Err(e) => {
+                    tracing::warn!(error = %e, repo = %repo, branch = %branch, "reconcile could not read the branch head");
+                    continue;
+                }
+            };
+            if head.as_ref().map(Sha::as_str) != sel.last_synced_sha.as_deref() {
+                let txn = db.begin().await?;
+                intake::enqueue(
+                    &txn,
+                    p.project.id,
+                    sel.id,
+                    &sel.branch,
+                    runs::Trigger::Reconcile,
+                    head.as_ref(),
+                )
+                .await?;
+                txn.commit().await?;
+                queued += 1;
+            }
+        }
+    }
+    if queued > 0 {
+        workers.wake.notify_waiters();
+    }
+    Ok(queued)
+}
+
+/// Reconciles at start and then every `reconcile_interval` until shutdown.
+pub async fn run(workers: Workers, shutdown: CancellationToken) {
+    let interval = workers.settings.reconcile_interval;
+    if interval.is_zero() {
+        return;
+    }
+    loop {
+        if let Some(app) = workers.github.app() {
+            match reconcile_once(&workers, &app).await {
+                Ok(n) => tracing::info!(queued = n, "reconcile pass done"),
+                Err(e) => tracing::warn!(error = %e, "reconcile pass failed"),
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
+}
