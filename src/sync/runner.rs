@@ -134,7 +134,7 @@ impl Run<'_> {
         let mut done = 0usize;
         if total >= self.settings.tarball_threshold {
             let shas: Vec<String> = wanted.iter().cloned().collect();
-            self.from_tarball(&t.repo, &head.commit, wanted, total, &mut counts)
+            self.read_tarball(&t.repo, &head.commit, wanted, total, &mut counts)
                 .await?;
             wanted = manifests::missing_blobs(self.db, &shas).await?;
             done = total - wanted.len();
@@ -190,7 +190,7 @@ impl Run<'_> {
 
     /// Stores every wanted blob found in the commit's tarball. A broken or incomplete archive is
     /// not fatal: the caller fetches whatever is still missing blob by blob.
-    async fn from_tarball(
+    async fn read_tarball(
         &self,
         repo: &RepoName,
         commit: &Sha,
