@@ -58,6 +58,7 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
     let state = web::Data::new(AppState {
         db: db.clone(),
         config: Arc::new(config),
+        hub: crate::progress::Hub::new(1024),
     });
     let server = HttpServer::new(move || {
         App::new()

@@ -3,6 +3,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 mod health;
+pub mod sse;
 
 use std::sync::Arc;
 
@@ -18,6 +19,8 @@ use crate::config::Config;
 pub struct AppState {
     pub db: DatabaseConnection,
     pub config: Arc<Config>,
+    /// Live progress events for SSE subscribers.
+    pub hub: crate::progress::Hub,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -26,6 +29,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .app_data(path_config())
         .service(health::healthz)
         .service(health::readyz)
+        .service(sse::project_events)
         .configure(api::routes)
         .default_service(web::to(not_found));
 }

@@ -1,33 +1,8 @@
 //! Progress events: every change a watcher should see is a `sync_events` row, so live streams and
-//! replays (`Last-Event-ID`) read the same log.
-use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, Set};
-use serde_json::Value;
+//! replays (`Last-Event-ID`) read the same log. The hub tails that table and fans rows out to
+//! subscribers in this process, whichever process (or replica) wrote them.
+mod hub;
+mod record;
 
-use crate::store::entities::sync_events;
-
-pub const QUEUED: &str = "queued";
-pub const STARTED: &str = "started";
-pub const PROGRESS: &str = "progress";
-pub const SUCCEEDED: &str = "succeeded";
-pub const FAILED: &str = "failed";
-pub const SELECTION_CHANGED: &str = "selection_changed";
-
-pub async fn record(
-    db: &impl ConnectionTrait,
-    project_id: i64,
-    run_id: Option<i64>,
-    kind: &str,
-    data: Value,
-) -> Result<sync_events::Model, DbErr> {
-    sync_events::ActiveModel {
-        project_id: Set(project_id),
-        run_id: Set(run_id),
-        kind: Set(kind.to_owned()),
-        data: Set(data),
-        created_at: Set(Utc::now()),
-        ..Default::default()
-    }
-    .insert(db)
-    .await
-}
+pub use hub::{latest_id, replay, Event, Hub};
+pub use record::*;

@@ -1,7 +1,7 @@
 //! The JSON API under /api/v1.
 mod files;
 mod projects;
-mod views;
+pub mod views;
 
 use actix_web::web;
 
@@ -14,6 +14,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(projects::sync_now)
             .service(projects::history)
             .service(files::manifest)
-            .service(files::content),
+            .service(files::content)
+            .service(crate::http::sse::all_events),
     );
 }
