@@ -138,6 +138,8 @@ pub struct Config {
     /// Where the setup flow stores the app's credentials; read at startup.
     pub credentials_path: PathBuf,
     pub sync: SyncSettings,
+    /// How often an idle event stream gets a keep-alive comment (`HUBSYNC_SSE_KEEPALIVE_SECS`).
+    pub sse_keep_alive: Duration,
 }
 
 /// Values given on the command line; each wins over its environment variable.
@@ -267,6 +269,13 @@ impl Config {
             public_url,
             credentials_path,
             sync: sync_settings(&var)?,
+            sse_keep_alive: Duration::from_secs_f64(number(
+                &var,
+                "HUBSYNC_SSE_KEEPALIVE_SECS",
+                15.0,
+                |s: &f64| s.is_finite() && *s >= 0.1,
+                "a number of seconds (at least 0.1)",
+            )?),
         })
     }
 }

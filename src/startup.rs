@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     config::Config,
     http::{self, AppState},
+    progress,
     store::{self, StoreError},
 };
 
@@ -29,9 +30,13 @@ pub struct RunningApp {
     pub db: DatabaseConnection,
     server: ServerHandle,
     server_task: JoinHandle<std::io::Result<()>>,
-    /// Cancelled on shutdown; background workers watch it.
+    /// Cancelled on shutdown; background workers and open event streams watch it.
     shutdown: CancellationToken,
+    background: Vec<JoinHandle<()>>,
 }
+
+/// How often the progress hub looks for events written by other processes.
+const EVENT_POLL: Duration = Duration::from_millis(250);
 
 /// Connects to the database, applies pending migrations, binds and starts serving.
 pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
@@ -55,10 +60,18 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
     let addr = listener
         .local_addr()
         .map_err(|source| StartupError::Bind { addr, source })?;
+    let shutdown = CancellationToken::new();
+    let hub = progress::Hub::new(1024);
+    let background = vec![tokio::spawn(hub.clone().run(
+        db.clone(),
+        EVENT_POLL,
+        shutdown.clone(),
+    ))];
     let state = web::Data::new(AppState {
         db: db.clone(),
         config: Arc::new(config),
-        hub: crate::progress::Hub::new(1024),
+        hub,
+        shutdown: shutdown.clone(),
     });
     let server = HttpServer::new(move || {
         App::new()
@@ -80,7 +93,8 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         db,
         server: handle,
         server_task,
-        shutdown: CancellationToken::new(),
+        shutdown,
+        background,
     })
 }
 
@@ -99,6 +113,9 @@ impl RunningApp {
     /// Stops accepting connections, lets in-flight requests finish, stops background work.
     pub async fn stop(self) -> std::io::Result<()> {
         self.shutdown.cancel();
+        for task in self.background {
+            let _ = tokio::time::timeout(Duration::from_secs(35), task).await;
+        }
         self.server.stop(true).await;
         let result = match tokio::time::timeout(Duration::from_secs(35), self.server_task).await {
             Ok(Ok(r)) => r,

@@ -3,4 +3,5 @@ mod support;
 
 mod api_projects;
 mod foundation;
+mod sse;
 mod sync_queue;

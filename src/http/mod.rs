@@ -21,6 +21,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Live progress events for SSE subscribers.
     pub hub: crate::progress::Hub,
+    /// Cancelled on shutdown, so long-lived responses (event streams) end.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -14,7 +14,6 @@ use crate::{
     store::{entities::sync_events, projects},
 };
 
-const KEEP_ALIVE: Duration = Duration::from_secs(15);
 const RETRY: Duration = Duration::from_secs(3);
 /// Events buffered per client; a client that falls further behind is dropped and, when it
 /// reconnects with `Last-Event-ID`, replayed from the table.
@@ -45,7 +44,8 @@ async fn project_events(
     Ok(open(state.into_inner(), Some(project.project.id), after))
 }
 
-#[get("/api/v1/events")]
+/// Registered inside the /api/v1 scope.
+#[get("/events")]
 async fn all_events(
     _: Admin,
     state: web::Data<AppState>,
@@ -83,6 +83,7 @@ fn open(
 ) -> Sse<impl futures_util::Stream<Item = Result<sse::Event, std::convert::Infallible>>> {
     // Subscribe before reading the table, so nothing falls between replay and live.
     let mut live = state.hub.subscribe();
+    let keep_alive = state.config.sse_keep_alive;
     let (tx, rx) = mpsc::channel::<sse::Event>(CLIENT_BUFFER);
     tokio::spawn(async move {
         let mut high = match after {
@@ -107,7 +108,11 @@ fn open(
             },
         };
         loop {
-            let ev = match live.recv().await {
+            let received = tokio::select! {
+                r = live.recv() => r,
+                _ = state.shutdown.cancelled() => return,
+            };
+            let ev = match received {
                 Ok(ev) => ev,
                 // Too slow: drop the stream; the client reconnects with Last-Event-ID.
                 Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
@@ -122,7 +127,7 @@ fn open(
         }
     });
     Sse::from_infallible_receiver(rx)
-        .with_keep_alive(KEEP_ALIVE)
+        .with_keep_alive(keep_alive)
         .with_retry_duration(RETRY)
 }
 

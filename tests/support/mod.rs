@@ -4,6 +4,7 @@
 mod db;
 pub mod seed;
 pub mod signing;
+pub mod sse;
 
 pub use db::TestDb;
 use hubsync::{

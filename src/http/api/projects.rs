@@ -98,6 +98,7 @@ async fn set_branches(
     )
     .await?;
     txn.commit().await?;
+    state.hub.poke();
     let p = find(&state, p.project.id).await?;
     Ok(HttpResponse::Ok().json(ProjectView::new(&p, &state.config.github.web_url)))
 }
@@ -162,6 +163,7 @@ async fn sync_now(
         queued.push(RunView::new(q.run, &sel.branch));
     }
     txn.commit().await?;
+    state.hub.poke();
     Ok(HttpResponse::Accepted().json(json!({ "runs": queued })))
 }
 
