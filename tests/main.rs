@@ -3,5 +3,6 @@ mod support;
 
 mod api_projects;
 mod foundation;
+mod pages;
 mod sse;
 mod sync_queue;

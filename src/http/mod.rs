@@ -3,6 +3,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 mod health;
+mod pages;
 pub mod sse;
 
 use std::sync::Arc;
@@ -32,6 +33,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(health::healthz)
         .service(health::readyz)
         .service(sse::project_events)
+        .configure(pages::routes)
         .configure(api::routes)
         .default_service(web::to(not_found));
 }

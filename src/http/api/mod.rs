@@ -1,6 +1,6 @@
 //! The JSON API under /api/v1.
 mod files;
-mod projects;
+pub mod projects;
 pub mod views;
 
 use actix_web::web;

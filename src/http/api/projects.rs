@@ -61,44 +61,7 @@ async fn set_branches(
     body: web::Json<BranchSelection>,
 ) -> Result<HttpResponse, ApiError> {
     let p = find(&state, *id).await?;
-    if body.branches.len() > MAX_SELECTORS {
-        return Err(ApiError::BadRequest(format!(
-            "at most {MAX_SELECTORS} branches and patterns"
-        )));
-    }
-    let mut wanted: Vec<Selector> = Vec::new();
-    for raw in &body.branches {
-        let s = Selector::parse(raw).map_err(|e| ApiError::BadRequest(format!("branches: {e}")))?;
-        if !wanted.contains(&s) {
-            wanted.push(s);
-        }
-    }
-    let txn = state.db.begin().await?;
-    let enabled = crate::store::selections::set_selection(&txn, p.project.id, &wanted).await?;
-    if p.stopped_because().is_none() {
-        for sel in &enabled {
-            intake::enqueue(
-                &txn,
-                p.project.id,
-                sel.id,
-                &sel.branch,
-                Trigger::Selection,
-                None,
-            )
-            .await?;
-        }
-    }
-    let names: Vec<&str> = wanted.iter().map(Selector::as_str).collect();
-    progress::record(
-        &txn,
-        p.project.id,
-        None,
-        progress::SELECTION_CHANGED,
-        json!({ "branches": names }),
-    )
-    .await?;
-    txn.commit().await?;
-    state.hub.poke();
+    apply_selection(&state, &p, &body.branches).await?;
     let p = find(&state, p.project.id).await?;
     Ok(HttpResponse::Ok().json(ProjectView::new(&p, &state.config.github.web_url)))
 }
@@ -124,46 +87,7 @@ async fn sync_now(
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?
     };
-    if let Some(reason) = p.stopped_because() {
-        return Err(ApiError::Conflict(format!(
-            "syncing is stopped for this project: {reason}"
-        )));
-    }
-    let targets: Vec<_> = match &request.branch {
-        Some(raw) => {
-            let branch =
-                BranchName::parse(raw).map_err(|e| ApiError::BadRequest(format!("branch: {e}")))?;
-            let sel = p
-                .selections
-                .iter()
-                .find(|s| !s.is_pattern && s.enabled && s.branch == branch.as_str())
-                .ok_or_else(|| {
-                    ApiError::NotFound(format!("branch {branch} is not selected in this project"))
-                })?;
-            vec![sel]
-        }
-        None => p
-            .selections
-            .iter()
-            .filter(|s| !s.is_pattern && s.enabled && s.deleted_at.is_none())
-            .collect(),
-    };
-    let txn = state.db.begin().await?;
-    let mut queued = Vec::new();
-    for sel in targets {
-        let q = intake::enqueue(
-            &txn,
-            p.project.id,
-            sel.id,
-            &sel.branch,
-            Trigger::Manual,
-            None,
-        )
-        .await?;
-        queued.push(RunView::new(q.run, &sel.branch));
-    }
-    txn.commit().await?;
-    state.hub.poke();
+    let queued = queue_sync(&state, &p, request.branch.as_deref()).await?;
     Ok(HttpResponse::Accepted().json(json!({ "runs": queued })))
 }
 
@@ -204,4 +128,101 @@ async fn history(
         })
         .collect();
     Ok(HttpResponse::Ok().json(json!({ "runs": views })))
+}
+
+/// Replaces a project's selection with these names and patterns (shared by the API and the page).
+pub async fn apply_selection(
+    state: &AppState,
+    p: &ProjectRecord,
+    raw: &[String],
+) -> Result<(), ApiError> {
+    if raw.len() > MAX_SELECTORS {
+        return Err(ApiError::BadRequest(format!(
+            "at most {MAX_SELECTORS} branches and patterns"
+        )));
+    }
+    let mut wanted: Vec<Selector> = Vec::new();
+    for entry in raw {
+        let s =
+            Selector::parse(entry).map_err(|e| ApiError::BadRequest(format!("branches: {e}")))?;
+        if !wanted.contains(&s) {
+            wanted.push(s);
+        }
+    }
+    let txn = state.db.begin().await?;
+    let enabled = crate::store::selections::set_selection(&txn, p.project.id, &wanted).await?;
+    if p.stopped_because().is_none() {
+        for sel in &enabled {
+            intake::enqueue(
+                &txn,
+                p.project.id,
+                sel.id,
+                &sel.branch,
+                Trigger::Selection,
+                None,
+            )
+            .await?;
+        }
+    }
+    let names: Vec<&str> = wanted.iter().map(Selector::as_str).collect();
+    progress::record(
+        &txn,
+        p.project.id,
+        None,
+        progress::SELECTION_CHANGED,
+        json!({ "branches": names }),
+    )
+    .await?;
+    txn.commit().await?;
+    state.hub.poke();
+    Ok(())
+}
+
+/// Queues a manual sync of one selected branch, or of all of them.
+pub async fn queue_sync(
+    state: &AppState,
+    p: &ProjectRecord,
+    branch: Option<&str>,
+) -> Result<Vec<RunView>, ApiError> {
+    if let Some(reason) = p.stopped_because() {
+        return Err(ApiError::Conflict(format!(
+            "syncing is stopped for this project: {reason}"
+        )));
+    }
+    let targets: Vec<_> = match branch {
+        Some(raw) => {
+            let branch =
+                BranchName::parse(raw).map_err(|e| ApiError::BadRequest(format!("branch: {e}")))?;
+            let sel = p
+                .selections
+                .iter()
+                .find(|s| !s.is_pattern && s.enabled && s.branch == branch.as_str())
+                .ok_or_else(|| {
+                    ApiError::NotFound(format!("branch {branch} is not selected in this project"))
+                })?;
+            vec![sel]
+        }
+        None => p
+            .selections
+            .iter()
+            .filter(|s| !s.is_pattern && s.enabled && s.deleted_at.is_none())
+            .collect(),
+    };
+    let txn = state.db.begin().await?;
+    let mut queued = Vec::new();
+    for sel in targets {
+        let q = intake::enqueue(
+            &txn,
+            p.project.id,
+            sel.id,
+            &sel.branch,
+            Trigger::Manual,
+            None,
+        )
+        .await?;
+        queued.push(RunView::new(q.run, &sel.branch));
+    }
+    txn.commit().await?;
+    state.hub.poke();
+    Ok(queued)
 }
