@@ -140,6 +140,8 @@ pub struct Config {
     pub sync: SyncSettings,
     /// How often an idle event stream gets a keep-alive comment (`HUBSYNC_SSE_KEEPALIVE_SECS`).
     pub sse_keep_alive: Duration,
+    /// How long progress events are kept for replay (`HUBSYNC_EVENT_RETENTION_DAYS`).
+    pub event_retention: Duration,
 }
 
 /// Values given on the command line; each wins over its environment variable.
@@ -276,6 +278,15 @@ impl Config {
                 |s: &f64| s.is_finite() && *s >= 0.1,
                 "a number of seconds (at least 0.1)",
             )?),
+            event_retention: Duration::from_secs_f64(
+                number(
+                    &var,
+                    "HUBSYNC_EVENT_RETENTION_DAYS",
+                    7.0,
+                    |d: &f64| d.is_finite() && *d > 0.0,
+                    "a positive number of days",
+                )? * 86_400.0,
+            ),
         })
     }
 }

@@ -30,3 +30,38 @@ pub async fn record(
     .insert(db)
     .await
 }
+
+/// Deletes events older than `retention`. Replays from a recent id are unaffected: ids only grow,
+/// and a client asking for an id older than the retention gets whatever is kept.
+pub async fn prune(
+    db: &impl ConnectionTrait,
+    retention: std::time::Duration,
+) -> Result<u64, DbErr> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let cutoff =
+        Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+    let res = sync_events::Entity::delete_many()
+        .filter(sync_events::Column::CreatedAt.lt(cutoff))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}
+
+/// Prunes once an hour until shutdown.
+pub async fn run_pruner(
+    db: sea_orm::DatabaseConnection,
+    retention: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        match prune(&db, retention).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "pruned old progress events"),
+            Err(e) => tracing::warn!(error = %e, "pruning progress events failed"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+        }
+    }
+}
