@@ -2,3 +2,6 @@
 mod support;
 
 mod foundation;
+mod github_client;
+mod github_fake;
+mod github_setup;
