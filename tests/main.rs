@@ -3,5 +3,6 @@ mod support;
 
 mod foundation;
 mod github_client;
+mod github_data;
 mod github_fake;
 mod github_setup;

@@ -18,6 +18,7 @@
 
 mod auth;
 mod faults;
+mod git_api;
 mod repos;
 mod routes;
 mod server;
