@@ -65,7 +65,10 @@ fn branch_path(branch: &BranchName) -> String {
 
 /// The `rel="next"` URL of a `Link` header.
 fn next_link(answer: &Answer) -> Option<String> {
-    let link = answer.headers.get(http::header::LINK)?.to_str().ok()?;
+    next_in(answer.headers.get(http::header::LINK)?.to_str().ok()?)
+}
+
+fn next_in(link: &str) -> Option<String> {
     link.split(',').find_map(|part| {
         let (url, params) = part.split_once(';')?;
         params
@@ -348,6 +351,18 @@ impl InstallationClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_next_page_comes_from_the_link_header() {
+        let link = "<https://api.github.com/installation/repositories?per_page=100&page=1>; \
+                    rel=\"prev\", <https://api.github.com/installation/repositories?per_page=100&page=3>; \
+                    rel=\"next\", <https://api.github.com/installation/repositories?page=9>; rel=\"last\"";
+        assert_eq!(
+            next_in(link).as_deref(),
+            Some("https://api.github.com/installation/repositories?per_page=100&page=3")
+        );
+        assert_eq!(next_in("<https://x/?page=1>; rel=\"first\""), None);
+    }
 
     #[test]
     fn branch_names_are_encoded_per_segment() {

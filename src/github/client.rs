@@ -324,3 +324,26 @@ fn status_error(route: &'static str, answer: Answer) -> GithubError {
         message: message.chars().take(300).collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn urls_keep_an_enterprise_api_path() {
+        let options = GithubOptions {
+            api_url: Url::parse("https://ghe.example.com/api/v3").unwrap(),
+            concurrency: 8,
+            retry: RetryPolicy::default(),
+            request_timeout: Duration::from_secs(5),
+        };
+        let http = GithubHttp::new(&options).unwrap();
+        let url = http.url("/repos/o/r/git/trees/abc?recursive=1").unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://ghe.example.com/api/v3/repos/o/r/git/trees/abc?recursive=1"
+        );
+        assert!(http.same_origin(&Url::parse("https://ghe.example.com/x").unwrap()));
+        assert!(!http.same_origin(&Url::parse("https://evil.example.com/x").unwrap()));
+    }
+}
