@@ -256,6 +256,13 @@ async fn a_404_is_not_retried() {
         .unwrap_err();
     assert!(matches!(err, GithubError::NotFound { .. }), "{err:?}");
     assert_eq!(fake.requests(route::BRANCH), 1);
+    fake.inject(route::REPO, Fault::Status(422), 1);
+    let err = gh.repository(&name(&repo)).await.unwrap_err();
+    assert!(
+        matches!(err, GithubError::Status { status: 422, .. }),
+        "{err:?}"
+    );
+    assert_eq!(fake.requests(route::REPO), 1, "422 is not retried either");
 
     // A repository the installation cannot see is a 404 too, as on GitHub.
     let other_inst = fake.add_installation("other-org");

@@ -195,4 +195,14 @@ async fn a_tarball_of_5000_files_streams_in_small_chunks() {
     assert!(chunks > 10, "{chunks} chunks");
     assert_eq!(fake.requests(route::TARBALL), 1);
     assert_eq!(fake.requests(route::CODELOAD), 1, "the 302 was followed");
+
+    // The same archive as an AsyncRead, for untarring as it arrives.
+    let stream = gh
+        .tarball(&name(&repo), &Sha::parse(&commit).unwrap())
+        .await
+        .unwrap();
+    let mut reader = hubsync::github::stream_reader(stream);
+    let mut counted = tokio::io::sink();
+    let copied = tokio::io::copy(&mut reader, &mut counted).await.unwrap();
+    assert_eq!(copied as usize, total);
 }

@@ -23,6 +23,11 @@ const TREE_WALK_CONCURRENCY: usize = 4;
 /// A byte stream of a gzipped tar archive, read as it arrives from GitHub.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, GithubError>> + Send>>;
 
+/// A byte stream as an `AsyncRead` (e.g. to untar a tarball as it arrives).
+pub fn stream_reader(stream: ByteStream) -> impl tokio::io::AsyncRead + Send + Unpin {
+    tokio_util::io::StreamReader::new(stream.map_err(std::io::Error::other))
+}
+
 /// GitHub, as one installation of the app sees it. Cheap to clone; clones share the counter.
 #[derive(Clone)]
 pub struct InstallationClient {

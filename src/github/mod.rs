@@ -12,7 +12,7 @@ mod types;
 
 use std::sync::{Arc, RwLock};
 
-pub use api::{ByteStream, InstallationClient};
+pub use api::{stream_reader, ByteStream, InstallationClient};
 pub use app::GithubApp;
 pub use client::{GithubHttp, GithubOptions, RequestCounter};
 pub use error::GithubError;
