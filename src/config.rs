@@ -4,7 +4,7 @@ use std::{fmt, net::SocketAddr, path::PathBuf};
 
 use url::Url;
 
-use crate::secret::Secret;
+use crate::{credentials::StoredCredentials, secret::Secret};
 
 #[derive(Debug, thiserror::Error)]
 #[error("invalid {var}: {reason}")]
@@ -114,6 +114,11 @@ pub struct GithubConfig {
     pub webhook_secrets: Vec<Secret>,
     pub api_url: Url,
     pub web_url: Url,
+    /// Requests in flight per installation (HUBSYNC_GITHUB_CONCURRENCY).
+    pub concurrency: usize,
+    /// The app's OAuth client, from the manifest flow (not needed for syncing).
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
 }
 
 #[derive(Debug, Clone)]
@@ -123,6 +128,11 @@ pub struct Config {
     pub github: GithubConfig,
     pub admin_token: Option<Secret>,
     pub log_format: LogFormat,
+    /// Where users and GitHub reach this instance (manifest URLs, webhook URL); None means
+    /// `http://` + the bound address.
+    pub public_url: Option<Url>,
+    /// Where the setup flow stores the app's credentials; read at startup.
+    pub credentials_path: PathBuf,
 }
 
 /// Values given on the command line; each wins over its environment variable.
@@ -163,6 +173,53 @@ impl Config {
         let database_url =
             DatabaseUrl::parse(database_url.as_deref().unwrap_or(DatabaseUrl::DEFAULT))?;
 
+        let credentials_path = var("HUBSYNC_CREDENTIALS_PATH")
+            .map(|p| PathBuf::from(p.trim()))
+            .unwrap_or_else(|| default_credentials_path(&database_url));
+        let stored = StoredCredentials::load(&credentials_path)
+            .map_err(|e| invalid("HUBSYNC_CREDENTIALS_PATH", e.to_string()))?;
+        // The file fills in what the environment leaves unset, one unit at a time: an app id
+        // from one place and a key from another would sign JWTs GitHub rejects.
+        let env_has_app = [
+            "GITHUB_APP_ID",
+            "GITHUB_PRIVATE_KEY",
+            "GITHUB_PRIVATE_KEY_PATH",
+        ]
+        .iter()
+        .any(|n| var(n).is_some());
+        let env_has_client =
+            var("GITHUB_CLIENT_ID").is_some() || var("GITHUB_CLIENT_SECRET").is_some();
+        let from_file = |name: &str| -> Option<String> {
+            let s = stored.as_ref()?;
+            match name {
+                "GITHUB_APP_ID" if !env_has_app => Some(s.app_id.to_string()),
+                "GITHUB_PRIVATE_KEY" if !env_has_app => Some(s.private_key.expose().to_owned()),
+                "GITHUB_WEBHOOK_SECRET" => Some(s.webhook_secret.expose().to_owned()),
+                "GITHUB_CLIENT_ID" if !env_has_client => Some(s.client_id.clone()),
+                "GITHUB_CLIENT_SECRET" if !env_has_client => {
+                    Some(s.client_secret.expose().to_owned())
+                }
+                _ => None,
+            }
+            .filter(|v| !v.is_empty())
+        };
+        let var = |name: &str| var(name).or_else(|| from_file(name));
+
+        let concurrency = match var("HUBSYNC_GITHUB_CONCURRENCY") {
+            None => 8,
+            Some(v) => v
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=100).contains(n))
+                .ok_or_else(|| {
+                    invalid(
+                        "HUBSYNC_GITHUB_CONCURRENCY",
+                        format!("{v:?} is not a number from 1 to 100"),
+                    )
+                })?,
+        };
+
         let github = GithubConfig {
             app: app_credentials(&var)?,
             webhook_secrets: var("GITHUB_WEBHOOK_SECRET")
@@ -176,6 +233,13 @@ impl Config {
                 .unwrap_or_default(),
             api_url: url_var(&var, "GITHUB_API_URL", "https://api.github.com")?,
             web_url: url_var(&var, "GITHUB_URL", "https://github.com")?,
+            concurrency,
+            client_id: var("GITHUB_CLIENT_ID"),
+            client_secret: var("GITHUB_CLIENT_SECRET").map(Secret::new),
+        };
+        let public_url = match var("HUBSYNC_PUBLIC_URL") {
+            Some(_) => Some(url_var(&var, "HUBSYNC_PUBLIC_URL", "")?),
+            None => None,
         };
 
         let log_format = match var("HUBSYNC_LOG_FORMAT").as_deref().map(str::trim) {
@@ -195,8 +259,25 @@ impl Config {
             github,
             admin_token: var("HUBSYNC_ADMIN_TOKEN").map(Secret::new),
             log_format,
+            public_url,
+            credentials_path,
         })
     }
+}
+
+/// `hubsync-credentials.json` next to a SQLite database file, else in the working directory.
+fn default_credentials_path(db: &DatabaseUrl) -> PathBuf {
+    const NAME: &str = "hubsync-credentials.json";
+    if let DatabaseUrl::Sqlite(url) = db {
+        let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+        let path = path.split('?').next().unwrap_or_default();
+        if !path.is_empty() && !path.starts_with(':') {
+            if let Some(dir) = std::path::Path::new(path).parent() {
+                return dir.join(NAME);
+            }
+        }
+    }
+    PathBuf::from(NAME)
 }
 
 fn url_var(
@@ -309,6 +390,8 @@ mod tests {
             ("GITHUB_APP_ID", "abc"),
             ("GITHUB_API_URL", "ftp://x"),
             ("HUBSYNC_LOG_FORMAT", "xml"),
+            ("HUBSYNC_GITHUB_CONCURRENCY", "lots"),
+            ("HUBSYNC_PUBLIC_URL", "not a url"),
             ("GITHUB_PRIVATE_KEY_PATH", "/does/not/exist.pem"),
         ] {
             let err = load(&[(var, value)]).unwrap_err();
@@ -345,5 +428,55 @@ mod tests {
         assert!(!format!("{c:?}").contains("s3cr3tpw"));
         assert!(!c.database_url.to_string().contains("s3cr3tpw"));
         assert_eq!(c.database_url.engine(), "postgres");
+    }
+
+    #[test]
+    fn the_credentials_file_fills_in_what_env_leaves_unset() {
+        let dir = std::env::temp_dir().join(format!("hubsync-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("creds.json");
+        let pem = include_str!("../fixtures/test-app-key.pem");
+        StoredCredentials {
+            app_id: 99,
+            private_key: Secret::new(pem),
+            webhook_secret: Secret::new("from-file"),
+            client_id: "Iv1.x".into(),
+            client_secret: Secret::new("cs"),
+            html_url: String::new(),
+        }
+        .save(&path)
+        .unwrap();
+        let p = path.to_str().unwrap();
+        let c = load(&[("HUBSYNC_CREDENTIALS_PATH", p)]).unwrap();
+        assert_eq!(c.github.app.as_ref().unwrap().app_id, 99);
+        assert_eq!(c.github.webhook_secrets[0].expose(), "from-file");
+        assert_eq!(c.github.client_id.as_deref(), Some("Iv1.x"));
+        // The environment wins, and the app identity is taken whole from one place.
+        let c = load(&[
+            ("HUBSYNC_CREDENTIALS_PATH", p),
+            ("GITHUB_WEBHOOK_SECRET", "from-env"),
+            ("GITHUB_APP_ID", "5"),
+            ("GITHUB_PRIVATE_KEY", pem),
+        ])
+        .unwrap();
+        assert_eq!(c.github.app.as_ref().unwrap().app_id, 5);
+        assert_eq!(c.github.webhook_secrets[0].expose(), "from-env");
+        let err = load(&[("HUBSYNC_CREDENTIALS_PATH", p), ("GITHUB_APP_ID", "5")]).unwrap_err();
+        assert_eq!(err.var, "GITHUB_PRIVATE_KEY");
+        std::fs::write(&path, "{not json").unwrap();
+        let err = load(&[("HUBSYNC_CREDENTIALS_PATH", p)]).unwrap_err();
+        assert_eq!(err.var, "HUBSYNC_CREDENTIALS_PATH");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn credentials_default_next_to_the_sqlite_database() {
+        let c = load(&[("DATABASE_URL", "sqlite:///var/lib/hubsync/data.db")]).unwrap();
+        assert_eq!(
+            c.credentials_path,
+            PathBuf::from("/var/lib/hubsync/hubsync-credentials.json")
+        );
+        assert_eq!(c.github.concurrency, 8);
+        assert!(load(&[("HUBSYNC_GITHUB_CONCURRENCY", "0")]).is_err());
     }
 }

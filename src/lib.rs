@@ -2,7 +2,9 @@
 //! See DESIGN.md for the flow; `startup::run` builds the app for `main` and the tests alike.
 pub mod cli;
 pub mod config;
+pub mod credentials;
 pub mod git;
+pub mod github;
 pub mod http;
 pub mod secret;
 pub mod startup;

@@ -2,3 +2,7 @@
 mod support;
 
 mod foundation;
+mod github_client;
+mod github_data;
+mod github_fake;
+mod github_setup;

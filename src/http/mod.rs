@@ -1,6 +1,7 @@
 //! HTTP routes. Handlers read the database and enqueue work; they never call GitHub.
 pub mod error;
 mod health;
+pub mod setup;
 
 use std::sync::Arc;
 
@@ -10,12 +11,18 @@ use serde_json::json;
 
 pub use error::ApiError;
 
-use crate::config::Config;
+use crate::{config::Config, github::GithubSlot};
 
 /// Shared by every handler.
 pub struct AppState {
     pub db: DatabaseConnection,
     pub config: Arc<Config>,
+    /// The GitHub App client and webhook secrets in use. Handlers never call GitHub with it
+    /// (they enqueue work); only the setup flow fills it in.
+    pub github: GithubSlot,
+    /// Where users and GitHub reach this instance.
+    pub public_url: url::Url,
+    pub setup_states: setup::SetupStates,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -24,6 +31,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .app_data(path_config())
         .service(health::healthz)
         .service(health::readyz)
+        .service(setup::setup)
+        .service(setup::callback)
         .default_service(web::to(not_found));
 }
 

@@ -1,0 +1,69 @@
+//! Everything hubsync asks of GitHub, as the GitHub App: app JWTs, installation tokens, typed
+//! calls for the sync layer, and one retry/rate-limit policy. Only this module knows GitHub's URLs.
+mod api;
+mod app;
+mod client;
+mod error;
+mod jwt;
+pub mod manifest;
+pub mod retry;
+mod token;
+mod types;
+
+use std::sync::{Arc, RwLock};
+
+pub use api::{stream_reader, ByteStream, InstallationClient};
+pub use app::GithubApp;
+pub use client::{GithubHttp, GithubOptions, RequestCounter};
+pub use error::GithubError;
+pub use types::{
+    BranchHead, ChangedFile, CompareStatus, Comparison, EntryKind, RepoName, Repository, TreeEntry,
+};
+
+use crate::secret::Secret;
+
+/// What the running instance currently acts with: the app (once credentials exist) and the
+/// webhook secrets. Shared by the HTTP layer and the workers; the setup flow fills it in without a
+/// restart.
+#[derive(Clone, Default)]
+pub struct GithubSlot(Arc<RwLock<Live>>);
+
+#[derive(Default)]
+struct Live {
+    app: Option<Arc<GithubApp>>,
+    webhook_secrets: Vec<Secret>,
+}
+
+impl GithubSlot {
+    pub fn new(app: Option<Arc<GithubApp>>, webhook_secrets: Vec<Secret>) -> Self {
+        Self(Arc::new(RwLock::new(Live {
+            app,
+            webhook_secrets,
+        })))
+    }
+
+    /// The GitHub App client; None until credentials are configured.
+    pub fn app(&self) -> Option<Arc<GithubApp>> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).app.clone()
+    }
+
+    pub fn webhook_secrets(&self) -> Vec<Secret> {
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .webhook_secrets
+            .clone()
+    }
+
+    pub fn set(&self, app: Arc<GithubApp>, webhook_secrets: Vec<Secret>) {
+        let mut live = self.0.write().unwrap_or_else(|p| p.into_inner());
+        live.app = Some(app);
+        live.webhook_secrets = webhook_secrets;
+    }
+}
+
+impl std::fmt::Debug for GithubSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GithubSlot({:?})", self.app())
+    }
+}
