@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::Config,
+    github::{GithubApp, GithubError, GithubOptions, GithubSlot},
     http::{self, AppState},
     progress,
     store::{self, StoreError},
@@ -17,6 +18,8 @@ use crate::{
 pub enum StartupError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("cannot set up the GitHub client: {0}")]
+    Github(#[from] GithubError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -28,6 +31,8 @@ pub enum StartupError {
 pub struct RunningApp {
     pub addr: SocketAddr,
     pub db: DatabaseConnection,
+    /// The GitHub App client (None until credentials exist) for the sync worker.
+    pub github: GithubSlot,
     server: ServerHandle,
     server_task: JoinHandle<std::io::Result<()>>,
     /// Cancelled on shutdown; background workers and open event streams watch it.
@@ -50,9 +55,18 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
     if config.github.app.is_none() || config.github.webhook_secrets.is_empty() {
         tracing::warn!(
             "GitHub App credentials are not set (GITHUB_APP_ID, GITHUB_PRIVATE_KEY[_PATH], \
-             GITHUB_WEBHOOK_SECRET): webhooks and syncs stay off until they are"
+             GITHUB_WEBHOOK_SECRET, or the credentials file): webhooks and syncs stay off until \
+             they are; GET /setup creates the app"
         );
     }
+    let app = match &config.github.app {
+        Some(creds) => Some(Arc::new(GithubApp::new(
+            creds,
+            GithubOptions::from_config(&config.github),
+        )?)),
+        None => None,
+    };
+    let github = GithubSlot::new(app, config.github.webhook_secrets.clone());
 
     let addr = config.bind;
     let listener =
@@ -60,16 +74,25 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
     let addr = listener
         .local_addr()
         .map_err(|source| StartupError::Bind { addr, source })?;
+    let public_url = match &config.public_url {
+        Some(u) => u.clone(),
+        None => url::Url::parse(&format!("http://{addr}")).map_err(|e| StartupError::Bind {
+            addr,
+            source: std::io::Error::other(e),
+        })?,
+    };
     let shutdown = CancellationToken::new();
     let hub = progress::Hub::new(1024);
-    let background = vec![tokio::spawn(hub.clone().run(
-        db.clone(),
-        EVENT_POLL,
-        shutdown.clone(),
-    ))];
+    let background = vec![
+        tokio::spawn(hub.clone().run(db.clone(), EVENT_POLL, shutdown.clone())),
+        tokio::spawn(progress::run_pruner(db.clone(), config.event_retention, shutdown.clone())),
+    ];
     let state = web::Data::new(AppState {
         db: db.clone(),
         config: Arc::new(config),
+        github: github.clone(),
+        public_url,
+        setup_states: Default::default(),
         hub,
         shutdown: shutdown.clone(),
     });
@@ -91,6 +114,7 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
     Ok(RunningApp {
         addr,
         db,
+        github,
         server: handle,
         server_task,
         shutdown,

@@ -6,3 +6,7 @@ mod foundation;
 mod pages;
 mod sse;
 mod sync_queue;
+mod github_client;
+mod github_data;
+mod github_fake;
+mod github_setup;

@@ -23,6 +23,11 @@ const TREE_WALK_CONCURRENCY: usize = 4;
 /// A byte stream of a gzipped tar archive, read as it arrives from GitHub.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, GithubError>> + Send>>;
 
+/// A byte stream as an `AsyncRead` (e.g. to untar a tarball as it arrives).
+pub fn stream_reader(stream: ByteStream) -> impl tokio::io::AsyncRead + Send + Unpin {
+    tokio_util::io::StreamReader::new(stream.map_err(std::io::Error::other))
+}
+
 /// GitHub, as one installation of the app sees it. Cheap to clone; clones share the counter.
 #[derive(Clone)]
 pub struct InstallationClient {
@@ -65,7 +70,10 @@ fn branch_path(branch: &BranchName) -> String {
 
 /// The `rel="next"` URL of a `Link` header.
 fn next_link(answer: &Answer) -> Option<String> {
-    let link = answer.headers.get(http::header::LINK)?.to_str().ok()?;
+    next_in(answer.headers.get(http::header::LINK)?.to_str().ok()?)
+}
+
+fn next_in(link: &str) -> Option<String> {
     link.split(',').find_map(|part| {
         let (url, params) = part.split_once(';')?;
         params
@@ -348,6 +356,18 @@ impl InstallationClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_next_page_comes_from_the_link_header() {
+        let link = "<https://api.github.com/installation/repositories?per_page=100&page=1>; \
+                    rel=\"prev\", <https://api.github.com/installation/repositories?per_page=100&page=3>; \
+                    rel=\"next\", <https://api.github.com/installation/repositories?page=9>; rel=\"last\"";
+        assert_eq!(
+            next_in(link).as_deref(),
+            Some("https://api.github.com/installation/repositories?per_page=100&page=3")
+        );
+        assert_eq!(next_in("<https://x/?page=1>; rel=\"first\""), None);
+    }
 
     #[test]
     fn branch_names_are_encoded_per_segment() {

@@ -2,10 +2,9 @@
 //! own retry loop. Every request is traced with method, route and status; tokens ride in a
 //! sensitive header and are never logged.
 use std::{
-    collections::HashMap,
     sync::{
         atomic::{AtomicU64, Ordering},
-        Arc, Mutex,
+        Arc,
     },
     time::Duration,
 };
@@ -14,19 +13,15 @@ use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use http_body_util::{combinators::BoxBody, BodyExt};
 use octocrab::Octocrab;
-use tokio::{sync::Semaphore, time::Instant};
+use tokio::time::Instant;
 use url::Url;
 
 use super::{
     jwt::AppJwt,
     retry::{classify, quota_spent, RetryPolicy, Verdict},
-    token::{CachedToken, TokenCache},
-    GithubError,
+    GithubApp, GithubError,
 };
-use crate::{
-    config::{AppCredentials, GithubConfig},
-    secret::Secret,
-};
+use crate::{config::GithubConfig, secret::Secret};
 
 #[derive(Debug, Clone)]
 pub struct GithubOptions {
@@ -207,7 +202,11 @@ impl GithubHttp {
             };
             let status = answer.status;
             tracing::debug!(method = %req.method, route, status = status.as_u16(), attempt, "github request");
-            let verdict = classify(status, &answer.headers);
+            let body: &[u8] = match &answer.body {
+                Body::Bytes(b) => b,
+                Body::Stream(_) => b"",
+            };
+            let verdict = classify(status, &answer.headers, body);
             let wait = match verdict {
                 Verdict::Done => {
                     if let (Some(g), Some(d)) = (&gate, quota_spent(&answer.headers)) {
@@ -291,8 +290,7 @@ impl GithubHttp {
             .map_err(|_| format!("no answer within {:?}", self.timeout))?
             .map_err(|e| e.to_string())?;
         let (parts, body) = response.into_parts();
-        let stream =
-            mode == Mode::Stream && classify(parts.status, &parts.headers) == Verdict::Done;
+        let stream = mode == Mode::Stream && parts.status.is_success();
         let body = if stream {
             Body::Stream(body)
         } else {
@@ -327,114 +325,25 @@ fn status_error(route: &'static str, answer: Answer) -> GithubError {
     }
 }
 
-/// Per-installation limits: a concurrency cap and a pause while the primary quota is spent.
-pub(crate) struct Gate {
-    permits: Semaphore,
-    paused_until: Mutex<Option<Instant>>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Gate {
-    fn paused_for(&self) -> Duration {
-        let until = *self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
-        until
-            .map(|u| u.saturating_duration_since(Instant::now()))
-            .unwrap_or_default()
-    }
-
-    fn pause(&self, d: Duration) {
-        let mut until = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
-        let new = Instant::now() + d;
-        if until.is_none_or(|u| u < new) {
-            *until = Some(new);
-        }
-    }
-}
-
-/// hubsync acting as the GitHub App: app JWTs, cached installation tokens, per-installation limits.
-pub struct GithubApp {
-    pub(crate) http: GithubHttp,
-    jwt: AppJwt,
-    pub(crate) tokens: TokenCache,
-    gates: Mutex<HashMap<i64, Arc<Gate>>>,
-    concurrency: usize,
-}
-
-impl std::fmt::Debug for GithubApp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "GithubApp(app {} at {})",
-            self.jwt.app_id(),
-            self.http.api_url
-        )
-    }
-}
-
-#[derive(serde::Deserialize)]
-struct AccessToken {
-    token: String,
-    expires_at: chrono::DateTime<chrono::Utc>,
-}
-
-impl GithubApp {
-    pub fn new(credentials: &AppCredentials, options: GithubOptions) -> Result<Self, GithubError> {
-        Ok(Self {
-            http: GithubHttp::new(&options)?,
-            jwt: AppJwt::new(credentials.app_id, &credentials.private_key)?,
-            tokens: TokenCache::new(Duration::from_secs(5 * 60)),
-            gates: Mutex::new(HashMap::new()),
-            concurrency: options.concurrency.max(1),
-        })
-    }
-
-    pub fn app_id(&self) -> u64 {
-        self.jwt.app_id()
-    }
-
-    /// A client for one installation, counting its requests with a fresh counter.
-    pub fn installation(self: &Arc<Self>, installation_id: i64) -> super::InstallationClient {
-        super::InstallationClient::new(self.clone(), installation_id, RequestCounter::new())
-    }
-
-    fn gate(&self, installation: i64) -> Arc<Gate> {
-        let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
-        gates
-            .entry(installation)
-            .or_insert_with(|| {
-                Arc::new(Gate {
-                    permits: Semaphore::new(self.concurrency),
-                    paused_until: Mutex::new(None),
-                })
-            })
-            .clone()
-    }
-
-    pub(crate) async fn installation_token(
-        &self,
-        installation: i64,
-    ) -> Result<Secret, GithubError> {
-        self.tokens
-            .get(installation, || async {
-                let req = Req {
-                    method: Method::POST,
-                    route: "POST /app/installations/{installation_id}/access_tokens",
-                    url: self
-                        .http
-                        .url(&format!("/app/installations/{installation}/access_tokens"))?,
-                    accept: "application/vnd.github+json",
-                    body: Some("{}".into()),
-                };
-                let answer = self
-                    .http
-                    .execute(Credential::App(&self.jwt), &req, None, Mode::Buffer)
-                    .await?;
-                let token: AccessToken = super::api::decode(req.route, &answer)?;
-                tracing::debug!(installation, expires_at = %token.expires_at, "installation token issued");
-                Ok(CachedToken {
-                    token: Secret::new(token.token),
-                    expires_at: token.expires_at,
-                })
-            })
-            .await
+    #[tokio::test]
+    async fn urls_keep_an_enterprise_api_path() {
+        let options = GithubOptions {
+            api_url: Url::parse("https://ghe.example.com/api/v3").unwrap(),
+            concurrency: 8,
+            retry: RetryPolicy::default(),
+            request_timeout: Duration::from_secs(5),
+        };
+        let http = GithubHttp::new(&options).unwrap();
+        let url = http.url("/repos/o/r/git/trees/abc?recursive=1").unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://ghe.example.com/api/v3/repos/o/r/git/trees/abc?recursive=1"
+        );
+        assert!(http.same_origin(&Url::parse("https://ghe.example.com/x").unwrap()));
+        assert!(!http.same_origin(&Url::parse("https://evil.example.com/x").unwrap()));
     }
 }

@@ -1,6 +1,7 @@
 //! Everything hubsync asks of GitHub, as the GitHub App: app JWTs, installation tokens, typed
 //! calls for the sync layer, and one retry/rate-limit policy. Only this module knows GitHub's URLs.
 mod api;
+mod app;
 mod client;
 mod error;
 mod jwt;
@@ -11,8 +12,9 @@ mod types;
 
 use std::sync::{Arc, RwLock};
 
-pub use api::{ByteStream, InstallationClient};
-pub use client::{GithubApp, GithubHttp, GithubOptions, RequestCounter};
+pub use api::{stream_reader, ByteStream, InstallationClient};
+pub use app::GithubApp;
+pub use client::{GithubHttp, GithubOptions, RequestCounter};
 pub use error::GithubError;
 pub use types::{
     BranchHead, ChangedFile, CompareStatus, Comparison, EntryKind, RepoName, Repository, TreeEntry,

@@ -61,8 +61,9 @@ impl RetryPolicy {
     }
 }
 
-pub fn classify(status: StatusCode, headers: &HeaderMap) -> Verdict {
-    if status.is_success() || status.is_redirection() {
+/// `body` is the error body, if read: GitHub names secondary limits only in the message.
+pub fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Verdict {
+    if status.is_success() {
         return Verdict::Done;
     }
     if status.is_server_error() {
@@ -77,8 +78,12 @@ pub fn classify(status: StatusCode, headers: &HeaderMap) -> Verdict {
             if header_u64(headers, "x-ratelimit-remaining") == Some(0) {
                 return Verdict::PrimaryExhausted(until_reset(headers));
             }
-            // GitHub documents 429 as always a rate limit; a bare 403 is a permission problem.
-            if status == StatusCode::TOO_MANY_REQUESTS {
+            // GitHub: otherwise wait at least a minute. A 403 without a rate-limit message is a
+            // permission problem, which waiting cannot fix.
+            let says_rate_limit = String::from_utf8_lossy(body)
+                .to_ascii_lowercase()
+                .contains("rate limit");
+            if status == StatusCode::TOO_MANY_REQUESTS || says_rate_limit {
                 Verdict::SecondaryLimit(Duration::from_secs(60))
             } else {
                 Verdict::Final
@@ -136,25 +141,38 @@ mod tests {
     #[test]
     fn classifies_answers() {
         let none = HeaderMap::new();
-        assert_eq!(classify(StatusCode::OK, &none), Verdict::Done);
-        assert_eq!(classify(StatusCode::FOUND, &none), Verdict::Done);
-        assert_eq!(classify(StatusCode::BAD_GATEWAY, &none), Verdict::Transient);
-        assert_eq!(classify(StatusCode::NOT_FOUND, &none), Verdict::Final);
+        assert_eq!(classify(StatusCode::OK, &none, b""), Verdict::Done);
+        // Redirects are followed below this policy; one that surfaces went nowhere useful.
+        assert_eq!(classify(StatusCode::FOUND, &none, b""), Verdict::Final);
         assert_eq!(
-            classify(StatusCode::UNPROCESSABLE_ENTITY, &none),
+            classify(StatusCode::BAD_GATEWAY, &none, b""),
+            Verdict::Transient
+        );
+        assert_eq!(classify(StatusCode::NOT_FOUND, &none, b""), Verdict::Final);
+        assert_eq!(
+            classify(StatusCode::UNPROCESSABLE_ENTITY, &none, b""),
             Verdict::Final
         );
-        assert_eq!(classify(StatusCode::FORBIDDEN, &none), Verdict::Final);
+        assert_eq!(classify(StatusCode::FORBIDDEN, &none, b""), Verdict::Final);
+        let secondary = br#"{"message":"You have exceeded a secondary rate limit."}"#;
         assert_eq!(
-            classify(StatusCode::UNAUTHORIZED, &none),
+            classify(StatusCode::FORBIDDEN, &none, secondary),
+            Verdict::SecondaryLimit(Duration::from_secs(60))
+        );
+        assert_eq!(
+            classify(StatusCode::UNAUTHORIZED, &none, b""),
             Verdict::Unauthorized
         );
         assert_eq!(
-            classify(StatusCode::FORBIDDEN, &headers(&[("retry-after", "7")])),
+            classify(
+                StatusCode::FORBIDDEN,
+                &headers(&[("retry-after", "7")]),
+                b""
+            ),
             Verdict::SecondaryLimit(Duration::from_secs(7))
         );
         assert_eq!(
-            classify(StatusCode::TOO_MANY_REQUESTS, &none),
+            classify(StatusCode::TOO_MANY_REQUESTS, &none, b""),
             Verdict::SecondaryLimit(Duration::from_secs(60))
         );
         let reset = SystemTime::now()
@@ -166,7 +184,7 @@ mod tests {
             ("x-ratelimit-remaining", "0"),
             ("x-ratelimit-reset", &reset.to_string()),
         ]);
-        match classify(StatusCode::FORBIDDEN, &exhausted) {
+        match classify(StatusCode::FORBIDDEN, &exhausted, b"") {
             Verdict::PrimaryExhausted(d) => assert!(d >= Duration::from_secs(29), "{d:?}"),
             other => panic!("{other:?}"),
         }

@@ -5,6 +5,7 @@ pub mod error;
 mod health;
 mod pages;
 pub mod sse;
+pub mod setup;
 
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use serde_json::json;
 
 pub use error::ApiError;
 
-use crate::config::Config;
+use crate::{config::Config, github::GithubSlot};
 
 /// Shared by every handler.
 pub struct AppState {
@@ -24,6 +25,12 @@ pub struct AppState {
     pub hub: crate::progress::Hub,
     /// Cancelled on shutdown, so long-lived responses (event streams) end.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// The GitHub App client and webhook secrets in use. Handlers never call GitHub with it
+    /// (they enqueue work); only the setup flow fills it in.
+    pub github: GithubSlot,
+    /// Where users and GitHub reach this instance.
+    pub public_url: url::Url,
+    pub setup_states: setup::SetupStates,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -35,6 +42,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(sse::project_events)
         .configure(pages::routes)
         .configure(api::routes)
+        .service(setup::setup)
+        .service(setup::callback)
         .default_service(web::to(not_found));
 }
 

@@ -3,6 +3,7 @@
 
 mod db;
 pub mod seed;
+pub mod fake_github;
 pub mod signing;
 pub mod sse;
 
@@ -86,6 +87,11 @@ pub fn hubsync_bin() -> std::process::Command {
         "GITHUB_PRIVATE_KEY_PATH",
         "GITHUB_WEBHOOK_SECRET",
         "HUBSYNC_LOG_FORMAT",
+        "HUBSYNC_PUBLIC_URL",
+        "HUBSYNC_CREDENTIALS_PATH",
+        "HUBSYNC_GITHUB_CONCURRENCY",
+        "GITHUB_CLIENT_ID",
+        "GITHUB_CLIENT_SECRET",
     ] {
         cmd.env_remove(var);
     }

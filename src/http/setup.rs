@@ -1,0 +1,226 @@
+//! The app-manifest flow: create hubsync's GitHub App from hubsync itself.
+//!
+//! `GET /setup` renders a form that posts `app-manifest.json` (this instance's URL filled in) to
+//! GitHub with an unguessable, single-use `state`; GitHub sends the user back to
+//! `GET /setup/callback?code=&state=`, where the code is exchanged for the app's credentials,
+//! which are written to the credentials file and put to use without a restart.
+//! Once an app is configured both routes refuse, so nobody can swap in their own app.
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use actix_web::{get, http::header, web, HttpResponse};
+use serde::Deserialize;
+
+use super::{error::ApiError, AppState};
+use crate::{
+    config::AppCredentials,
+    credentials::StoredCredentials,
+    github::{GithubApp, GithubHttp, GithubOptions},
+};
+
+const MANIFEST: &str = include_str!("../../app-manifest.json");
+const PLACEHOLDER: &str = "https://hubsync.example.com";
+const STATE_TTL: Duration = Duration::from_secs(60 * 60);
+
+/// Setup states handed out and not yet used, with when they were issued. In memory: the flow is a
+/// one-time admin action on one instance, and a restart only means starting it again.
+#[derive(Clone, Default)]
+pub struct SetupStates(Arc<Mutex<HashMap<String, Instant>>>);
+
+impl SetupStates {
+    fn issue(&self) -> Result<String, ApiError> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes)
+            .map_err(|e| ApiError::Internal(format!("no randomness for the setup state: {e}")))?;
+        let state = hex::encode(bytes);
+        let mut states = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        states.retain(|_, issued| issued.elapsed() < STATE_TTL);
+        states.insert(state.clone(), Instant::now());
+        Ok(state)
+    }
+
+    /// True once per issued, unexpired state.
+    fn take(&self, state: &str) -> bool {
+        let mut states = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        states
+            .remove(state)
+            .is_some_and(|issued| issued.elapsed() < STATE_TTL)
+    }
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn page(title: &str, body: &str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(format!(
+            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <title>{t}</title></head>\n<body>\n<h1>{t}</h1>\n{body}\n</body></html>\n",
+            t = escape(title)
+        ))
+}
+
+#[derive(Deserialize)]
+struct SetupQuery {
+    org: Option<String>,
+}
+
+#[get("/setup")]
+async fn setup(
+    state: web::Data<AppState>,
+    query: web::Query<SetupQuery>,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(app) = state.github.app() {
+        return Ok(page(
+            "hubsync is connected to GitHub",
+            &format!(
+                "<p>This instance acts as GitHub App {}. To use another app, change \
+                 <code>GITHUB_APP_ID</code> and its key, or the credentials file, and restart.</p>",
+                app.app_id()
+            ),
+        ));
+    }
+    let org = match query
+        .org
+        .as_deref()
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+    {
+        Some(o) if o.len() <= 39 && o.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') => {
+            Some(o.to_owned())
+        }
+        Some(_) => return Err(ApiError::BadRequest("org is not a GitHub login".into())),
+        None => None,
+    };
+    let public = state.public_url.as_str().trim_end_matches('/');
+    let manifest = MANIFEST.replace(PLACEHOLDER, public);
+    let setup_state = state.setup_states.issue()?;
+    let web = state.config.github.web_url.as_str().trim_end_matches('/');
+    let action = match &org {
+        Some(org) => format!("{web}/organizations/{org}/settings/apps/new?state={setup_state}"),
+        None => format!("{web}/settings/apps/new?state={setup_state}"),
+    };
+    let owner = org
+        .as_deref()
+        .map(|o| format!("the organisation <strong>{}</strong>", escape(o)))
+        .unwrap_or_else(|| "your personal account".into());
+    Ok(page(
+        "Create hubsync's GitHub App",
+        &format!(
+            "<p>GitHub will create the app for {owner}, with read-only access to contents and \
+             metadata, sending webhooks to <code>{public}/webhooks/github</code>.</p>\n\
+             <form id=\"create-app\" method=\"post\" action=\"{action}\">\n\
+             <input type=\"hidden\" name=\"manifest\" value=\"{manifest}\">\n\
+             <button type=\"submit\">Create the GitHub App</button>\n</form>\n\
+             <form method=\"get\" action=\"/setup\"><label>For an organisation instead: \
+             <input name=\"org\" placeholder=\"organisation login\"></label> \
+             <button type=\"submit\">Use it</button></form>\n\
+             <p>After GitHub creates the app, hubsync stores its credentials and sends you on to \
+             install it; no restart is needed.</p>",
+            public = escape(public),
+            action = escape(&action),
+            manifest = escape(&manifest),
+        ),
+    ))
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    code: String,
+    state: String,
+}
+
+#[get("/setup/callback")]
+async fn callback(
+    state: web::Data<AppState>,
+    query: web::Query<CallbackQuery>,
+) -> Result<HttpResponse, ApiError> {
+    if !state.setup_states.take(&query.state) {
+        return Err(ApiError::BadRequest(
+            "unknown or expired setup state: start again at /setup".into(),
+        ));
+    }
+    if state.github.app().is_some() {
+        return Err(ApiError::Conflict(
+            "a GitHub App is already configured".into(),
+        ));
+    }
+    let options = GithubOptions::from_config(&state.config.github);
+    let http = GithubHttp::new(&options).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let created = http
+        .convert_manifest_code(&query.code)
+        .await
+        .map_err(|e| ApiError::Upstream(format!("GitHub did not create the app: {e}")))?;
+    let install_url = url::Url::parse(&format!(
+        "{}/installations/new",
+        created.html_url.trim_end_matches('/')
+    ))
+    .ok()
+    .filter(|u| matches!(u.scheme(), "http" | "https"))
+    .ok_or_else(|| ApiError::Upstream("GitHub answered an invalid html_url".into()))?;
+    let stored = StoredCredentials {
+        app_id: created.id,
+        private_key: created.pem.clone(),
+        webhook_secret: created.webhook_secret.clone(),
+        client_id: created.client_id.clone(),
+        client_secret: created.client_secret.clone(),
+        html_url: created.html_url.clone(),
+    };
+    // On disk first: if this fails the user retries, and nothing half-configured is left running.
+    stored
+        .save(&state.config.credentials_path)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let app = GithubApp::new(
+        &AppCredentials {
+            app_id: created.id,
+            private_key: created.pem,
+        },
+        options,
+    )
+    .map_err(|e| ApiError::Upstream(format!("GitHub's app key is unusable: {e}")))?;
+    state
+        .github
+        .set(Arc::new(app), vec![created.webhook_secret]);
+    tracing::info!(app_id = created.id, slug = %created.slug, "GitHub App created and configured");
+    Ok(HttpResponse::Found()
+        .insert_header((header::LOCATION, install_url.as_str()))
+        .finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_are_single_use_and_unguessable() {
+        let states = SetupStates::default();
+        let a = states.issue().unwrap();
+        let b = states.issue().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 64);
+        assert!(states.take(&a));
+        assert!(!states.take(&a));
+        assert!(!states.take("guess"));
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+}
