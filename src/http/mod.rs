@@ -1,12 +1,14 @@
 //! HTTP routes. Handlers read the database and enqueue work; they never call GitHub.
 pub mod error;
 mod health;
+mod webhooks;
 
 use std::sync::Arc;
 
 use actix_web::{error::InternalError, web, HttpRequest, HttpResponse, ResponseError};
 use sea_orm::DatabaseConnection;
 use serde_json::json;
+use tokio::sync::Notify;
 
 pub use error::ApiError;
 
@@ -16,6 +18,8 @@ use crate::config::Config;
 pub struct AppState {
     pub db: DatabaseConnection,
     pub config: Arc<Config>,
+    /// Wakes the webhook processor as soon as a delivery is stored.
+    pub webhook_wakeup: Arc<Notify>,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -24,6 +28,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .app_data(path_config())
         .service(health::healthz)
         .service(health::readyz)
+        .service(webhooks::receive)
         .default_service(web::to(not_found));
 }
 
