@@ -2,3 +2,6 @@
 mod support;
 
 mod foundation;
+mod webhooks;
+mod webhooks_events;
+mod webhooks_malformed;

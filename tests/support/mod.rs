@@ -3,6 +3,7 @@
 
 mod db;
 pub mod signing;
+pub mod webhooks;
 
 pub use db::TestDb;
 use hubsync::{
