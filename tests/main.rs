@@ -5,3 +5,4 @@ mod foundation;
 mod webhooks;
 mod webhooks_events;
 mod webhooks_malformed;
+mod webhooks_replay;

@@ -5,4 +5,5 @@ pub mod handle;
 pub mod headers;
 pub mod ingest;
 pub mod process;
+pub mod replay;
 pub mod signature;
