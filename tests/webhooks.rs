@@ -231,10 +231,10 @@ db_test! {
 }
 
 db_test! {
-    async fn a_failure_that_clears_before_the_last_attempt_is_processed(db) {
+    async fn a_delivery_waiting_for_a_retry_holds_back_its_installation_only(db) {
         let app = spawn_app_with(webhook_config(&db, &[("HUBSYNC_WEBHOOK_MAX_ATTEMPTS", "50"), ("HUBSYNC_WEBHOOK_RETRY_MS", "100")])).await;
+        // A push for an installation hubsync has not recorded fails and waits for a retry.
         let push = app.deliver_fixture("push", "push").await;
-        // Let it fail at least once, then supply what it needs, as an out-of-band fix would.
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
         while app.delivery(&push).await.unwrap().attempts == 0 {
             assert!(tokio::time::Instant::now() < deadline);
@@ -243,6 +243,15 @@ db_test! {
         let waiting = app.delivery(&push).await.unwrap();
         assert_eq!(waiting.status, "received");
         assert!(waiting.error.is_some() && waiting.not_before.is_some());
+
+        // The next delivery of that installation waits behind it; others go ahead.
+        let later = app.deliver_fixture("repository", "repository.edited").await;
+        app.apply("ping", "ping", "processed").await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let held = app.delivery(&later).await.unwrap();
+        assert_eq!((held.status.as_str(), held.attempts), ("received", 0), "not tried ahead of the earlier delivery");
+
+        // Once the cause clears (here, out of band), both go through, in order.
         hubsync::store::installations::upsert(&app.app.db, hubsync::store::installations::InstallationFacts {
             id: 42,
             account_login: "octo-org".into(),
@@ -252,9 +261,11 @@ db_test! {
             suspended_at: None,
         }, chrono::Utc::now()).await.unwrap();
         let p = app.processed(&push).await;
-        assert_eq!(p.status, "processed");
+        assert_eq!((p.status.as_str(), p.error.as_deref()), ("processed", None));
         assert!(p.attempts >= 2);
-        assert_eq!(p.error, None);
+        let l = app.processed(&later).await;
+        assert_eq!(l.status, "processed", "{:?}", l.error);
+        assert!(p.processed_at <= l.processed_at);
         app.stop().await;
     }
 }

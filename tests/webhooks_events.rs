@@ -64,6 +64,20 @@ db_test! {
 }
 
 db_test! {
+    async fn installation_events_apply_even_when_created_was_missed(db) {
+        let app = spawn_app_with(webhook_config(&db, &[])).await;
+        let conn = &app.app.db;
+        app.apply("installation", "installation.suspend", "processed").await;
+        assert!(installation(conn).await.suspended_at.is_some());
+        app.apply("installation_repositories", "installation_repositories.removed", "processed").await;
+        assert_eq!(installation(conn).await.account_login, "octo-org");
+        app.apply("installation", "installation.deleted", "processed").await;
+        assert!(installation(conn).await.deleted_at.is_some());
+        app.stop().await;
+    }
+}
+
+db_test! {
     async fn repositories_added_and_removed(db) {
         let app = spawn_app_with(webhook_config(&db, &[])).await;
         let conn = &app.app.db;

@@ -112,27 +112,29 @@ async fn installation(
     now: DateTime<Utc>,
 ) -> Result<Outcome, HandleError> {
     let id = e.installation.id;
+    if e.action == InstallationAction::Other {
+        return Ok(Outcome::Ignored("installation action not handled"));
+    }
+    // Every installation event carries the whole installation: record it first, so an action
+    // on an installation whose `created` was missed still applies.
+    installations::upsert(db, installation_facts(&e.installation, now), now).await?;
     match e.action {
         InstallationAction::Created => {
-            installations::upsert(db, installation_facts(&e.installation, now), now).await?;
             let repos = e.repositories.unwrap_or_default();
             for r in &repos {
                 repositories::upsert_visible(db, &summary_facts(id, r), now).await?;
             }
+            let repository_ids = repos.iter().map(|r| r.id).collect();
             signal(
                 db,
                 SyncSignal::RepositoriesAdded {
                     installation_id: id,
-                    repository_ids: repos.iter().map(|r| r.id).collect(),
+                    repository_ids,
                 },
             )
             .await?;
         }
-        InstallationAction::NewPermissionsAccepted => {
-            installations::upsert(db, installation_facts(&e.installation, now), now).await?;
-        }
         InstallationAction::Deleted => {
-            require_installation(db, id).await?;
             installations::mark_deleted(db, id, now).await?;
             repositories::mark_installation_removed(db, id, now).await?;
             signal(
@@ -144,7 +146,6 @@ async fn installation(
             .await?;
         }
         InstallationAction::Suspend => {
-            require_installation(db, id).await?;
             let at = timestamp(&e.installation.suspended_at, now).unwrap_or(now);
             installations::set_suspended(db, id, Some(at), now).await?;
             signal(
@@ -156,7 +157,6 @@ async fn installation(
             .await?;
         }
         InstallationAction::Unsuspend => {
-            require_installation(db, id).await?;
             installations::set_suspended(db, id, None, now).await?;
             signal(
                 db,
@@ -166,9 +166,7 @@ async fn installation(
             )
             .await?;
         }
-        InstallationAction::Other => {
-            return Ok(Outcome::Ignored("installation action not handled"))
-        }
+        InstallationAction::NewPermissionsAccepted | InstallationAction::Other => {}
     }
     Ok(Outcome::Processed)
 }
@@ -179,10 +177,15 @@ async fn installation_repositories(
     now: DateTime<Utc>,
 ) -> Result<Outcome, HandleError> {
     let id = e.installation.id;
+    if e.action == RepositoriesAction::Other {
+        return Ok(Outcome::Ignored(
+            "installation_repositories action not handled",
+        ));
+    }
+    // The payload carries the full installation: record it even if `created` was missed.
+    installations::upsert(db, installation_facts(&e.installation, now), now).await?;
     match e.action {
         RepositoriesAction::Added => {
-            // The payload carries the full installation: record it even if `created` was missed.
-            installations::upsert(db, installation_facts(&e.installation, now), now).await?;
             for r in &e.repositories_added {
                 repositories::upsert_visible(db, &summary_facts(id, r), now).await?;
             }
@@ -197,7 +200,6 @@ async fn installation_repositories(
             .await?;
         }
         RepositoriesAction::Removed => {
-            require_installation(db, id).await?;
             let ids: Vec<i64> = e.repositories_removed.iter().map(|r| r.id).collect();
             repositories::mark_removed(db, &ids, now).await?;
             signal(

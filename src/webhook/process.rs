@@ -44,11 +44,21 @@ impl Processor {
             if shutdown.is_cancelled() {
                 break;
             }
-            let idle = match self.process_one().await {
-                Ok(true) => continue,
-                Ok(false) => self.idle_time().await,
-                Err(e) => {
+            // Its own task, so that a bug that panics on one delivery rolls that delivery back
+            // and leaves the processor running for the others.
+            let attempt = tokio::spawn({
+                let this = self.clone();
+                async move { this.process_one().await }
+            });
+            let idle = match attempt.await {
+                Ok(Ok(true)) => continue,
+                Ok(Ok(false)) => self.idle_time().await,
+                Ok(Err(e)) => {
                     tracing::warn!(error = %e, "webhook processor cannot reach the database");
+                    POLL
+                }
+                Err(panic) => {
+                    tracing::error!(error = %panic, "webhook processor panicked on a delivery");
                     POLL
                 }
             };
