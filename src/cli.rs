@@ -1,9 +1,13 @@
-//! The `hubsync` command line: `serve` (default) and `migrate up|status`.
+//! The `hubsync` command line: `serve` (default), `migrate up|status` and `replay`.
+use std::path::PathBuf;
+
 use clap::{Parser, Subcommand};
+use url::Url;
 
 use crate::{
     config::{Config, Overrides},
     startup, store, telemetry,
+    webhook::replay::{replay, Replay},
 };
 
 #[derive(Debug, Parser)]
@@ -35,6 +39,20 @@ pub enum Command {
         #[command(subcommand)]
         action: MigrateAction,
     },
+    /// Sign a webhook payload file with GITHUB_WEBHOOK_SECRET and POST it to a running hubsync
+    Replay {
+        /// The event name to send as X-GitHub-Event (push, installation, repository, ...)
+        #[arg(long)]
+        event: String,
+        /// The JSON payload, e.g. fixtures/webhooks/push.json
+        file: PathBuf,
+        /// Where hubsync runs [default: http://HUBSYNC_BIND]
+        #[arg(long, value_name = "URL")]
+        url: Option<Url>,
+        /// X-GitHub-Delivery to send; repeat one to test redelivery [default: a new id]
+        #[arg(long, value_name = "ID")]
+        delivery: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -52,8 +70,19 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         database_url: cli.database_url,
     };
     let config = Config::from_env(&overrides).map_err(|e| e.to_string())?;
+    let command = cli.command.unwrap_or(Command::Serve);
     telemetry::init(config.log_format);
-    match cli.command.unwrap_or(Command::Serve) {
+    match command {
+        Command::Replay {
+            event,
+            file,
+            url,
+            delivery,
+        } => {
+            let line = replay_file(&config, &event, &file, url, delivery.as_deref()).await?;
+            println!("{line}");
+            Ok(())
+        }
         Command::Serve => {
             let app = startup::run(config).await.map_err(|e| e.to_string())?;
             app.serve_until_signal()
@@ -92,4 +121,34 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+async fn replay_file(
+    config: &Config,
+    event: &str,
+    file: &std::path::Path,
+    url: Option<Url>,
+    delivery: Option<&str>,
+) -> Result<String, String> {
+    let base_url = match url {
+        Some(u) => u,
+        None => {
+            let mut bind = config.bind;
+            if bind.ip().is_unspecified() {
+                bind.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            Url::parse(&format!("http://{bind}/")).map_err(|e| e.to_string())?
+        }
+    };
+    replay(
+        Replay {
+            event,
+            file,
+            base_url: &base_url,
+            delivery,
+        },
+        &config.github.webhook_secrets,
+    )
+    .await
+    .map_err(|e| e.to_string())
 }

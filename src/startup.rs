@@ -3,14 +3,15 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use actix_web::{dev::ServerHandle, middleware, web, App, HttpServer};
 use sea_orm::DatabaseConnection;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+use tokio::{sync::Notify, task::JoinHandle};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     config::Config,
     github::{GithubApp, GithubError, GithubOptions, GithubSlot},
     http::{self, AppState},
     store::{self, StoreError},
+    webhook::process::Processor,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +37,8 @@ pub struct RunningApp {
     server_task: JoinHandle<std::io::Result<()>>,
     /// Cancelled on shutdown; background workers watch it.
     shutdown: CancellationToken,
+    /// Background tasks (webhook processor, workers); `stop` waits for them.
+    background: TaskTracker,
 }
 
 /// Connects to the database, applies pending migrations, binds and starts serving.
@@ -63,6 +66,16 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
     };
     let github = GithubSlot::new(app, config.github.webhook_secrets.clone());
 
+    let shutdown = CancellationToken::new();
+    let background = TaskTracker::new();
+    let webhook_wakeup = Arc::new(Notify::new());
+    if config.webhook.process {
+        let processor = Processor::new(db.clone(), config.webhook.clone(), webhook_wakeup.clone());
+        background.spawn(processor.run(shutdown.clone()));
+    } else {
+        tracing::warn!("HUBSYNC_WEBHOOK_PROCESSING=off: deliveries are stored, not processed");
+    }
+
     let addr = config.bind;
     let listener =
         std::net::TcpListener::bind(addr).map_err(|source| StartupError::Bind { addr, source })?;
@@ -82,6 +95,7 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         github: github.clone(),
         public_url,
         setup_states: Default::default(),
+        webhook_wakeup,
     });
     let server = HttpServer::new(move || {
         App::new()
@@ -104,7 +118,8 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         github,
         server: handle,
         server_task,
-        shutdown: CancellationToken::new(),
+        shutdown,
+        background,
     })
 }
 
@@ -129,6 +144,13 @@ impl RunningApp {
             Ok(Err(join)) => Err(std::io::Error::other(join)),
             Err(_) => Err(std::io::Error::other("server did not stop in time")),
         };
+        self.background.close();
+        if tokio::time::timeout(Duration::from_secs(30), self.background.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("background tasks did not stop in time");
+        }
         let _ = self.db.close_by_ref().await;
         result
     }

@@ -2,12 +2,14 @@
 pub mod error;
 mod health;
 pub mod setup;
+mod webhooks;
 
 use std::sync::Arc;
 
 use actix_web::{error::InternalError, web, HttpRequest, HttpResponse, ResponseError};
 use sea_orm::DatabaseConnection;
 use serde_json::json;
+use tokio::sync::Notify;
 
 pub use error::ApiError;
 
@@ -23,6 +25,8 @@ pub struct AppState {
     /// Where users and GitHub reach this instance.
     pub public_url: url::Url,
     pub setup_states: setup::SetupStates,
+    /// Wakes the webhook processor as soon as a delivery is stored.
+    pub webhook_wakeup: Arc<Notify>,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -33,6 +37,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(health::readyz)
         .service(setup::setup)
         .service(setup::callback)
+        .service(webhooks::receive)
         .default_service(web::to(not_found));
 }
 

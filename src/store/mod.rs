@@ -1,6 +1,9 @@
 //! The database: connecting, migrating, and the queries grouped by aggregate.
+pub mod deliveries;
 pub mod entities;
+pub mod installations;
 mod migrate;
+pub mod repositories;
 
 use std::time::Duration;
 

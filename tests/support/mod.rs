@@ -4,6 +4,7 @@
 mod db;
 pub mod fake_github;
 pub mod signing;
+pub mod webhooks;
 
 pub use db::TestDb;
 use hubsync::{
