@@ -123,6 +123,9 @@ pub struct Config {
     pub github: GithubConfig,
     pub admin_token: Option<Secret>,
     pub log_format: LogFormat,
+    /// Set only by the `--allow-data-loss` flag, never from the environment: a variable left in
+    /// a deployment would silently consent to every future destructive migration.
+    pub allow_data_loss: bool,
 }
 
 /// Values given on the command line; each wins over its environment variable.
@@ -195,6 +198,7 @@ impl Config {
             github,
             admin_token: var("HUBSYNC_ADMIN_TOKEN").map(Secret::new),
             log_format,
+            allow_data_loss: false,
         })
     }
 }

@@ -1,0 +1,495 @@
+//! Which SQL statements can lose data or break a hubsync that is still running the previous
+//! release. A small tokenizer, not a full SQL parser: it reads the statements that sea-query and
+//! hand-written migrations produce on SQLite and PostgreSQL, and errs on the side of flagging.
+use std::{collections::HashSet, fmt};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HazardKind {
+    DropTable,
+    DropColumn,
+    DropIndex,
+    /// DROP SCHEMA, DATABASE or SEQUENCE.
+    DropOther,
+    Truncate,
+    DeleteWithoutWhere,
+    UpdateWithoutWhere,
+    TypeChange,
+    NotNullWithoutDefault,
+    Rename,
+}
+
+impl HazardKind {
+    fn describe(self) -> &'static str {
+        match self {
+            Self::DropTable => "drops a table and every row in it",
+            Self::DropColumn => "drops a column and its data",
+            Self::DropIndex => "drops an index (a unique one guarded data)",
+            Self::DropOther => "drops a schema, database or sequence",
+            Self::Truncate => "truncates a table",
+            Self::DeleteWithoutWhere => "deletes every row (DELETE without WHERE)",
+            Self::UpdateWithoutWhere => "overwrites every row (UPDATE without WHERE)",
+            Self::TypeChange => "changes a column type, which can truncate values",
+            Self::NotNullWithoutDefault => {
+                "makes a column NOT NULL without a default on a table that has rows"
+            }
+            Self::Rename => "renames a table or column, which breaks the running older binary",
+        }
+    }
+}
+
+/// One destructive step: what it does, to what, and the statement that does it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hazard {
+    pub kind: HazardKind,
+    pub target: String,
+    pub statement: String,
+}
+
+impl fmt::Display for Hazard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.kind.describe(), self.target)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Word { text: String, quoted: bool },
+    Str,
+    Punct(char),
+}
+
+impl Tok {
+    fn is(&self, kw: &str) -> bool {
+        matches!(self, Tok::Word { text, quoted: false } if text == kw)
+    }
+    fn name(&self) -> Option<&str> {
+        match self {
+            Tok::Word { text, .. } => Some(text),
+            _ => None,
+        }
+    }
+}
+
+/// Splits SQL into tokens with their byte spans; unquoted words are lower-cased (as PostgreSQL
+/// folds them), string literals are opaque so a 'where' inside one is not a WHERE.
+fn tokenize(sql: &str) -> Vec<(Tok, usize, usize)> {
+    let b = sql.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let start = i;
+        if c.is_ascii_whitespace() {
+            i += 1;
+        } else if c == b'-' && b.get(i + 1) == Some(&b'-') {
+            while i < b.len() && b[i] != b'\n' {
+                i += 1;
+            }
+        } else if c == b'\'' || c == b'"' || c == b'`' {
+            i += 1;
+            while i < b.len() {
+                if b[i] == c {
+                    if b.get(i + 1) == Some(&c) {
+                        i += 2;
+                        continue;
+                    }
+                    break;
+                }
+                i += 1;
+            }
+            let end = (i + 1).min(b.len());
+            let tok = if c == b'\'' {
+                Tok::Str
+            } else {
+                Tok::Word {
+                    text: sql[start + 1..i.min(b.len())].replace("\"\"", "\""),
+                    quoted: true,
+                }
+            };
+            out.push((tok, start, end));
+            i = end;
+        } else if c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80 {
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] >= 0x80) {
+                i += 1;
+            }
+            out.push((
+                Tok::Word {
+                    text: sql[start..i].to_ascii_lowercase(),
+                    quoted: false,
+                },
+                start,
+                i,
+            ));
+        } else {
+            out.push((Tok::Punct(c as char), start, i + 1));
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Reads the destructive steps of one migration's SQL, in order. `has_rows` says whether a
+/// table holds rows in the database being migrated. Objects the migration itself created are
+/// fair game: dropping or renaming them loses nothing.
+pub struct Analyzer<'a> {
+    has_rows: &'a dyn Fn(&str) -> bool,
+    created: HashSet<String>,
+}
+
+impl<'a> Analyzer<'a> {
+    pub fn new(has_rows: &'a dyn Fn(&str) -> bool) -> Self {
+        Self {
+            has_rows,
+            created: HashSet::new(),
+        }
+    }
+
+    pub fn analyze(&mut self, sql: &str) -> Vec<Hazard> {
+        let toks = tokenize(sql);
+        let mut hazards = Vec::new();
+        for stmt in toks.split(|(t, _, _)| *t == Tok::Punct(';')) {
+            let (Some(first), Some(last)) = (stmt.first(), stmt.last()) else {
+                continue;
+            };
+            let text = sql[first.1..last.2].to_owned();
+            let t: Vec<Tok> = stmt.iter().map(|(t, _, _)| t.clone()).collect();
+            for (kind, target) in self.statement(&t) {
+                hazards.push(Hazard {
+                    kind,
+                    target,
+                    statement: text.clone(),
+                });
+            }
+        }
+        hazards
+    }
+
+    fn statement(&mut self, t: &[Tok]) -> Vec<(HazardKind, String)> {
+        let at = |i: usize, kw: &str| t.get(i).is_some_and(|x| x.is(kw));
+        let mut i = 0;
+        // WITH ... DELETE/UPDATE: look at the verb after the CTEs.
+        if at(0, "with") {
+            i = skip_to_top_level_verb(t);
+        }
+        if at(i, "create") {
+            let mut j = i + 1;
+            while at(j, "unique") || at(j, "temporary") || at(j, "temp") || at(j, "concurrently") {
+                j += 1;
+            }
+            if at(j, "table") || at(j, "index") {
+                j += 1;
+                while at(j, "if") || at(j, "not") || at(j, "exists") || at(j, "concurrently") {
+                    j += 1;
+                }
+                if let Some(n) = qualified_name(t, j) {
+                    self.created.insert(n.0);
+                }
+            }
+            return vec![];
+        }
+        if at(i, "drop") {
+            let kind = match t.get(i + 1).and_then(Tok::name) {
+                Some("table") => HazardKind::DropTable,
+                Some("index") => HazardKind::DropIndex,
+                Some("schema" | "database" | "sequence") => HazardKind::DropOther,
+                _ => return vec![],
+            };
+            let mut j = i + 2;
+            while at(j, "if") || at(j, "exists") || at(j, "concurrently") {
+                j += 1;
+            }
+            let mut out = Vec::new();
+            while let Some((name, next)) = qualified_name(t, j) {
+                if !self.created.contains(&name) {
+                    out.push((kind, name));
+                }
+                if t.get(next) != Some(&Tok::Punct(',')) {
+                    break;
+                }
+                j = next + 1;
+            }
+            return out;
+        }
+        if at(i, "truncate") {
+            let j = if at(i + 1, "table") { i + 2 } else { i + 1 };
+            let name = qualified_name(t, j).map(|n| n.0).unwrap_or_default();
+            return vec![(HazardKind::Truncate, name)];
+        }
+        if at(i, "delete") && at(i + 1, "from") {
+            let j = if at(i + 2, "only") { i + 3 } else { i + 2 };
+            let name = qualified_name(t, j).map(|n| n.0).unwrap_or_default();
+            if !has_top_level(t, "where") && !self.created.contains(&name) {
+                return vec![(HazardKind::DeleteWithoutWhere, name)];
+            }
+            return vec![];
+        }
+        if at(i, "update") {
+            let j = if at(i + 1, "only") { i + 2 } else { i + 1 };
+            let name = qualified_name(t, j).map(|n| n.0).unwrap_or_default();
+            if !has_top_level(t, "where") && !self.created.contains(&name) {
+                return vec![(HazardKind::UpdateWithoutWhere, name)];
+            }
+            return vec![];
+        }
+        if at(i, "alter") && at(i + 1, "table") {
+            let mut j = i + 2;
+            while at(j, "if") || at(j, "exists") || at(j, "only") {
+                j += 1;
+            }
+            let Some((table, next)) = qualified_name(t, j) else {
+                return vec![];
+            };
+            if self.created.contains(&table) {
+                return vec![];
+            }
+            return split_top_level(&t[next..])
+                .into_iter()
+                .filter_map(|action| self.alter_action(&table, action))
+                .collect();
+        }
+        vec![]
+    }
+
+    fn alter_action(&mut self, table: &str, a: &[Tok]) -> Option<(HazardKind, String)> {
+        let at = |i: usize, kw: &str| a.get(i).is_some_and(|x| x.is(kw));
+        let col_at = |mut j: usize| {
+            if at(j, "column") {
+                j += 1;
+            }
+            while at(j, "if") || at(j, "not") || at(j, "exists") {
+                j += 1;
+            }
+            (j, a.get(j).and_then(Tok::name).unwrap_or("").to_owned())
+        };
+        if at(0, "drop") {
+            if at(1, "constraint") || at(1, "default") {
+                return None;
+            }
+            let (_, col) = col_at(1);
+            return Some((HazardKind::DropColumn, format!("{table}.{col}")));
+        }
+        if at(0, "rename") {
+            if at(1, "constraint") {
+                return None;
+            }
+            if at(1, "to") {
+                let to = a.get(2).and_then(Tok::name).unwrap_or("");
+                return Some((HazardKind::Rename, format!("{table} -> {to}")));
+            }
+            let (j, col) = col_at(1);
+            let to = a.get(j + 2).and_then(Tok::name).unwrap_or("");
+            return Some((HazardKind::Rename, format!("{table}.{col} -> {to}")));
+        }
+        if at(0, "alter") {
+            let (j, col) = col_at(1);
+            let target = format!("{table}.{col}");
+            let rest = &a[(j + 1).min(a.len())..];
+            let r = |i: usize, kw: &str| rest.get(i).is_some_and(|x| x.is(kw));
+            let type_at = if r(0, "type") {
+                Some(1)
+            } else if r(0, "set") && r(1, "data") && r(2, "type") {
+                Some(3)
+            } else {
+                None
+            };
+            if let Some(k) = type_at {
+                // Every value fits in unbounded text; any other target can cut or fail.
+                let to_text = r(k, "text") && rest.len() == k + 1;
+                return (!to_text).then_some((HazardKind::TypeChange, target));
+            }
+            if r(0, "set") && r(1, "not") && r(2, "null") && (self.has_rows)(table) {
+                return Some((HazardKind::NotNullWithoutDefault, target));
+            }
+            return None;
+        }
+        if at(0, "add") {
+            if ["constraint", "primary", "foreign", "unique", "check"]
+                .iter()
+                .any(|k| at(1, k))
+            {
+                return None;
+            }
+            let (_, col) = col_at(1);
+            let not_null = a.windows(2).any(|w| w[0].is("not") && w[1].is("null"));
+            let default = a.iter().any(|x| x.is("default"));
+            if not_null && !default && (self.has_rows)(table) {
+                return Some((HazardKind::NotNullWithoutDefault, format!("{table}.{col}")));
+            }
+        }
+        None
+    }
+}
+
+/// `name` or `schema.name` at `j`: the last part, and the index after it.
+fn qualified_name(t: &[Tok], mut j: usize) -> Option<(String, usize)> {
+    let mut name = t.get(j)?.name()?.to_owned();
+    j += 1;
+    while t.get(j) == Some(&Tok::Punct('.')) {
+        name = t.get(j + 1)?.name()?.to_owned();
+        j += 2;
+    }
+    Some((name, j))
+}
+
+fn has_top_level(t: &[Tok], kw: &str) -> bool {
+    let mut depth = 0i32;
+    t.iter().any(|x| {
+        match x {
+            Tok::Punct('(') => depth += 1,
+            Tok::Punct(')') => depth -= 1,
+            _ => {}
+        }
+        depth == 0 && x.is(kw)
+    })
+}
+
+fn split_top_level(t: &[Tok]) -> Vec<&[Tok]> {
+    let mut depth = 0i32;
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for (i, x) in t.iter().enumerate() {
+        match x {
+            Tok::Punct('(') => depth += 1,
+            Tok::Punct(')') => depth -= 1,
+            Tok::Punct(',') if depth == 0 => {
+                parts.push(&t[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&t[start..]);
+    parts
+}
+
+fn skip_to_top_level_verb(t: &[Tok]) -> usize {
+    let mut depth = 0i32;
+    for (i, x) in t.iter().enumerate() {
+        match x {
+            Tok::Punct('(') => depth += 1,
+            Tok::Punct(')') => depth -= 1,
+            _ if depth == 0 && (x.is("delete") || x.is("update") || x.is("insert")) => return i,
+            _ => {}
+        }
+    }
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(sql: &str, rows: bool) -> Vec<(HazardKind, String)> {
+        let has_rows = move |_: &str| rows;
+        Analyzer::new(&has_rows)
+            .analyze(sql)
+            .into_iter()
+            .map(|h| (h.kind, h.target))
+            .collect()
+    }
+
+    #[test]
+    fn additive_statements_are_safe() {
+        for sql in [
+            r#"CREATE TABLE "x" ("id" bigint NOT NULL PRIMARY KEY)"#,
+            r#"ALTER TABLE "files" ADD COLUMN "lang" text NULL"#,
+            r#"ALTER TABLE "files" ADD COLUMN "n" bigint NOT NULL DEFAULT 0"#,
+            "CREATE UNIQUE INDEX uq ON sync_runs (project_sync_id) WHERE status = 'queued'",
+            "UPDATE files SET mode = '100644' WHERE mode = ''",
+            "DELETE FROM deliveries WHERE status = 'x'",
+            "INSERT INTO blobs (sha) VALUES ('drop table blobs; delete from files')",
+            r#"ALTER TABLE "files" ALTER COLUMN "path" TYPE text"#,
+            "ALTER TABLE files ADD CONSTRAINT c CHECK (size IS NOT NULL)",
+            // Objects made by the same migration may be dropped or renamed.
+            "CREATE TABLE tmp (a int); DROP TABLE tmp; CREATE INDEX i ON files (mode); DROP INDEX i",
+        ] {
+            assert_eq!(kinds(sql, true), vec![], "{sql}");
+        }
+    }
+
+    #[test]
+    fn each_destructive_kind_is_flagged() {
+        use HazardKind::*;
+        for (sql, kind, target) in [
+            (
+                r#"DROP TABLE IF EXISTS "public"."blobs""#,
+                DropTable,
+                "blobs",
+            ),
+            (
+                r#"ALTER TABLE "files" DROP COLUMN "size""#,
+                DropColumn,
+                "files.size",
+            ),
+            ("ALTER TABLE files DROP size", DropColumn, "files.size"),
+            (
+                r#"DROP INDEX "idx_files_blob_sha""#,
+                DropIndex,
+                "idx_files_blob_sha",
+            ),
+            ("DROP SCHEMA public CASCADE", DropOther, "public"),
+            ("TRUNCATE TABLE sync_events", Truncate, "sync_events"),
+            ("DELETE FROM deliveries", DeleteWithoutWhere, "deliveries"),
+            (
+                "UPDATE blobs SET content = NULL",
+                UpdateWithoutWhere,
+                "blobs",
+            ),
+            (
+                "UPDATE files SET mode = (SELECT m FROM x WHERE y)",
+                UpdateWithoutWhere,
+                "files",
+            ),
+            (
+                r#"ALTER TABLE "files" ALTER COLUMN "mode" TYPE varchar(3)"#,
+                TypeChange,
+                "files.mode",
+            ),
+            (
+                "ALTER TABLE files ALTER mode SET DATA TYPE int USING mode::int",
+                TypeChange,
+                "files.mode",
+            ),
+            (
+                r#"ALTER TABLE "files" ADD COLUMN "lang" text NOT NULL"#,
+                NotNullWithoutDefault,
+                "files.lang",
+            ),
+            (
+                "ALTER TABLE files ALTER COLUMN size SET NOT NULL",
+                NotNullWithoutDefault,
+                "files.size",
+            ),
+            (
+                r#"ALTER TABLE "blobs" RENAME TO "blob""#,
+                Rename,
+                "blobs -> blob",
+            ),
+            (
+                "ALTER TABLE files RENAME COLUMN mode TO file_mode",
+                Rename,
+                "files.mode -> file_mode",
+            ),
+        ] {
+            assert_eq!(kinds(sql, true), vec![(kind, target.to_owned())], "{sql}");
+        }
+    }
+
+    #[test]
+    fn not_null_without_default_matters_only_when_the_table_has_rows() {
+        let sql = "ALTER TABLE files ADD COLUMN lang text NOT NULL";
+        assert_eq!(kinds(sql, false), vec![]);
+        assert_eq!(kinds(sql, true).len(), 1);
+    }
+
+    #[test]
+    fn a_sqlite_table_rebuild_is_a_drop_of_the_old_table() {
+        let sql =
+            "CREATE TABLE files_new (path text); INSERT INTO files_new SELECT path FROM files; \
+                   DROP TABLE files; ALTER TABLE files_new RENAME TO files";
+        assert_eq!(
+            kinds(sql, true),
+            vec![(HazardKind::DropTable, "files".to_owned())]
+        );
+    }
+}
