@@ -7,9 +7,9 @@ use std::time::Duration;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 pub use migrate::{
-    check, check_with, migrate, migrate_with, migration_status, row_counts, verify, verify_with,
-    CheckReport, Hazard, HazardKind, MigrateError, MigrateOptions, MigrationSet, MigrationState,
-    PlannedMigration, VerifyReport,
+    check, check_with, migrate, migrate_with, migration_status, row_counts, snapshot, verify,
+    verify_with, CheckReport, Hazard, HazardKind, MigrateError, MigrateOptions, MigrationSet,
+    MigrationState, PlannedMigration, Snapshot, TableShape, VerifyReport,
 };
 
 use crate::config::DatabaseUrl;

@@ -13,7 +13,7 @@ use sea_orm::{ConnectionTrait, DbErr};
 pub use apply::{migrate, migrate_with, MigrateOptions};
 pub use hazards::{Hazard, HazardKind};
 pub use plan::PlannedMigration;
-pub use schema::row_counts;
+pub use schema::{row_counts, snapshot, Snapshot, TableShape};
 pub use verify::{check, check_with, verify, verify_with, CheckReport, VerifyReport};
 
 #[derive(Debug, thiserror::Error)]
