@@ -130,3 +130,35 @@ fn no_code_calls_the_destructive_migrator_entry_points() {
         "the migration crate must not enable sea-orm-migration's cli"
     );
 }
+
+/// `serve --allow-data-loss` is accepted and says so loudly before anything is migrated.
+#[test]
+fn serve_with_allow_data_loss_warns_before_migrating() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = hubsync_bin()
+        .args(["serve", "--allow-data-loss", "--bind", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env("HUBSYNC_LOG_FORMAT", "json")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut messages = Vec::new();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
+        let message = v["message"].as_str().unwrap_or_default().to_owned();
+        if message.contains("--allow-data-loss") {
+            assert_eq!(v["level"], "WARN", "{line}");
+        }
+        messages.push(message);
+        if messages.last().is_some_and(|m| m == "listening") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let warned = messages.iter().position(|m| m.contains("--allow-data-loss given"));
+    let ready = messages.iter().position(|m| m == "database ready");
+    assert!(matches!((warned, ready), (Some(w), Some(r)) if w < r), "{messages:?}");
+}

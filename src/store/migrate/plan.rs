@@ -229,14 +229,14 @@ pub(super) async fn plan(
     set: &MigrationSet,
     applied: &[String],
 ) -> Result<Vec<PlannedMigration>, DbErr> {
-    let counts = schema::row_counts(counts_from).await?;
-    let has_rows = |t: &str| counts.get(t).is_some_and(|n| *n > 0);
     let (done, pending): (Vec<_>, Vec<_>) = set
         .migrations()
         .partition(|m| applied.iter().any(|a| a == m.name()));
     if pending.is_empty() {
-        return Ok(vec![]);
+        return Ok(vec![]); // the common start: no counting, no scratch
     }
+    let counts = schema::row_counts(counts_from).await?;
+    let has_rows = |t: &str| counts.get(t).is_some_and(|n| *n > 0);
 
     let scratch = Scratch::open(db).await?;
     let mut plans = Vec::new();
