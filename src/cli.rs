@@ -125,7 +125,7 @@ async fn migrate(db: &sea_orm::DatabaseConnection, action: MigrateAction) -> Res
         }
         MigrateAction::Check => {
             let report = store::check(db).await.map_err(err)?;
-            print_check(&report);
+            print!("{report}");
             let problems = report.problems();
             if !problems.is_empty() {
                 return Err(format!(
@@ -158,37 +158,4 @@ async fn migrate(db: &sea_orm::DatabaseConnection, action: MigrateAction) -> Res
         }
     }
     Ok(())
-}
-
-fn print_check(report: &store::CheckReport) {
-    for u in &report.unknown {
-        println!("unknown  {u}  (applied by a newer hubsync)");
-    }
-    if report.pending.is_empty() {
-        println!("nothing pending: the database is up to date");
-    }
-    for p in &report.pending {
-        let verdict = match (&p.error, p.is_destructive()) {
-            (Some(_), _) => "FAILS",
-            (None, true) => "DESTRUCTIVE",
-            (None, false) => "additive",
-        };
-        println!("pending  {}  ({verdict})", p.name);
-        for s in &p.statements {
-            println!("    {};", s.trim_end_matches(';'));
-            for h in p
-                .hazards
-                .iter()
-                .filter(|h| h.statement.len() <= s.len() && s.contains(&h.statement))
-            {
-                println!("      ^ DESTRUCTIVE: {h}");
-            }
-        }
-        if let Some(d) = &p.data_loss {
-            println!("    declared data loss: {}", d.reason);
-        }
-        if let Some(e) = &p.error {
-            println!("    FAILS on a scratch database: {e}");
-        }
-    }
 }

@@ -34,6 +34,14 @@ db_test! {
         let (code, out, _) = run(&db, &["migrate", "check"]);
         assert_eq!(code, Some(0));
         assert!(out.contains("nothing pending"), "{out}");
+
+        // Not safe: a newer hubsync migrated this database. Non-zero, with the reason.
+        let conn = crate::migrations::connect(&db).await;
+        conn.execute_unprepared("INSERT INTO seaql_migrations (version, applied_at) VALUES ('m29990101_000001_from_the_future', 0)").await.unwrap();
+        let (code, out, err) = run(&db, &["migrate", "check"]);
+        assert_eq!(code, Some(1), "{out}{err}");
+        let last = err.lines().last().unwrap_or_default();
+        assert!(last.starts_with("error: ") && last.contains("m29990101_000001_from_the_future"), "{err}");
     }
 }
 
@@ -158,7 +166,12 @@ fn serve_with_allow_data_loss_warns_before_migrating() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let warned = messages.iter().position(|m| m.contains("--allow-data-loss given"));
+    let warned = messages
+        .iter()
+        .position(|m| m.contains("--allow-data-loss given"));
     let ready = messages.iter().position(|m| m == "database ready");
-    assert!(matches!((warned, ready), (Some(w), Some(r)) if w < r), "{messages:?}");
+    assert!(
+        matches!((warned, ready), (Some(w), Some(r)) if w < r),
+        "{messages:?}"
+    );
 }

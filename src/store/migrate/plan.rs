@@ -239,6 +239,18 @@ pub(super) async fn plan(
     let has_rows = |t: &str| counts.get(t).is_some_and(|n| *n > 0);
 
     let scratch = Scratch::open(db).await?;
+    let plans = plan_on(&scratch, set, done, pending, &has_rows).await;
+    scratch.discard().await; // on every path: nothing of the scratch outlives the plan
+    plans
+}
+
+async fn plan_on(
+    scratch: &Scratch,
+    set: &MigrationSet,
+    done: Vec<&dyn MigrationTrait>,
+    pending: Vec<&dyn MigrationTrait>,
+    has_rows: &dyn Fn(&str) -> bool,
+) -> Result<Vec<PlannedMigration>, DbErr> {
     let mut plans = Vec::new();
     if let Err((name, e)) = scratch.apply(done).await {
         plans.push(PlannedMigration {
@@ -250,29 +262,27 @@ pub(super) async fn plan(
                 "an applied migration fails on a scratch database: {e}"
             )),
         });
-    } else {
-        capture_works(&scratch).await?;
-        for m in pending {
-            let (result, statements) =
-                Capture::run(m.up(&SchemaManager::new(scratch.conn()))).await;
-            let mut analyzer = Analyzer::new(&has_rows);
-            let hazards = statements
-                .iter()
-                .flat_map(|s| analyzer.analyze(s))
-                .collect();
-            let failed = result.is_err();
-            plans.push(PlannedMigration {
-                name: m.name().to_owned(),
-                statements,
-                hazards,
-                data_loss: set.data_loss(m.name()).cloned(),
-                error: result.err().map(|e| e.to_string()),
-            });
-            if failed {
-                break; // later migrations build on this one
-            }
+        return Ok(plans);
+    }
+    capture_works(scratch).await?;
+    for m in pending {
+        let (result, statements) = Capture::run(m.up(&SchemaManager::new(scratch.conn()))).await;
+        let mut analyzer = Analyzer::new(has_rows);
+        let hazards = statements
+            .iter()
+            .flat_map(|s| analyzer.analyze(s))
+            .collect();
+        let failed = result.is_err();
+        plans.push(PlannedMigration {
+            name: m.name().to_owned(),
+            statements,
+            hazards,
+            data_loss: set.data_loss(m.name()).cloned(),
+            error: result.err().map(|e| e.to_string()),
+        });
+        if failed {
+            break; // later migrations build on this one
         }
     }
-    scratch.discard().await;
     Ok(plans)
 }

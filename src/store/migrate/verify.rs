@@ -1,7 +1,7 @@
 //! The operator's two questions: what will an upgrade do (`check`), and does the database now
 //! hold exactly the schema this binary expects (`verify`). The expectation is not a hand-kept
 //! list: it is what this binary's migrations build on a scratch database of the same engine.
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, fmt};
 
 use sea_orm::DatabaseConnection;
 
@@ -34,6 +34,40 @@ impl CheckReport {
             }
         }
         out
+    }
+}
+
+/// What `hubsync migrate check` prints: each pending migration, its SQL, and under each
+/// destructive statement what it destroys.
+impl fmt::Display for CheckReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for u in &self.unknown {
+            writeln!(f, "unknown  {u}  (applied by a newer hubsync)")?;
+        }
+        if self.pending.is_empty() {
+            writeln!(f, "nothing pending: the database is up to date")?;
+        }
+        for p in &self.pending {
+            let verdict = match (&p.error, p.is_destructive()) {
+                (Some(_), _) => "FAILS",
+                (None, true) => "DESTRUCTIVE",
+                (None, false) => "additive",
+            };
+            writeln!(f, "pending  {}  ({verdict})", p.name)?;
+            for s in &p.statements {
+                writeln!(f, "    {};", s.trim_end().trim_end_matches(';'))?;
+                for h in p.hazards.iter().filter(|h| s.contains(&h.statement)) {
+                    writeln!(f, "      ^ DESTRUCTIVE: {h}")?;
+                }
+            }
+            if let Some(d) = &p.data_loss {
+                writeln!(f, "    declared data loss: {}", d.reason)?;
+            }
+            if let Some(e) = &p.error {
+                writeln!(f, "    FAILS on a scratch database: {e}")?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -29,7 +29,7 @@ impl HazardKind {
         match self {
             Self::DropTable => "drops a table and every row in it",
             Self::DropColumn => "drops a column and its data",
-            Self::DropIndex => "drops an index (a unique one guarded data)",
+            Self::DropIndex => "drops an index, and any uniqueness it enforced",
             Self::DropOther => "drops a schema, database or sequence",
             Self::Truncate => "truncates a table",
             Self::DeleteWithoutWhere => "deletes every row (DELETE without WHERE)",
