@@ -46,8 +46,19 @@ db_test! {
         // Raw SQL (the partial unique indexes) is captured as well as sea-query's statements.
         assert!(sql.contains("CREATE TABLE \"files\""), "{sql}");
         assert!(sql.contains("uq_sync_runs_one_queued"), "{sql}");
-        // Checking touched nothing: no table was created in the database itself.
+        // Checking touched nothing: no table was created in the database itself, and the
+        // PostgreSQL scratch schema went with its rolled-back transaction.
         assert!(store::row_counts(&conn).await.unwrap().is_empty());
+        if db.engine == "postgres" {
+            let left = conn
+                .query_all_raw(sea_orm::Statement::from_string(
+                    conn.get_database_backend(),
+                    "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'hubsync_scratch%'",
+                ))
+                .await
+                .unwrap();
+            assert!(left.is_empty(), "a scratch schema was left behind");
+        }
 
         migrate(&conn, &MigrationSet::real(), false).await.unwrap();
         let report = store::check(&conn).await.unwrap();

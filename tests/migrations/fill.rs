@@ -53,7 +53,6 @@ async fn insert(db: &DatabaseConnection, table: &str, cols: &[&str], rows: Vec<V
 /// Fills every table: installations, repositories, projects, branch selections, runs, blobs with
 /// binary content, 10,000 files, deliveries and events.
 pub async fn fill(db: &DatabaseConnection) {
-    let v = |x: Value| x;
     insert(
         db,
         "installations",
@@ -216,7 +215,7 @@ pub async fn fill(db: &DatabaseConnection) {
                 sha(i).into(),
                 size.into(),
                 (i % 6 == 1 || i % 6 == 2).into(),
-                v(Value::Bytes(content)),
+                Value::Bytes(content),
                 at(60).into(),
             ]
         })
