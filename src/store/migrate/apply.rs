@@ -47,6 +47,8 @@ pub async fn migrate_with(
         return Err(MigrateError::UnknownMigrations(unknown.join(", ")));
     }
     let applied = applied(&states);
+    // Planned under the lock, so the plan is of exactly what this transaction will apply. On
+    // PostgreSQL the scratch takes a second pooled connection beside this transaction's.
     let plans = plan::plan(db, &txn, set, &applied).await?;
     if plans.is_empty() {
         txn.commit().await?;
