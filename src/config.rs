@@ -158,6 +158,9 @@ pub struct Config {
     pub public_url: Option<Url>,
     /// Where the setup flow stores the app's credentials; read at startup.
     pub credentials_path: PathBuf,
+    /// Set only by the `--allow-data-loss` flag, never from the environment: a variable left in
+    /// a deployment would silently consent to every future destructive migration.
+    pub allow_data_loss: bool,
 }
 
 /// Values given on the command line; each wins over its environment variable.
@@ -308,6 +311,7 @@ impl Config {
             log_format,
             public_url,
             credentials_path,
+            allow_data_loss: false,
         })
     }
 }

@@ -44,7 +44,15 @@ pub struct RunningApp {
 /// Connects to the database, applies pending migrations, binds and starts serving.
 pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
     let db = store::connect(&config.database_url).await?;
-    let applied = store::migrate(&db).await?;
+    if config.allow_data_loss {
+        tracing::warn!("--allow-data-loss given: destructive migrations will be applied");
+    }
+    let options = store::MigrateOptions {
+        allow_data_loss: config.allow_data_loss,
+    };
+    let applied = store::migrate_with(&db, &store::MigrationSet::real(), options)
+        .await
+        .map_err(StoreError::from)?;
     tracing::info!(
         engine = config.database_url.engine(),
         applied = applied.len(),

@@ -6,6 +6,7 @@ mod github_client;
 mod github_data;
 mod github_fake;
 mod github_setup;
+mod migrations;
 mod webhooks;
 mod webhooks_events;
 mod webhooks_malformed;
