@@ -1,9 +1,13 @@
-//! The `hubsync` command line: `serve` (default) and `migrate up|status`.
-use clap::{Parser, Subcommand};
+//! The `hubsync` command line: `serve` (default), `migrate up|status|check|verify` and `replay`.
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use url::Url;
 
 use crate::{
     config::{Config, Overrides},
     startup, store, telemetry,
+    webhook::replay::{replay, Replay},
 };
 
 #[derive(Debug, Parser)]
@@ -29,20 +33,48 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the service: apply pending migrations, then serve webhooks, the API and status pages
-    Serve,
-    /// Inspect or apply database migrations
+    Serve(DataLossArg),
+    /// Inspect, check, apply or verify database migrations
     Migrate {
         #[command(subcommand)]
         action: MigrateAction,
     },
+    /// Sign a webhook payload file with GITHUB_WEBHOOK_SECRET and POST it to a running hubsync
+    Replay {
+        /// The event name to send as X-GitHub-Event (push, installation, repository, ...)
+        #[arg(long)]
+        event: String,
+        /// The JSON payload, e.g. fixtures/webhooks/push.json
+        file: PathBuf,
+        /// Where hubsync runs [default: http://HUBSYNC_BIND]
+        #[arg(long, value_name = "URL")]
+        url: Option<Url>,
+        /// X-GitHub-Delivery to send; repeat one to test redelivery [default: a new id]
+        #[arg(long, value_name = "ID")]
+        delivery: Option<String>,
+    },
+}
+
+#[derive(Debug, Default, Args)]
+pub struct DataLossArg {
+    /// Also apply destructive migrations (drops, truncations, renames). Only after
+    /// `hubsync migrate check` and a backup; there is no environment variable for this.
+    #[arg(long)]
+    pub allow_data_loss: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum MigrateAction {
     /// Apply every pending migration (serve does this at start too)
-    Up,
+    Up(DataLossArg),
     /// List every migration and whether it is applied
     Status,
+    /// Show the SQL each pending migration will run and flag every destructive step; exits
+    /// non-zero when applying them is not safe
+    Check,
+    /// Compare the schema with what this binary expects and print row counts per table; exits
+    /// non-zero on any difference
+    Verify,
 }
 
 /// Runs the parsed command; the error is the one line main prints before exiting non-zero.
@@ -51,10 +83,24 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         bind: cli.bind,
         database_url: cli.database_url,
     };
-    let config = Config::from_env(&overrides).map_err(|e| e.to_string())?;
+    let mut config = Config::from_env(&overrides).map_err(|e| e.to_string())?;
     telemetry::init(config.log_format);
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => {
+    match cli
+        .command
+        .unwrap_or(Command::Serve(DataLossArg::default()))
+    {
+        Command::Replay {
+            event,
+            file,
+            url,
+            delivery,
+        } => {
+            let line = replay_file(&config, &event, &file, url, delivery.as_deref()).await?;
+            println!("{line}");
+            Ok(())
+        }
+        Command::Serve(arg) => {
+            config.allow_data_loss = arg.allow_data_loss;
             let app = startup::run(config).await.map_err(|e| e.to_string())?;
             app.serve_until_signal()
                 .await
@@ -64,32 +110,110 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             let db = store::connect(&config.database_url)
                 .await
                 .map_err(|e| e.to_string())?;
-            match action {
-                MigrateAction::Up => {
-                    let applied = store::migrate(&db).await.map_err(|e| e.to_string())?;
-                    if applied.is_empty() {
-                        println!("nothing to apply: the database is up to date");
-                    }
-                    for name in applied {
-                        println!("applied  {name}");
-                    }
-                }
-                MigrateAction::Status => {
-                    for state in store::migration_status(&db)
-                        .await
-                        .map_err(|e| e.to_string())?
-                    {
-                        match state {
-                            store::MigrationState::Applied(n) => println!("applied  {n}"),
-                            store::MigrationState::Pending(n) => println!("pending  {n}"),
-                            store::MigrationState::Unknown(n) => {
-                                println!("unknown  {n}  (applied by a newer hubsync)")
-                            }
-                        }
+            let result = migrate(&db, action).await;
+            let _ = db.close().await;
+            result
+        }
+    }
+}
+
+async fn replay_file(
+    config: &Config,
+    event: &str,
+    file: &std::path::Path,
+    url: Option<Url>,
+    delivery: Option<&str>,
+) -> Result<String, String> {
+    let base_url = match url {
+        Some(u) => u,
+        None => {
+            let mut bind = config.bind;
+            if bind.ip().is_unspecified() {
+                bind.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            Url::parse(&format!("http://{bind}/")).map_err(|e| e.to_string())?
+        }
+    };
+    replay(
+        Replay {
+            event,
+            file,
+            base_url: &base_url,
+            delivery,
+        },
+        &config.github.webhook_secrets,
+    )
+    .await
+    .map_err(|e| e.to_string())
+}
+
+async fn migrate(db: &sea_orm::DatabaseConnection, action: MigrateAction) -> Result<(), String> {
+    let err = |e: store::MigrateError| e.to_string();
+    match action {
+        MigrateAction::Up(arg) => {
+            if arg.allow_data_loss {
+                tracing::warn!("--allow-data-loss given: destructive migrations will be applied");
+            }
+            let options = store::MigrateOptions {
+                allow_data_loss: arg.allow_data_loss,
+            };
+            let applied = store::migrate_with(db, &store::MigrationSet::real(), options)
+                .await
+                .map_err(err)?;
+            if applied.is_empty() {
+                println!("nothing to apply: the database is up to date");
+            }
+            for name in applied {
+                println!("applied  {name}");
+            }
+        }
+        MigrateAction::Status => {
+            for state in store::migration_status(db)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                match state {
+                    store::MigrationState::Applied(n) => println!("applied  {n}"),
+                    store::MigrationState::Pending(n) => println!("pending  {n}"),
+                    store::MigrationState::Unknown(n) => {
+                        println!("unknown  {n}  (applied by a newer hubsync)")
                     }
                 }
             }
-            Ok(())
+        }
+        MigrateAction::Check => {
+            let report = store::check(db).await.map_err(err)?;
+            print!("{report}");
+            let problems = report.problems();
+            if !problems.is_empty() {
+                return Err(format!(
+                    "{} destructive or failing step(s) pending: {}",
+                    problems.len(),
+                    problems.join("; ")
+                ));
+            }
+        }
+        MigrateAction::Verify => {
+            let report = store::verify(db).await.map_err(err)?;
+            if report.differences.is_empty() {
+                println!("schema: matches this binary");
+            } else {
+                println!("schema: {} difference(s)", report.differences.len());
+                for d in &report.differences {
+                    println!("  {d}");
+                }
+            }
+            println!("rows:");
+            for (table, n) in &report.row_counts {
+                println!("  {table:<20} {n}");
+            }
+            if !report.differences.is_empty() {
+                return Err(format!(
+                    "the schema does not match this binary: {}",
+                    report.differences.join("; ")
+                ));
+            }
         }
     }
+    Ok(())
 }

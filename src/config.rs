@@ -125,11 +125,36 @@ pub struct GithubConfig {
     pub client_secret: Option<Secret>,
 }
 
+/// How webhook deliveries are received and processed.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// Largest body accepted; GitHub caps payloads at 25 MB.
+    pub max_body_bytes: usize,
+    /// Off: deliveries are stored but not processed (they are once a process with it on runs).
+    pub process: bool,
+    /// Attempts before a delivery that keeps failing is marked failed.
+    pub max_attempts: u32,
+    /// Delay before the first retry; it doubles with each attempt.
+    pub retry_delay: Duration,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 25 * 1024 * 1024,
+            process: true,
+            max_attempts: 5,
+            retry_delay: Duration::from_secs(5),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind: SocketAddr,
     pub database_url: DatabaseUrl,
     pub github: GithubConfig,
+    pub webhook: WebhookConfig,
     pub admin_token: Option<Secret>,
     pub log_format: LogFormat,
     /// Where users and GitHub reach this instance (manifest URLs, webhook URL); None means
@@ -142,6 +167,9 @@ pub struct Config {
     pub sse_keep_alive: Duration,
     /// How long progress events are kept for replay (`HUBSYNC_EVENT_RETENTION_DAYS`).
     pub event_retention: Duration,
+    /// Set only by the `--allow-data-loss` flag, never from the environment: a variable left in
+    /// a deployment would silently consent to every future destructive migration.
+    pub allow_data_loss: bool,
 }
 
 /// Values given on the command line; each wins over its environment variable.
@@ -262,10 +290,32 @@ impl Config {
             }
         };
 
+        let defaults = WebhookConfig::default();
+        let webhook = WebhookConfig {
+            max_body_bytes: number_var(&var, "HUBSYNC_WEBHOOK_MAX_BYTES", defaults.max_body_bytes)?,
+            process: match var("HUBSYNC_WEBHOOK_PROCESSING").as_deref().map(str::trim) {
+                None | Some("on") => true,
+                Some("off") => false,
+                Some(other) => {
+                    return Err(invalid(
+                        "HUBSYNC_WEBHOOK_PROCESSING",
+                        format!("{other:?} is not on or off"),
+                    ))
+                }
+            },
+            max_attempts: number_var(&var, "HUBSYNC_WEBHOOK_MAX_ATTEMPTS", defaults.max_attempts)?,
+            retry_delay: Duration::from_millis(number_var(
+                &var,
+                "HUBSYNC_WEBHOOK_RETRY_MS",
+                defaults.retry_delay.as_millis() as u64,
+            )?),
+        };
+
         Ok(Self {
             bind,
             database_url,
             github,
+            webhook,
             admin_token: var("HUBSYNC_ADMIN_TOKEN").map(Secret::new),
             log_format,
             public_url,
@@ -287,6 +337,7 @@ impl Config {
                     "a positive number of days",
                 )? * 86_400.0,
             ),
+            allow_data_loss: false,
         })
     }
 }
@@ -383,6 +434,24 @@ fn default_credentials_path(db: &DatabaseUrl) -> PathBuf {
     PathBuf::from(NAME)
 }
 
+/// A positive whole number, or the default when unset.
+fn number_var<T: std::str::FromStr + PartialOrd + Default>(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+) -> Result<T, ConfigError> {
+    match var(name) {
+        None => Ok(default),
+        Some(raw) => match raw.trim().parse::<T>() {
+            Ok(n) if n > T::default() => Ok(n),
+            _ => Err(invalid(
+                name,
+                format!("{raw:?} is not a positive whole number"),
+            )),
+        },
+    }
+}
+
 fn url_var(
     var: &impl Fn(&str) -> Option<String>,
     name: &'static str,
@@ -472,6 +541,8 @@ mod tests {
         assert!(c.github.webhook_secrets.is_empty());
         assert_eq!(c.github.api_url.as_str(), "https://api.github.com/");
         assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(c.webhook.max_body_bytes, 26_214_400);
+        assert!(c.webhook.process);
     }
 
     #[test]
@@ -496,6 +567,10 @@ mod tests {
             ("HUBSYNC_GITHUB_CONCURRENCY", "lots"),
             ("HUBSYNC_PUBLIC_URL", "not a url"),
             ("GITHUB_PRIVATE_KEY_PATH", "/does/not/exist.pem"),
+            ("HUBSYNC_WEBHOOK_MAX_BYTES", "0"),
+            ("HUBSYNC_WEBHOOK_PROCESSING", "maybe"),
+            ("HUBSYNC_WEBHOOK_MAX_ATTEMPTS", "-1"),
+            ("HUBSYNC_WEBHOOK_RETRY_MS", "soon"),
         ] {
             let err = load(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{err}");

@@ -3,8 +3,8 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use actix_web::{dev::ServerHandle, middleware, web, App, HttpServer};
 use sea_orm::DatabaseConnection;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+use tokio::{sync::Notify, task::JoinHandle};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     config::Config,
@@ -12,6 +12,8 @@ use crate::{
     http::{self, AppState},
     progress,
     store::{self, StoreError},
+    sync::{reconcile, worker::Workers, Nudge},
+    webhook::process::{Processor, SyncHandoff},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +39,8 @@ pub struct RunningApp {
     server_task: JoinHandle<std::io::Result<()>>,
     /// Cancelled on shutdown; background workers and open event streams watch it.
     shutdown: CancellationToken,
-    background: Vec<JoinHandle<()>>,
+    /// Background tasks (webhook processor, workers); `stop` waits for them.
+    background: TaskTracker,
 }
 
 /// How often the progress hub looks for events written by other processes.
@@ -46,7 +49,15 @@ const EVENT_POLL: Duration = Duration::from_millis(250);
 /// Connects to the database, applies pending migrations, binds and starts serving.
 pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
     let db = store::connect(&config.database_url).await?;
-    let applied = store::migrate(&db).await?;
+    if config.allow_data_loss {
+        tracing::warn!("--allow-data-loss given: destructive migrations will be applied");
+    }
+    let options = store::MigrateOptions {
+        allow_data_loss: config.allow_data_loss,
+    };
+    let applied = store::migrate_with(&db, &store::MigrationSet::real(), options)
+        .await
+        .map_err(StoreError::from)?;
     tracing::info!(
         engine = config.database_url.engine(),
         applied = applied.len(),
@@ -68,6 +79,42 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
     };
     let github = GithubSlot::new(app, config.github.webhook_secrets.clone());
 
+    let shutdown = CancellationToken::new();
+    let background = TaskTracker::new();
+    let hub = progress::Hub::new(1024);
+    background.spawn(hub.clone().run(db.clone(), EVENT_POLL, shutdown.clone()));
+    background.spawn(progress::run_pruner(
+        db.clone(),
+        config.event_retention,
+        shutdown.clone(),
+    ));
+    let workers = Workers {
+        db: db.clone(),
+        github: github.clone(),
+        settings: Arc::new(config.sync.clone()),
+        wake: Arc::new(Notify::new()),
+        discover: Arc::new(Notify::new()),
+    };
+    let nudge = Nudge::new(&workers, hub.clone());
+    workers.clone().spawn(&background, &shutdown);
+    background.spawn(reconcile::run(workers.clone(), shutdown.clone()));
+    let webhook_wakeup = Arc::new(Notify::new());
+    if config.webhook.process {
+        let handoff = SyncHandoff {
+            auto_select: config.sync.auto_select,
+            nudge: nudge.clone(),
+        };
+        let processor = Processor::new(
+            db.clone(),
+            config.webhook.clone(),
+            webhook_wakeup.clone(),
+            handoff,
+        );
+        background.spawn(processor.run(shutdown.clone()));
+    } else {
+        tracing::warn!("HUBSYNC_WEBHOOK_PROCESSING=off: deliveries are stored, not processed");
+    }
+
     let addr = config.bind;
     let listener =
         std::net::TcpListener::bind(addr).map_err(|source| StartupError::Bind { addr, source })?;
@@ -81,19 +128,15 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
             source: std::io::Error::other(e),
         })?,
     };
-    let shutdown = CancellationToken::new();
-    let hub = progress::Hub::new(1024);
-    let background = vec![
-        tokio::spawn(hub.clone().run(db.clone(), EVENT_POLL, shutdown.clone())),
-        tokio::spawn(progress::run_pruner(db.clone(), config.event_retention, shutdown.clone())),
-    ];
     let state = web::Data::new(AppState {
         db: db.clone(),
         config: Arc::new(config),
         github: github.clone(),
         public_url,
         setup_states: Default::default(),
+        webhook_wakeup,
         hub,
+        nudge,
         shutdown: shutdown.clone(),
     });
     let server = HttpServer::new(move || {
@@ -137,15 +180,19 @@ impl RunningApp {
     /// Stops accepting connections, lets in-flight requests finish, stops background work.
     pub async fn stop(self) -> std::io::Result<()> {
         self.shutdown.cancel();
-        for task in self.background {
-            let _ = tokio::time::timeout(Duration::from_secs(35), task).await;
-        }
         self.server.stop(true).await;
         let result = match tokio::time::timeout(Duration::from_secs(35), self.server_task).await {
             Ok(Ok(r)) => r,
             Ok(Err(join)) => Err(std::io::Error::other(join)),
             Err(_) => Err(std::io::Error::other("server did not stop in time")),
         };
+        self.background.close();
+        if tokio::time::timeout(Duration::from_secs(30), self.background.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("background tasks did not stop in time");
+        }
         let _ = self.db.close_by_ref().await;
         result
     }

@@ -3,10 +3,15 @@ mod support;
 
 mod api_projects;
 mod foundation;
-mod pages;
-mod sse;
-mod sync_queue;
 mod github_client;
 mod github_data;
 mod github_fake;
 mod github_setup;
+mod migrations;
+mod pages;
+mod sse;
+mod sync_queue;
+mod webhooks;
+mod webhooks_events;
+mod webhooks_malformed;
+mod webhooks_replay;

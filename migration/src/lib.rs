@@ -1,7 +1,10 @@
 //! hubsync's schema, one additive migration at a time (see README.md in this crate).
 pub use sea_orm_migration::prelude::*;
 
+mod data_loss;
 mod m20261126_000001_initial;
+
+pub use data_loss::DataLoss;
 
 pub struct Migrator;
 
@@ -9,5 +12,13 @@ pub struct Migrator;
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![Box::new(m20261126_000001_initial::Migration)]
+    }
+}
+
+impl Migrator {
+    /// The migrations that remove data on purpose, each with what it removes. Every migration not
+    /// listed here must be additive: `hubsync migrate check` and the crate's tests enforce it.
+    pub fn data_loss() -> Vec<DataLoss> {
+        vec![]
     }
 }

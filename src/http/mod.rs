@@ -4,14 +4,16 @@ pub mod auth;
 pub mod error;
 mod health;
 mod pages;
-pub mod sse;
 pub mod setup;
+pub mod sse;
+mod webhooks;
 
 use std::sync::Arc;
 
 use actix_web::{error::InternalError, web, HttpRequest, HttpResponse, ResponseError};
 use sea_orm::DatabaseConnection;
 use serde_json::json;
+use tokio::sync::Notify;
 
 pub use error::ApiError;
 
@@ -23,6 +25,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Live progress events for SSE subscribers.
     pub hub: crate::progress::Hub,
+    /// Wakes sync workers and the hub after a handler queued runs or wrote events.
+    pub nudge: crate::sync::Nudge,
     /// Cancelled on shutdown, so long-lived responses (event streams) end.
     pub shutdown: tokio_util::sync::CancellationToken,
     /// The GitHub App client and webhook secrets in use. Handlers never call GitHub with it
@@ -31,6 +35,8 @@ pub struct AppState {
     /// Where users and GitHub reach this instance.
     pub public_url: url::Url,
     pub setup_states: setup::SetupStates,
+    /// Wakes the webhook processor as soon as a delivery is stored.
+    pub webhook_wakeup: Arc<Notify>,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -44,6 +50,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(api::routes)
         .service(setup::setup)
         .service(setup::callback)
+        .service(webhooks::receive)
         .default_service(web::to(not_found));
 }
 

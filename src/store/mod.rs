@@ -1,8 +1,11 @@
 //! The database: connecting, migrating, and the queries grouped by aggregate.
+pub mod deliveries;
 pub mod entities;
+pub mod installations;
 pub mod manifests;
 mod migrate;
 pub mod projects;
+pub mod repositories;
 pub mod runs;
 pub mod selections;
 
@@ -10,7 +13,11 @@ use std::time::Duration;
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
-pub use migrate::{migrate, migration_status, MigrationState};
+pub use migrate::{
+    check, check_with, migrate, migrate_with, migration_status, row_counts, snapshot, verify,
+    verify_with, CheckReport, Hazard, HazardKind, MigrateError, MigrateOptions, MigrationSet,
+    MigrationState, PlannedMigration, Snapshot, TableShape, VerifyReport,
+};
 
 use crate::config::DatabaseUrl;
 
@@ -22,13 +29,8 @@ pub enum StoreError {
         url: String,
         source: DbErr,
     },
-    #[error(
-        "the database has migrations this binary does not know ({0}); it was upgraded by a newer \
-         hubsync: run that version, or restore a backup taken before the upgrade"
-    )]
-    UnknownMigrations(String),
-    #[error("migration failed: {0}")]
-    Migration(DbErr),
+    #[error(transparent)]
+    Migrate(#[from] MigrateError),
     #[error(transparent)]
     Db(#[from] DbErr),
 }

@@ -6,9 +6,37 @@ pub mod runner;
 pub mod tarball;
 pub mod worker;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 pub use intake::AutoSelect;
+use tokio::sync::Notify;
+
+use crate::progress::Hub;
+
+/// Wakes whoever acts on freshly committed sync state: an idle worker (runs may be queued) and
+/// the progress hub (events were written), instead of waiting for their next poll.
+#[derive(Clone)]
+pub struct Nudge {
+    workers: Arc<Notify>,
+    discover: Arc<Notify>,
+    hub: Hub,
+}
+
+impl Nudge {
+    pub fn new(workers: &worker::Workers, hub: Hub) -> Self {
+        Self {
+            workers: workers.wake.clone(),
+            discover: workers.discover.clone(),
+            hub,
+        }
+    }
+
+    pub fn nudge(&self) {
+        self.workers.notify_one();
+        self.discover.notify_one();
+        self.hub.poke();
+    }
+}
 
 /// How syncing behaves; read from the environment by `config`.
 #[derive(Debug, Clone)]

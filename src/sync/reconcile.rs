@@ -2,14 +2,20 @@
 //! they differ, so a missed webhook costs a delay, never a stale copy.
 use std::sync::Arc;
 
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{sea_query::Expr, ColumnTrait, DbErr, EntityTrait, QueryFilter, TransactionTrait};
 use tokio_util::sync::CancellationToken;
 
-use super::{intake, worker::Workers};
+use super::{
+    intake::{self, SyncSignal},
+    worker::Workers,
+};
 use crate::{
     git::{BranchName, Sha},
     github::{GithubApp, GithubError, RepoName},
-    store::{entities::sync_runs, projects, runs},
+    store::{
+        entities::{repositories, sync_runs},
+        projects, runs,
+    },
 };
 
 /// One pass over every active project. Returns how many runs it queued.
@@ -72,22 +78,80 @@ pub async fn reconcile_once(workers: &Workers, app: &Arc<GithubApp>) -> Result<u
     Ok(queued)
 }
 
-/// Reconciles at start and then every `reconcile_interval` until shutdown.
+/// Installation events list repositories without their default branch. For each project whose
+/// repository's default branch is still unknown, ask GitHub, store it, and let the auto-selection
+/// pick it. Returns how many repositories it completed.
+pub async fn discover(workers: &Workers, app: &Arc<GithubApp>) -> Result<usize, DbErr> {
+    let db = &workers.db;
+    let mut done = 0;
+    for p in projects::load_all(db).await? {
+        if !p.repository.default_branch.is_empty() || p.stopped_because().is_some() {
+            continue;
+        }
+        let repo = match app
+            .installation(p.installation.id)
+            .repository_by_id(p.repository.id)
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, repository = p.repository.id, "cannot read the repository's default branch");
+                continue;
+            }
+        };
+        let txn = db.begin().await?;
+        repositories::Entity::update_many()
+            .col_expr(
+                repositories::Column::DefaultBranch,
+                Expr::value(repo.default_branch.as_str()),
+            )
+            .col_expr(
+                repositories::Column::FullName,
+                Expr::value(repo.full_name.to_string()),
+            )
+            .filter(repositories::Column::Id.eq(p.repository.id))
+            .exec(&txn)
+            .await?;
+        let added = SyncSignal::RepositoriesAdded {
+            installation_id: p.installation.id,
+            repository_ids: vec![p.repository.id],
+        };
+        intake::signal(&txn, workers.settings.auto_select, added).await?;
+        txn.commit().await?;
+        done += 1;
+    }
+    if done > 0 {
+        workers.wake.notify_waiters();
+    }
+    Ok(done)
+}
+
+/// Reconciles at start and then every `reconcile_interval` until shutdown; discovers default
+/// branches whenever new repositories appear (`Workers::discover` is notified).
 pub async fn run(workers: Workers, shutdown: CancellationToken) {
     let interval = workers.settings.reconcile_interval;
-    if interval.is_zero() {
-        return;
-    }
+    let mut full = true;
     loop {
         if let Some(app) = workers.github.app() {
-            match reconcile_once(&workers, &app).await {
-                Ok(n) => tracing::info!(queued = n, "reconcile pass done"),
-                Err(e) => tracing::warn!(error = %e, "reconcile pass failed"),
+            if let Err(e) = discover(&workers, &app).await {
+                tracing::warn!(error = %e, "discovering default branches failed");
+            }
+            if full && !interval.is_zero() {
+                match reconcile_once(&workers, &app).await {
+                    Ok(n) => tracing::info!(queued = n, "reconcile pass done"),
+                    Err(e) => tracing::warn!(error = %e, "reconcile pass failed"),
+                }
             }
         }
+        let sleep = if interval.is_zero() {
+            workers.settings.poll_interval * 60
+        } else {
+            interval
+        };
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(interval) => {}
+            _ = workers.discover.notified() => full = false,
+            _ = tokio::time::sleep(sleep) => full = true,
         }
     }
 }

@@ -3,8 +3,8 @@ use std::sync::Arc;
 
 use sea_orm::{DatabaseConnection, DbErr, EntityTrait, TransactionTrait};
 use serde_json::json;
-use tokio::{sync::Notify, task::JoinHandle};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::Notify;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::Instrument;
 
 use super::{
@@ -31,17 +31,18 @@ pub struct Workers {
     pub settings: Arc<SyncSettings>,
     /// Notified when a run is queued, so an idle worker starts at once instead of at its next poll.
     pub wake: Arc<Notify>,
+    /// Notified when repositories appear, so their default branches are looked up at once.
+    pub discover: Arc<Notify>,
 }
 
 impl Workers {
-    pub fn spawn(self, shutdown: CancellationToken) -> Vec<JoinHandle<()>> {
+    /// Starts `settings.workers` loops; each ends when `shutdown` is cancelled.
+    pub fn spawn(self, tracker: &TaskTracker, shutdown: &CancellationToken) {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "hubsync".into());
-        (0..self.settings.workers)
-            .map(|n| {
-                let id = format!("{host}:{}:{n}", std::process::id());
-                tokio::spawn(self.clone().run_loop(id, shutdown.clone()))
-            })
-            .collect()
+        for n in 0..self.settings.workers {
+            let id = format!("{host}:{}:{n}", std::process::id());
+            tracker.spawn(self.clone().run_loop(id, shutdown.clone()));
+        }
     }
 
     async fn run_loop(self, worker: String, shutdown: CancellationToken) {

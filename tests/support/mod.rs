@@ -2,10 +2,11 @@
 #![allow(dead_code)]
 
 mod db;
-pub mod seed;
 pub mod fake_github;
+pub mod seed;
 pub mod signing;
 pub mod sse;
+pub mod webhooks;
 
 pub use db::TestDb;
 use hubsync::{

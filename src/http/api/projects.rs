@@ -174,7 +174,7 @@ pub async fn apply_selection(
     )
     .await?;
     txn.commit().await?;
-    state.hub.poke();
+    state.nudge.nudge();
     Ok(())
 }
 
@@ -223,6 +223,6 @@ pub async fn queue_sync(
         queued.push(RunView::new(q.run, &sel.branch));
     }
     txn.commit().await?;
-    state.hub.poke();
+    state.nudge.nudge();
     Ok(queued)
 }

@@ -1,0 +1,113 @@
+//! `POST /webhooks/github`: verify, store, acknowledge. Processing happens in the background.
+use actix_web::{http::header, post, web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use serde_json::json;
+use tracing::Instrument;
+
+use super::{error::ApiError, AppState};
+use crate::webhook::{
+    headers::DeliveryHeaders,
+    ingest::{ingest, IngestError, Ingested},
+    signature,
+};
+
+#[post("/webhooks/github")]
+async fn receive(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    // The live list: the setup flow can add a secret without a restart.
+    let secrets = &state.github.webhook_secrets();
+    if secrets.is_empty() {
+        return Err(ApiError::Unavailable(
+            "hubsync is not configured to receive webhooks: set GITHUB_WEBHOOK_SECRET".into(),
+        ));
+    }
+    let body = read_body(&req, payload, state.config.webhook.max_body_bytes).await?;
+    // Nothing about the body is looked at before its signature is checked.
+    signature::verify(
+        req.headers()
+            .get("X-Hub-Signature-256")
+            .map(|v| v.as_bytes()),
+        &body,
+        secrets,
+    )
+    .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+    require_json(&req)?;
+    let headers =
+        DeliveryHeaders::parse(req.headers()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let span =
+        tracing::info_span!("webhook", delivery_id = %headers.delivery, event = %headers.event);
+    let outcome = ingest(&state.db, &headers, &body)
+        .instrument(span.clone())
+        .await
+        .map_err(|e| match e {
+            IngestError::Db(e) => ApiError::Internal(format!("storing the delivery: {e}")),
+            other => {
+                span.in_scope(|| tracing::info!(reason = %other, "delivery refused"));
+                ApiError::BadRequest(other.to_string())
+            }
+        })?;
+    let _enter = span.enter(); // no await below
+    let delivery = headers.delivery.as_str();
+    Ok(match outcome {
+        Ingested::Stored => {
+            state.webhook_wakeup.notify_one();
+            tracing::info!("delivery stored");
+            HttpResponse::Accepted().json(json!({ "status": "accepted", "delivery": delivery }))
+        }
+        Ingested::Duplicate => {
+            tracing::info!("duplicate delivery acknowledged");
+            HttpResponse::Ok().json(json!({ "status": "duplicate", "delivery": delivery }))
+        }
+    })
+}
+
+/// Reads the body up to `limit` bytes; a declared or actual larger body is refused with 413.
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::BytesMut, ApiError> {
+    let too_large = || {
+        ApiError::PayloadTooLarge(format!(
+            "the body is larger than the {limit} bytes hubsync accepts"
+        ))
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("reading the body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// GitHub can be set to send form-encoded payloads; hubsync needs the JSON content type.
+fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(format!(
+            "content type must be application/json (set the webhook's content type to JSON), got {:?}",
+            content_type.chars().take(100).collect::<String>()
+        )))
+    }
+}

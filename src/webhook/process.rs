@@ -1,0 +1,196 @@
+//! The background processor: claims stored deliveries one at a time (in order per installation),
+//! handles each in a transaction that also records its outcome, and retries failures a bounded
+//! number of times. Deliveries left over by a crash or a stop are simply still `received`, so a
+//! restart picks them up.
+use std::{sync::Arc, time::Duration};
+
+use chrono::Utc;
+use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::{
+    events::Event,
+    handle::{handle, HandleError, Outcome},
+    headers::EventName,
+};
+use crate::{
+    config::WebhookConfig,
+    store::deliveries::{self, DeliveryStatus},
+    sync::{AutoSelect, Nudge},
+};
+
+/// How often the processor looks for work it was not woken for (another process stored it).
+const POLL: Duration = Duration::from_secs(2);
+/// Retries never wait longer than this.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(600);
+
+#[derive(Clone)]
+pub struct Processor {
+    db: DatabaseConnection,
+    config: WebhookConfig,
+    wakeup: Arc<Notify>,
+    sync: SyncHandoff,
+}
+
+/// What the processor tells the sync layer besides the signals themselves.
+#[derive(Clone)]
+pub struct SyncHandoff {
+    pub auto_select: AutoSelect,
+    /// Nudged after each processed delivery: runs may be queued and events written.
+    pub nudge: Nudge,
+}
+
+impl Processor {
+    pub fn new(
+        db: DatabaseConnection,
+        config: WebhookConfig,
+        wakeup: Arc<Notify>,
+        sync: SyncHandoff,
+    ) -> Self {
+        Self {
+            db,
+            config,
+            wakeup,
+            sync,
+        }
+    }
+
+    /// Runs until `shutdown` is cancelled. A delivery being handled is finished first.
+    pub async fn run(self, shutdown: CancellationToken) {
+        tracing::info!("webhook processor started");
+        loop {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            // Its own task, so that a bug that panics on one delivery rolls that delivery back
+            // and leaves the processor running for the others.
+            let attempt = tokio::spawn({
+                let this = self.clone();
+                async move { this.process_one().await }
+            });
+            let idle = match attempt.await {
+                Ok(Ok(true)) => continue,
+                Ok(Ok(false)) => self.idle_time().await,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "webhook processor cannot reach the database");
+                    POLL
+                }
+                Err(panic) => {
+                    tracing::error!(error = %panic, "webhook processor panicked on a delivery");
+                    POLL
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = self.wakeup.notified() => {}
+                _ = tokio::time::sleep(idle) => {}
+            }
+        }
+        tracing::info!("webhook processor stopped");
+    }
+
+    /// Until the next retry is due, at most one poll interval.
+    async fn idle_time(&self) -> Duration {
+        let now = Utc::now();
+        match deliveries::next_retry_at(&self.db, now).await {
+            Ok(Some(due)) => (due - now).to_std().unwrap_or_default().min(POLL),
+            _ => POLL,
+        }
+    }
+
+    /// Processes the next due delivery; false when there is none.
+    pub async fn process_one(&self) -> Result<bool, DbErr> {
+        let txn = self.db.begin().await?;
+        let now = Utc::now();
+        let Some(claimed) = deliveries::claim_next(&txn, now).await? else {
+            txn.rollback().await?;
+            return Ok(false);
+        };
+        let span = tracing::info_span!(
+            "delivery",
+            delivery_id = %claimed.delivery_id,
+            event = %claimed.event,
+            attempt = claimed.attempts
+        );
+        async {
+            // A savepoint: a failed attempt leaves no partial effect, yet its failure is recorded
+            // in the same transaction that holds the claim.
+            let attempt = txn.begin().await?;
+            match handle_stored(
+                &attempt,
+                self.sync.auto_select,
+                &claimed.event,
+                &claimed.payload,
+            )
+            .await
+            {
+                Ok(outcome) => {
+                    attempt.commit().await?;
+                    let (status, note) = match outcome {
+                        Outcome::Processed => (DeliveryStatus::Processed, None),
+                        Outcome::Ignored(why) => (DeliveryStatus::Ignored, Some(why)),
+                    };
+                    deliveries::finish(&txn, claimed.id, status, note, Utc::now()).await?;
+                    tracing::info!(status = status.as_str(), "delivery handled");
+                }
+                Err(e) => {
+                    attempt.rollback().await?;
+                    let error = e.to_string();
+                    if claimed.attempts >= self.config.max_attempts as i32 {
+                        tracing::error!(%error, "delivery failed; giving up");
+                        deliveries::finish(
+                            &txn,
+                            claimed.id,
+                            DeliveryStatus::Failed,
+                            Some(&error),
+                            Utc::now(),
+                        )
+                        .await?;
+                    } else {
+                        let delay = retry_delay(self.config.retry_delay, claimed.attempts);
+                        tracing::warn!(%error, retry_in = ?delay, "delivery failed; will retry");
+                        let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+                        deliveries::retry_later(&txn, claimed.id, &error, at).await?;
+                    }
+                }
+            }
+            txn.commit().await
+        }
+        .instrument(span)
+        .await?;
+        self.sync.nudge.nudge();
+        Ok(true)
+    }
+}
+
+async fn handle_stored(
+    db: &impl sea_orm::ConnectionTrait,
+    auto_select: AutoSelect,
+    event: &str,
+    payload: &str,
+) -> Result<Outcome, HandleError> {
+    let name = EventName::parse(event).map_err(|e| HandleError::Unreadable(e.to_string()))?;
+    let event = Event::parse(&name, payload).map_err(|e| HandleError::Unreadable(e.to_string()))?;
+    handle(db, auto_select, event).await
+}
+
+/// Doubles with each attempt: base, 2 base, 4 base... capped.
+fn retry_delay(base: Duration, attempts: i32) -> Duration {
+    let exp = attempts.clamp(1, 20) as u32 - 1;
+    base.saturating_mul(1 << exp).min(MAX_RETRY_DELAY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delay_doubles_and_is_capped() {
+        let b = Duration::from_secs(5);
+        assert_eq!(retry_delay(b, 1), b);
+        assert_eq!(retry_delay(b, 3), b * 4);
+        assert_eq!(retry_delay(b, 20), MAX_RETRY_DELAY);
+    }
+}

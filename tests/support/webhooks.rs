@@ -1,0 +1,104 @@
+//! Sending webhooks to the test app as GitHub does, and waiting for their processing.
+use std::time::Duration;
+
+use hubsync::store::entities::deliveries;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::{signing::github_signature, test_config, TestApp, TestDb};
+
+pub const SECRET: &str = "test-webhook-secret";
+
+/// A test app that has a webhook secret, retries quickly, plus any extra variables.
+pub fn webhook_config(db: &TestDb, extra: &[(&str, &str)]) -> hubsync::config::Config {
+    let mut vars = vec![
+        ("GITHUB_WEBHOOK_SECRET", SECRET),
+        ("HUBSYNC_WEBHOOK_RETRY_MS", "20"),
+    ];
+    vars.extend_from_slice(extra);
+    test_config(db, &vars)
+}
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/fixtures/webhooks/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Counter-based delivery ids: unique within the test run.
+pub fn new_delivery_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(1);
+    format!(
+        "{:08x}-0000-4000-8000-{:012x}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+impl TestApp {
+    /// POSTs `body` signed with the test secret, with GitHub's headers.
+    pub async fn deliver(&self, event: &str, delivery: &str, body: &[u8]) -> reqwest::Response {
+        self.client
+            .post(self.url("/webhooks/github"))
+            .header("Content-Type", "application/json")
+            .header("User-Agent", "GitHub-Hookshot/1a2b3c4")
+            .header("X-GitHub-Event", event)
+            .header("X-GitHub-Delivery", delivery)
+            .header("X-GitHub-Hook-ID", "512345678")
+            .header("X-GitHub-Hook-Installation-Target-Type", "integration")
+            .header("X-GitHub-Hook-Installation-Target-ID", "1001")
+            .header("X-Hub-Signature-256", github_signature(SECRET, body))
+            .body(body.to_vec())
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Delivers a fixture under a new delivery id and expects 202; returns the delivery id.
+    pub async fn deliver_fixture(&self, event: &str, name: &str) -> String {
+        let id = new_delivery_id();
+        let r = self.deliver(event, &id, &fixture(name)).await;
+        assert_eq!(
+            r.status(),
+            202,
+            "{name}: {}",
+            r.text().await.unwrap_or_default()
+        );
+        id
+    }
+
+    pub async fn delivery(&self, id: &str) -> Option<deliveries::Model> {
+        deliveries::Entity::find()
+            .filter(deliveries::Column::DeliveryId.eq(id))
+            .one(&self.app.db)
+            .await
+            .expect("query deliveries")
+    }
+
+    /// Waits until the delivery leaves `received` and returns it.
+    pub async fn processed(&self, id: &str) -> deliveries::Model {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(d) = self.delivery(id).await {
+                if d.status != "received" {
+                    return d;
+                }
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "delivery {id} was not processed in time"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Delivers a fixture and waits for its processing; asserts the final status.
+    pub async fn apply(&self, event: &str, name: &str, status: &str) -> deliveries::Model {
+        let id = self.deliver_fixture(event, name).await;
+        let d = self.processed(&id).await;
+        assert_eq!(d.status, status, "{name}: {:?}", d.error);
+        d
+    }
+}
