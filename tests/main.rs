@@ -10,6 +10,7 @@ mod github_setup;
 mod migrations;
 mod pages;
 mod sse;
+mod sync_flow;
 mod sync_queue;
 mod webhooks;
 mod webhooks_events;
