@@ -389,7 +389,15 @@ fn sync_settings(var: &impl Fn(&str) -> Option<String>) -> Result<SyncSettings, 
             "must be at least 0.3 seconds",
         ));
     }
+    let debounce = number(
+        var,
+        "HUBSYNC_SYNC_DEBOUNCE_MS",
+        d.debounce.as_millis() as u64,
+        |_| true,
+        "a number of milliseconds",
+    )?;
     Ok(SyncSettings {
+        debounce: Duration::from_millis(debounce),
         workers: number(
             var,
             "HUBSYNC_SYNC_WORKERS",

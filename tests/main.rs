@@ -11,6 +11,7 @@ mod migrations;
 mod pages;
 mod sse;
 mod sync_flow;
+mod sync_lifecycle;
 mod sync_queue;
 mod webhooks;
 mod webhooks_events;
