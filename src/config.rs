@@ -4,7 +4,11 @@ use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
 use url::Url;
 
-use crate::{credentials::StoredCredentials, secret::Secret};
+use crate::{
+    credentials::StoredCredentials,
+    secret::Secret,
+    sync::{AutoSelect, SyncSettings},
+};
 
 #[derive(Debug, thiserror::Error)]
 #[error("invalid {var}: {reason}")]
@@ -158,6 +162,11 @@ pub struct Config {
     pub public_url: Option<Url>,
     /// Where the setup flow stores the app's credentials; read at startup.
     pub credentials_path: PathBuf,
+    pub sync: SyncSettings,
+    /// How often an idle event stream gets a keep-alive comment (`HUBSYNC_SSE_KEEPALIVE_SECS`).
+    pub sse_keep_alive: Duration,
+    /// How long progress events are kept for replay (`HUBSYNC_EVENT_RETENTION_DAYS`).
+    pub event_retention: Duration,
     /// Set only by the `--allow-data-loss` flag, never from the environment: a variable left in
     /// a deployment would silently consent to every future destructive migration.
     pub allow_data_loss: bool,
@@ -311,9 +320,111 @@ impl Config {
             log_format,
             public_url,
             credentials_path,
+            sync: sync_settings(&var)?,
+            sse_keep_alive: Duration::from_secs_f64(number(
+                &var,
+                "HUBSYNC_SSE_KEEPALIVE_SECS",
+                15.0,
+                |s: &f64| s.is_finite() && *s >= 0.1,
+                "a number of seconds (at least 0.1)",
+            )?),
+            event_retention: Duration::from_secs_f64(
+                number(
+                    &var,
+                    "HUBSYNC_EVENT_RETENTION_DAYS",
+                    7.0,
+                    |d: &f64| d.is_finite() && *d > 0.0,
+                    "a positive number of days",
+                )? * 86_400.0,
+            ),
             allow_data_loss: false,
         })
     }
+}
+
+fn number<T: std::str::FromStr>(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+    valid: impl Fn(&T) -> bool,
+    expected: &str,
+) -> Result<T, ConfigError> {
+    match var(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse::<T>()
+            .ok()
+            .filter(valid)
+            .ok_or_else(|| invalid(name, format!("{raw:?} is not {expected}"))),
+    }
+}
+
+fn sync_settings(var: &impl Fn(&str) -> Option<String>) -> Result<SyncSettings, ConfigError> {
+    let d = SyncSettings::default();
+    let secs = |name, default: Duration| {
+        number(
+            var,
+            name,
+            default.as_secs_f64(),
+            |s: &f64| s.is_finite() && *s >= 0.0,
+            "a number of seconds",
+        )
+        .map(Duration::from_secs_f64)
+    };
+    let auto_select = match var("HUBSYNC_AUTO_SELECT").as_deref().map(str::trim) {
+        None | Some("default") => AutoSelect::DefaultBranch,
+        Some("none") => AutoSelect::Nothing,
+        Some(other) => {
+            return Err(invalid(
+                "HUBSYNC_AUTO_SELECT",
+                format!("{other:?} is not default or none"),
+            ))
+        }
+    };
+    let lease = secs("HUBSYNC_SYNC_LEASE_SECS", d.lease)?;
+    if lease < Duration::from_millis(300) {
+        return Err(invalid(
+            "HUBSYNC_SYNC_LEASE_SECS",
+            "must be at least 0.3 seconds",
+        ));
+    }
+    let debounce = number(
+        var,
+        "HUBSYNC_SYNC_DEBOUNCE_MS",
+        d.debounce.as_millis() as u64,
+        |_| true,
+        "a number of milliseconds",
+    )?;
+    Ok(SyncSettings {
+        debounce: Duration::from_millis(debounce),
+        workers: number(
+            var,
+            "HUBSYNC_SYNC_WORKERS",
+            d.workers,
+            |n| *n <= 256,
+            "a number of workers (0 to 256)",
+        )?,
+        lease,
+        retry_base: secs("HUBSYNC_SYNC_RETRY_SECS", d.retry_base)?,
+        max_file_size: number(
+            var,
+            "HUBSYNC_MAX_FILE_SIZE",
+            d.max_file_size,
+            |_| true,
+            "a size in bytes",
+        )?,
+        tarball_threshold: number(
+            var,
+            "HUBSYNC_TARBALL_THRESHOLD",
+            d.tarball_threshold,
+            |_| true,
+            "a number of files",
+        )?,
+        reconcile_interval: secs("HUBSYNC_RECONCILE_SECS", d.reconcile_interval)?,
+        auto_select,
+        ..d
+    })
 }
 
 /// `hubsync-credentials.json` next to a SQLite database file, else in the working directory.

@@ -95,6 +95,68 @@ impl fmt::Debug for BranchName {
     }
 }
 
+/// One entry of a project's branch selection: a branch name, or a glob pattern such as
+/// `release/*` (`*` and `?` stay within one path segment, `**` crosses them).
+#[derive(Clone, Debug)]
+pub enum Selector {
+    Branch(BranchName),
+    Pattern {
+        pattern: String,
+        matcher: globset::GlobMatcher,
+    },
+}
+
+impl PartialEq for Selector {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Selector {
+    pub fn parse(raw: &str) -> Result<Self, GitValueError> {
+        let raw = raw.trim();
+        if !raw.contains(['*', '?', '[']) {
+            return BranchName::parse(raw).map(Self::Branch);
+        }
+        // The pattern must be a valid branch name once its wildcards are taken out.
+        let literal: String = raw
+            .chars()
+            .filter(|c| !matches!(c, '*' | '?' | '[' | ']'))
+            .collect();
+        let literal_ok = literal.is_empty()
+            || BranchName::parse(literal.trim_matches('/')).is_ok()
+            || literal == "/";
+        let glob = globset::GlobBuilder::new(raw)
+            .literal_separator(true)
+            .build();
+        match (literal_ok && raw.len() <= 255, glob) {
+            (true, Ok(glob)) => Ok(Self::Pattern {
+                pattern: raw.to_owned(),
+                matcher: glob.compile_matcher(),
+            }),
+            _ => Err(GitValueError::Branch(raw.chars().take(80).collect())),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Branch(b) => b.as_str(),
+            Self::Pattern { pattern, .. } => pattern,
+        }
+    }
+
+    pub fn is_pattern(&self) -> bool {
+        matches!(self, Self::Pattern { .. })
+    }
+
+    pub fn matches(&self, branch: &BranchName) -> bool {
+        match self {
+            Self::Branch(b) => b == branch,
+            Self::Pattern { matcher, .. } => matcher.is_match(branch.as_str()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,5 +189,21 @@ mod tests {
             "release/1"
         );
         assert!(BranchName::from_ref("refs/tags/v1").is_none());
+    }
+
+    #[test]
+    fn selectors() {
+        let p = Selector::parse("release/*").unwrap();
+        assert!(p.is_pattern());
+        assert!(p.matches(&BranchName::parse("release/1.0").unwrap()));
+        assert!(!p.matches(&BranchName::parse("release/1.0/hotfix").unwrap()));
+        assert!(!p.matches(&BranchName::parse("main").unwrap()));
+        assert!(Selector::parse("feature/**")
+            .unwrap()
+            .matches(&BranchName::parse("feature/a/b").unwrap()));
+        assert!(!Selector::parse("main").unwrap().is_pattern());
+        for bad in ["[", "a..*", "x y*", ""] {
+            assert!(Selector::parse(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod git;
 pub mod github;
 pub mod http;
+pub mod progress;
 pub mod secret;
 pub mod startup;
 pub mod store;

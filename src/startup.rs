@@ -10,8 +10,10 @@ use crate::{
     config::Config,
     github::{GithubApp, GithubError, GithubOptions, GithubSlot},
     http::{self, AppState},
+    progress,
     store::{self, StoreError},
-    webhook::process::Processor,
+    sync::{reconcile, worker::Workers, Nudge},
+    webhook::process::{Processor, SyncHandoff},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -35,11 +37,14 @@ pub struct RunningApp {
     pub github: GithubSlot,
     server: ServerHandle,
     server_task: JoinHandle<std::io::Result<()>>,
-    /// Cancelled on shutdown; background workers watch it.
+    /// Cancelled on shutdown; background workers and open event streams watch it.
     shutdown: CancellationToken,
     /// Background tasks (webhook processor, workers); `stop` waits for them.
     background: TaskTracker,
 }
+
+/// How often the progress hub looks for events written by other processes.
+const EVENT_POLL: Duration = Duration::from_millis(250);
 
 /// Connects to the database, applies pending migrations, binds and starts serving.
 pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
@@ -76,9 +81,35 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
 
     let shutdown = CancellationToken::new();
     let background = TaskTracker::new();
+    let hub = progress::Hub::new(1024);
+    background.spawn(hub.clone().run(db.clone(), EVENT_POLL, shutdown.clone()));
+    background.spawn(progress::run_pruner(
+        db.clone(),
+        config.event_retention,
+        shutdown.clone(),
+    ));
+    let workers = Workers {
+        db: db.clone(),
+        github: github.clone(),
+        settings: Arc::new(config.sync.clone()),
+        wake: Arc::new(Notify::new()),
+        discover: Arc::new(Notify::new()),
+    };
+    let nudge = Nudge::new(&workers, hub.clone());
+    workers.clone().spawn(&background, &shutdown);
+    background.spawn(reconcile::run(workers.clone(), shutdown.clone()));
     let webhook_wakeup = Arc::new(Notify::new());
     if config.webhook.process {
-        let processor = Processor::new(db.clone(), config.webhook.clone(), webhook_wakeup.clone());
+        let handoff = SyncHandoff {
+            auto_select: config.sync.auto_select,
+            nudge: nudge.clone(),
+        };
+        let processor = Processor::new(
+            db.clone(),
+            config.webhook.clone(),
+            webhook_wakeup.clone(),
+            handoff,
+        );
         background.spawn(processor.run(shutdown.clone()));
     } else {
         tracing::warn!("HUBSYNC_WEBHOOK_PROCESSING=off: deliveries are stored, not processed");
@@ -104,6 +135,9 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         public_url,
         setup_states: Default::default(),
         webhook_wakeup,
+        hub,
+        nudge,
+        shutdown: shutdown.clone(),
     });
     let server = HttpServer::new(move || {
         App::new()

@@ -1,12 +1,18 @@
 //! hubsync's integration tests: one binary, one module per capability.
 mod support;
 
+mod api_projects;
 mod foundation;
 mod github_client;
 mod github_data;
 mod github_fake;
 mod github_setup;
 mod migrations;
+mod pages;
+mod sse;
+mod sync_flow;
+mod sync_lifecycle;
+mod sync_queue;
 mod webhooks;
 mod webhooks_events;
 mod webhooks_malformed;

@@ -1,7 +1,11 @@
 //! HTTP routes. Handlers read the database and enqueue work; they never call GitHub.
+pub mod api;
+pub mod auth;
 pub mod error;
 mod health;
+mod pages;
 pub mod setup;
+pub mod sse;
 mod webhooks;
 
 use std::sync::Arc;
@@ -19,6 +23,12 @@ use crate::{config::Config, github::GithubSlot};
 pub struct AppState {
     pub db: DatabaseConnection,
     pub config: Arc<Config>,
+    /// Live progress events for SSE subscribers.
+    pub hub: crate::progress::Hub,
+    /// Wakes sync workers and the hub after a handler queued runs or wrote events.
+    pub nudge: crate::sync::Nudge,
+    /// Cancelled on shutdown, so long-lived responses (event streams) end.
+    pub shutdown: tokio_util::sync::CancellationToken,
     /// The GitHub App client and webhook secrets in use. Handlers never call GitHub with it
     /// (they enqueue work); only the setup flow fills it in.
     pub github: GithubSlot,
@@ -35,6 +45,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .app_data(path_config())
         .service(health::healthz)
         .service(health::readyz)
+        .service(sse::project_events)
+        .configure(pages::routes)
+        .configure(api::routes)
         .service(setup::setup)
         .service(setup::callback)
         .service(webhooks::receive)

@@ -1,11 +1,19 @@
 //! The one interface through which the webhook layer hands work to the sync layer.
 //!
 //! Webhook processing calls `signal` inside the transaction that marks the delivery processed,
-//! so a delivery's effect on the queue and its status commit together. The sync issue fills in
-//! what each signal does (create projects and selections, enqueue runs, mark branches deleted).
-use sea_orm::{ConnectionTrait, DbErr};
+//! so a delivery's effect on the queue and its status commit together.
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use serde_json::json;
 
-use crate::git::{BranchName, Sha};
+use crate::{
+    git::{BranchName, Sha},
+    progress,
+    store::{
+        entities::{projects, repositories, sync_runs},
+        runs::{self, Trigger},
+        selections,
+    },
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncSignal {
@@ -47,9 +55,258 @@ pub enum SyncSignal {
     },
 }
 
-/// Applies a signal to the sync state. Until the sync layer lands this records nothing beyond a
-/// trace line; the delivery itself is stored and processed either way.
-pub async fn signal(_db: &impl ConnectionTrait, signal: SyncSignal) -> Result<(), DbErr> {
+/// Which branches a newly visible repository starts with (`HUBSYNC_AUTO_SELECT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AutoSelect {
+    #[default]
+    DefaultBranch,
+    Nothing,
+}
+
+/// Applies a signal to the sync state: projects, selections, queued runs and their events.
+pub async fn signal(
+    db: &impl ConnectionTrait,
+    auto_select: AutoSelect,
+    signal: SyncSignal,
+) -> Result<(), DbErr> {
     tracing::debug!(?signal, "sync signal");
+    match signal {
+        SyncSignal::RepositoriesAdded { repository_ids, .. } => {
+            for id in repository_ids {
+                let Some(repo) = repositories::Entity::find_by_id(id).one(db).await? else {
+                    continue;
+                };
+                let project = selections::ensure_project(db, id).await?;
+                let existing = selections::selections(db, project.id).await?;
+                if existing.is_empty() && auto_select == AutoSelect::DefaultBranch {
+                    if let Ok(branch) = BranchName::parse(&repo.default_branch) {
+                        let sel =
+                            selections::enable(db, project.id, branch.as_str(), false).await?;
+                        enqueue(db, project.id, sel.id, &sel.branch, Trigger::Install, None)
+                            .await?;
+                    }
+                } else {
+                    // Visible again after a removal: catch up with whatever happened meanwhile.
+                    for sel in existing
+                        .iter()
+                        .filter(|s| s.enabled && !s.is_pattern && s.deleted_at.is_none())
+                    {
+                        enqueue(
+                            db,
+                            project.id,
+                            sel.id,
+                            &sel.branch,
+                            Trigger::Reconcile,
+                            None,
+                        )
+                        .await?;
+                    }
+                }
+            }
+        }
+        SyncSignal::RepositoriesRemoved { repository_ids, .. } => {
+            for id in repository_ids {
+                supersede_queued_of_repository(db, id).await?;
+            }
+        }
+        SyncSignal::InstallationStopped { installation_id } => {
+            for repo in repositories_of(db, installation_id).await? {
+                supersede_queued_of_repository(db, repo.id).await?;
+            }
+        }
+        SyncSignal::InstallationResumed { installation_id } => {
+            for repo in repositories_of(db, installation_id)
+                .await?
+                .into_iter()
+                .filter(|r| r.removed_at.is_none())
+            {
+                let Some(project) = selections::project_of_repository(db, repo.id).await? else {
+                    continue;
+                };
+                for sel in selections::selections(db, project.id).await? {
+                    if sel.enabled && !sel.is_pattern && sel.deleted_at.is_none() {
+                        enqueue(
+                            db,
+                            project.id,
+                            sel.id,
+                            &sel.branch,
+                            Trigger::Reconcile,
+                            None,
+                        )
+                        .await?;
+                    }
+                }
+            }
+        }
+        SyncSignal::DefaultBranchChanged {
+            repository_id,
+            branch,
+        } => {
+            let Some(project) = selections::project_of_repository(db, repository_id).await? else {
+                return Ok(());
+            };
+            if auto_select == AutoSelect::DefaultBranch {
+                let before = selections::selection_for_branch(db, project.id, &branch).await?;
+                if before.is_none() {
+                    let sel = selections::enable(db, project.id, branch.as_str(), false).await?;
+                    enqueue(
+                        db,
+                        project.id,
+                        sel.id,
+                        &sel.branch,
+                        Trigger::Selection,
+                        None,
+                    )
+                    .await?;
+                }
+            }
+        }
+        SyncSignal::BranchPushed {
+            repository_id,
+            branch,
+            head,
+            ..
+        } if head.is_zero() => {
+            branch_deleted(db, repository_id, &branch).await?;
+        }
+        SyncSignal::BranchPushed {
+            repository_id,
+            branch,
+            head,
+            ..
+        } => {
+            branch_changed(db, repository_id, &branch, Some(&head), Trigger::Push).await?;
+        }
+        SyncSignal::BranchCreated {
+            repository_id,
+            branch,
+            head,
+        } => {
+            branch_changed(db, repository_id, &branch, head.as_ref(), Trigger::Push).await?;
+        }
+        SyncSignal::BranchDeleted {
+            repository_id,
+            branch,
+        } => {
+            branch_deleted(db, repository_id, &branch).await?;
+        }
+    }
     Ok(())
+}
+
+async fn branch_changed(
+    db: &impl ConnectionTrait,
+    repository_id: i64,
+    branch: &BranchName,
+    head: Option<&Sha>,
+    trigger: Trigger,
+) -> Result<(), DbErr> {
+    let Some(project) = selections::project_of_repository(db, repository_id).await? else {
+        return Ok(());
+    };
+    // An unselected branch costs nothing: no run, no GitHub request.
+    if let Some(sel) = selections::selection_for_branch(db, project.id, branch).await? {
+        enqueue(db, project.id, sel.id, &sel.branch, trigger, head).await?;
+    }
+    Ok(())
+}
+
+async fn branch_deleted(
+    db: &impl ConnectionTrait,
+    repository_id: i64,
+    branch: &BranchName,
+) -> Result<(), DbErr> {
+    let Some(project) = selections::project_of_repository(db, repository_id).await? else {
+        return Ok(());
+    };
+    let rows = selections::selections(db, project.id).await?;
+    if let Some(sel) = rows
+        .iter()
+        .find(|s| !s.is_pattern && s.branch == branch.as_str())
+    {
+        selections::mark_deleted(db, sel.id).await?;
+        supersede_queued(db, &[sel.id]).await?;
+        progress::record(
+            db,
+            project.id,
+            None,
+            progress::SELECTION_CHANGED,
+            json!({ "branch": sel.branch, "state": selections::DELETED }),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Queues (or coalesces into) a run and records the `queued` event.
+pub async fn enqueue(
+    db: &impl ConnectionTrait,
+    project_id: i64,
+    project_sync_id: i64,
+    branch: &str,
+    trigger: Trigger,
+    target: Option<&Sha>,
+) -> Result<runs::Enqueued, DbErr> {
+    let queued = runs::enqueue(db, project_sync_id, trigger, target).await?;
+    progress::record(
+        db,
+        project_id,
+        Some(queued.run.id),
+        progress::QUEUED,
+        json!({ "run_id": queued.run.id, "branch": branch, "trigger": queued.run.trigger,
+                "target_sha": queued.run.target_sha, "coalesced": queued.coalesced }),
+    )
+    .await?;
+    Ok(queued)
+}
+
+async fn repositories_of(
+    db: &impl ConnectionTrait,
+    installation_id: i64,
+) -> Result<Vec<repositories::Model>, DbErr> {
+    repositories::Entity::find()
+        .filter(repositories::Column::InstallationId.eq(installation_id))
+        .all(db)
+        .await
+}
+
+async fn supersede_queued_of_repository(
+    db: &impl ConnectionTrait,
+    repository_id: i64,
+) -> Result<(), DbErr> {
+    let Some(project) = projects::Entity::find()
+        .filter(projects::Column::RepositoryId.eq(repository_id))
+        .one(db)
+        .await?
+    else {
+        return Ok(());
+    };
+    let ids: Vec<i64> = selections::selections(db, project.id)
+        .await?
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    supersede_queued(db, &ids).await
+}
+
+/// Queued runs that should no longer happen end `superseded`; a running one is stopped by the
+/// worker's own checks.
+async fn supersede_queued(
+    db: &impl ConnectionTrait,
+    project_sync_ids: &[i64],
+) -> Result<(), DbErr> {
+    sync_runs::Entity::update_many()
+        .col_expr(
+            sync_runs::Column::Status,
+            sea_orm::sea_query::Expr::value(runs::SUPERSEDED),
+        )
+        .col_expr(
+            sync_runs::Column::FinishedAt,
+            sea_orm::sea_query::Expr::value(chrono::Utc::now()),
+        )
+        .filter(sync_runs::Column::ProjectSyncId.is_in(project_sync_ids.iter().copied()))
+        .filter(sync_runs::Column::Status.eq(runs::QUEUED))
+        .exec(db)
+        .await
+        .map(|_| ())
 }

@@ -15,7 +15,7 @@ use crate::{
         installations::{self, InstallationFacts},
         repositories::{self, RepositoryFacts},
     },
-    sync::intake::{signal, SyncSignal},
+    sync::intake::{signal, AutoSelect, SyncSignal},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -36,17 +36,24 @@ pub enum Outcome {
     Ignored(&'static str),
 }
 
-pub async fn handle(db: &impl ConnectionTrait, event: Event) -> Result<Outcome, HandleError> {
+/// `auto_select` decides what a newly visible repository starts syncing.
+pub async fn handle(
+    db: &impl ConnectionTrait,
+    auto_select: AutoSelect,
+    event: Event,
+) -> Result<Outcome, HandleError> {
     let now = Utc::now();
     match event {
         // The stored delivery is the record.
         Event::Ping | Event::AppAuthorization(_) => Ok(Outcome::Processed),
-        Event::Installation(e) => installation(db, e, now).await,
-        Event::InstallationRepositories(e) => installation_repositories(db, e, now).await,
-        Event::Repository(e) => repository(db, e, now).await,
-        Event::Push(e) => push(db, e, now).await,
-        Event::Create(e) => created_or_deleted(db, e, true, now).await,
-        Event::Delete(e) => created_or_deleted(db, e, false, now).await,
+        Event::Installation(e) => installation(db, auto_select, e, now).await,
+        Event::InstallationRepositories(e) => {
+            installation_repositories(db, auto_select, e, now).await
+        }
+        Event::Repository(e) => repository(db, auto_select, e, now).await,
+        Event::Push(e) => push(db, auto_select, e, now).await,
+        Event::Create(e) => created_or_deleted(db, auto_select, e, true, now).await,
+        Event::Delete(e) => created_or_deleted(db, auto_select, e, false, now).await,
         Event::Unhandled => Ok(Outcome::Ignored("event not handled")),
     }
 }
@@ -108,6 +115,7 @@ fn repository_facts(installation_id: i64, r: &Repository) -> RepositoryFacts {
 
 async fn installation(
     db: &impl ConnectionTrait,
+    auto_select: AutoSelect,
     e: InstallationEvent,
     now: DateTime<Utc>,
 ) -> Result<Outcome, HandleError> {
@@ -127,6 +135,7 @@ async fn installation(
             let repository_ids = repos.iter().map(|r| r.id).collect();
             signal(
                 db,
+                auto_select,
                 SyncSignal::RepositoriesAdded {
                     installation_id: id,
                     repository_ids,
@@ -139,6 +148,7 @@ async fn installation(
             repositories::mark_installation_removed(db, id, now).await?;
             signal(
                 db,
+                auto_select,
                 SyncSignal::InstallationStopped {
                     installation_id: id,
                 },
@@ -150,6 +160,7 @@ async fn installation(
             installations::set_suspended(db, id, Some(at), now).await?;
             signal(
                 db,
+                auto_select,
                 SyncSignal::InstallationStopped {
                     installation_id: id,
                 },
@@ -160,6 +171,7 @@ async fn installation(
             installations::set_suspended(db, id, None, now).await?;
             signal(
                 db,
+                auto_select,
                 SyncSignal::InstallationResumed {
                     installation_id: id,
                 },
@@ -173,6 +185,7 @@ async fn installation(
 
 async fn installation_repositories(
     db: &impl ConnectionTrait,
+    auto_select: AutoSelect,
     e: InstallationRepositoriesEvent,
     now: DateTime<Utc>,
 ) -> Result<Outcome, HandleError> {
@@ -192,6 +205,7 @@ async fn installation_repositories(
             let repository_ids = e.repositories_added.iter().map(|r| r.id).collect();
             signal(
                 db,
+                auto_select,
                 SyncSignal::RepositoriesAdded {
                     installation_id: id,
                     repository_ids,
@@ -204,6 +218,7 @@ async fn installation_repositories(
             repositories::mark_removed(db, &ids, now).await?;
             signal(
                 db,
+                auto_select,
                 SyncSignal::RepositoriesRemoved {
                     installation_id: id,
                     repository_ids: ids,
@@ -242,6 +257,7 @@ async fn known_installation(
 
 async fn repository(
     db: &impl ConnectionTrait,
+    auto_select: AutoSelect,
     e: RepositoryEvent,
     now: DateTime<Utc>,
 ) -> Result<Outcome, HandleError> {
@@ -258,6 +274,7 @@ async fn repository(
             repositories::mark_removed(db, &[facts.id], now).await?;
             signal(
                 db,
+                auto_select,
                 SyncSignal::RepositoriesRemoved {
                     installation_id: inst,
                     repository_ids: vec![facts.id],
@@ -277,6 +294,7 @@ async fn repository(
                         let repository_id = facts.id;
                         signal(
                             db,
+                            auto_select,
                             SyncSignal::DefaultBranchChanged {
                                 repository_id,
                                 branch,
@@ -293,6 +311,7 @@ async fn repository(
 
 async fn push(
     db: &impl ConnectionTrait,
+    auto_select: AutoSelect,
     e: PushEvent,
     now: DateTime<Utc>,
 ) -> Result<Outcome, HandleError> {
@@ -317,12 +336,13 @@ async fn push(
             forced: e.forced,
         }
     };
-    signal(db, s).await?;
+    signal(db, auto_select, s).await?;
     Ok(Outcome::Processed)
 }
 
 async fn created_or_deleted(
     db: &impl ConnectionTrait,
+    auto_select: AutoSelect,
     e: RefEvent,
     created: bool,
     now: DateTime<Utc>,
@@ -348,6 +368,6 @@ async fn created_or_deleted(
             branch,
         }
     };
-    signal(db, s).await?;
+    signal(db, auto_select, s).await?;
     Ok(Outcome::Processed)
 }

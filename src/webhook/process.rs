@@ -18,6 +18,7 @@ use super::{
 use crate::{
     config::WebhookConfig,
     store::deliveries::{self, DeliveryStatus},
+    sync::{AutoSelect, Nudge},
 };
 
 /// How often the processor looks for work it was not woken for (another process stored it).
@@ -30,11 +31,30 @@ pub struct Processor {
     db: DatabaseConnection,
     config: WebhookConfig,
     wakeup: Arc<Notify>,
+    sync: SyncHandoff,
+}
+
+/// What the processor tells the sync layer besides the signals themselves.
+#[derive(Clone)]
+pub struct SyncHandoff {
+    pub auto_select: AutoSelect,
+    /// Nudged after each processed delivery: runs may be queued and events written.
+    pub nudge: Nudge,
 }
 
 impl Processor {
-    pub fn new(db: DatabaseConnection, config: WebhookConfig, wakeup: Arc<Notify>) -> Self {
-        Self { db, config, wakeup }
+    pub fn new(
+        db: DatabaseConnection,
+        config: WebhookConfig,
+        wakeup: Arc<Notify>,
+        sync: SyncHandoff,
+    ) -> Self {
+        Self {
+            db,
+            config,
+            wakeup,
+            sync,
+        }
     }
 
     /// Runs until `shutdown` is cancelled. A delivery being handled is finished first.
@@ -82,7 +102,7 @@ impl Processor {
 
     /// Processes the next due delivery; false when there is none.
     pub async fn process_one(&self) -> Result<bool, DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = crate::store::begin_write(&self.db).await?;
         let now = Utc::now();
         let Some(claimed) = deliveries::claim_next(&txn, now).await? else {
             txn.rollback().await?;
@@ -98,7 +118,14 @@ impl Processor {
             // A savepoint: a failed attempt leaves no partial effect, yet its failure is recorded
             // in the same transaction that holds the claim.
             let attempt = txn.begin().await?;
-            match handle_stored(&attempt, &claimed.event, &claimed.payload).await {
+            match handle_stored(
+                &attempt,
+                self.sync.auto_select,
+                &claimed.event,
+                &claimed.payload,
+            )
+            .await
+            {
                 Ok(outcome) => {
                     attempt.commit().await?;
                     let (status, note) = match outcome {
@@ -133,18 +160,20 @@ impl Processor {
         }
         .instrument(span)
         .await?;
+        self.sync.nudge.nudge();
         Ok(true)
     }
 }
 
 async fn handle_stored(
     db: &impl sea_orm::ConnectionTrait,
+    auto_select: AutoSelect,
     event: &str,
     payload: &str,
 ) -> Result<Outcome, HandleError> {
     let name = EventName::parse(event).map_err(|e| HandleError::Unreadable(e.to_string()))?;
     let event = Event::parse(&name, payload).map_err(|e| HandleError::Unreadable(e.to_string()))?;
-    handle(db, event).await
+    handle(db, auto_select, event).await
 }
 
 /// Doubles with each attempt: base, 2 base, 4 base... capped.

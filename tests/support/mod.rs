@@ -3,7 +3,10 @@
 
 mod db;
 pub mod fake_github;
+pub mod seed;
 pub mod signing;
+pub mod sse;
+pub mod synced;
 pub mod webhooks;
 
 pub use db::TestDb;

@@ -1,0 +1,87 @@
+//! The synced content: a branch's manifest and each file's bytes, as other tools read them.
+use actix_web::{get, web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::projects::find;
+use crate::{
+    http::{auth::Admin, ApiError, AppState},
+    store::{entities::project_syncs, manifests, projects::ProjectRecord},
+    sync::planner::SUBMODULE_MODE,
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BranchQuery {
+    /// Defaults to the repository's default branch.
+    branch: Option<String>,
+}
+
+fn selection<'a>(
+    p: &'a ProjectRecord,
+    q: &BranchQuery,
+) -> Result<&'a project_syncs::Model, ApiError> {
+    let branch = q.branch.as_deref().unwrap_or(&p.repository.default_branch);
+    p.selections
+        .iter()
+        .find(|s| !s.is_pattern && s.branch == branch)
+        .ok_or_else(|| ApiError::NotFound(format!("branch {branch} is not synced in this project")))
+}
+
+#[get("/projects/{id}/files")]
+async fn manifest(
+    _: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    q: web::Query<BranchQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let p = find(&state, *id).await?;
+    let sel = selection(&p, &q)?;
+    let files = manifests::manifest(&state.db, sel.id).await?;
+    let files: Vec<_> = files
+        .into_iter()
+        .map(|f| json!({ "path": f.path, "sha": f.blob_sha, "size": f.size, "mode": f.mode }))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "branch": sel.branch,
+        "sha": sel.last_synced_sha,
+        "synced_at": sel.last_synced_at,
+        "deleted": sel.deleted_at.is_some(),
+        "files": files,
+    })))
+}
+
+#[get("/projects/{id}/files/{path:.+}")]
+async fn content(
+    _: Admin,
+    state: web::Data<AppState>,
+    path: web::Path<(i64, String)>,
+    q: web::Query<BranchQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, file_path) = path.into_inner();
+    let p = find(&state, id).await?;
+    let sel = selection(&p, &q)?;
+    let file = manifests::file(&state.db, sel.id, &file_path)
+        .await?
+        .ok_or_else(|| {
+            ApiError::NotFound(format!("no file {file_path} on branch {}", sel.branch))
+        })?;
+    if file.mode == SUBMODULE_MODE {
+        return Err(ApiError::NotFound(format!(
+            "{file_path} is a submodule at commit {}",
+            file.blob_sha
+        )));
+    }
+    let blob = manifests::blob(&state.db, &file.blob_sha).await?;
+    let Some(content) = blob.and_then(|b| b.content) else {
+        return Err(ApiError::NotFound(format!(
+            "{file_path} is listed ({} bytes) but its content is not stored: it is over the size limit",
+            file.size.unwrap_or_default()
+        )));
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .insert_header(("x-hubsync-blob-sha", file.blob_sha))
+        .insert_header(("x-hubsync-mode", file.mode))
+        .body(content))
+}

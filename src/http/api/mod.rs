@@ -1,0 +1,20 @@
+//! The JSON API under /api/v1.
+mod files;
+pub mod projects;
+pub mod views;
+
+use actix_web::web;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/v1")
+            .service(projects::list)
+            .service(projects::get)
+            .service(projects::set_branches)
+            .service(projects::sync_now)
+            .service(projects::history)
+            .service(files::manifest)
+            .service(files::content)
+            .service(crate::http::sse::all_events),
+    );
+}

@@ -1,0 +1,142 @@
+//! The JSON shapes the API answers with.
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::store::{
+    entities::{project_syncs, sync_runs},
+    projects::ProjectRecord,
+};
+
+#[derive(Serialize)]
+pub struct ProjectView {
+    pub id: i64,
+    pub repository: RepositoryView,
+    pub installation: InstallationView,
+    /// Why syncing is stopped (repository removed, installation suspended...), or null.
+    pub stopped: Option<&'static str>,
+    pub branches: Vec<BranchView>,
+}
+
+#[derive(Serialize)]
+pub struct RepositoryView {
+    pub id: i64,
+    pub full_name: String,
+    pub default_branch: String,
+    pub private: bool,
+    pub archived: bool,
+    pub removed: bool,
+    pub html_url: String,
+}
+
+#[derive(Serialize)]
+pub struct InstallationView {
+    pub id: i64,
+    pub account: String,
+    pub suspended: bool,
+    pub deleted: bool,
+}
+
+#[derive(Serialize)]
+pub struct BranchView {
+    pub id: i64,
+    pub name: String,
+    pub pattern: bool,
+    pub enabled: bool,
+    pub state: String,
+    pub last_synced_sha: Option<String>,
+    pub last_synced_at: Option<DateTime<Utc>>,
+    pub deleted: bool,
+}
+
+impl ProjectView {
+    pub fn new(p: &ProjectRecord, github_url: &url::Url) -> Self {
+        let r = &p.repository;
+        Self {
+            id: p.project.id,
+            repository: RepositoryView {
+                id: r.id,
+                full_name: r.full_name.clone(),
+                default_branch: r.default_branch.clone(),
+                private: r.private,
+                archived: r.archived,
+                removed: r.removed_at.is_some(),
+                html_url: github_url
+                    .join(&r.full_name)
+                    .map(|u| u.to_string())
+                    .unwrap_or_default(),
+            },
+            installation: InstallationView {
+                id: p.installation.id,
+                account: p.installation.account_login.clone(),
+                suspended: p.installation.suspended_at.is_some(),
+                deleted: p.installation.deleted_at.is_some(),
+            },
+            stopped: p.stopped_because(),
+            branches: p.selections.iter().map(BranchView::from).collect(),
+        }
+    }
+}
+
+impl From<&project_syncs::Model> for BranchView {
+    fn from(s: &project_syncs::Model) -> Self {
+        Self {
+            id: s.id,
+            name: s.branch.clone(),
+            pattern: s.is_pattern,
+            enabled: s.enabled,
+            state: s.state.clone(),
+            last_synced_sha: s.last_synced_sha.clone(),
+            last_synced_at: s.last_synced_at,
+            deleted: s.deleted_at.is_some(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct RunView {
+    pub id: i64,
+    pub branch: String,
+    pub trigger: String,
+    pub status: String,
+    pub from_sha: Option<String>,
+    pub target_sha: Option<String>,
+    pub attempt: i32,
+    pub files_total: i64,
+    pub files_changed: i64,
+    pub files_fetched: i64,
+    pub bytes_fetched: i64,
+    pub api_requests: i64,
+    pub queued_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<i64>,
+    pub error: Option<String>,
+}
+
+impl RunView {
+    pub fn new(run: sync_runs::Model, branch: &str) -> Self {
+        let duration_ms = run
+            .started_at
+            .zip(run.finished_at)
+            .map(|(s, f)| (f - s).num_milliseconds());
+        Self {
+            id: run.id,
+            branch: branch.to_owned(),
+            trigger: run.trigger,
+            status: run.status,
+            from_sha: run.from_sha,
+            target_sha: run.target_sha,
+            attempt: run.attempt,
+            files_total: run.files_total,
+            files_changed: run.files_changed,
+            files_fetched: run.files_fetched,
+            bytes_fetched: run.bytes_fetched,
+            api_requests: run.api_requests,
+            queued_at: run.queued_at,
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            duration_ms,
+            error: run.error,
+        }
+    }
+}

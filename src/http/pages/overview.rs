@@ -1,0 +1,76 @@
+//! `/`: every installation and project, with each branch's state.
+use actix_web::{get, web, HttpResponse};
+use maud::html;
+
+use super::{
+    layout::{ago, page as frame, short},
+    to_login,
+};
+use crate::{
+    http::{auth::Admin, ApiError, AppState},
+    store::projects,
+};
+
+#[get("/")]
+pub async fn page(
+    admin: Option<Admin>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if admin.is_none() {
+        return Ok(to_login());
+    }
+    let all = projects::load_all(&state.db).await?;
+    let web = &state.config.github.web_url;
+    let mut installations: Vec<(i64, String, Vec<&projects::ProjectRecord>)> = Vec::new();
+    for p in &all {
+        match installations
+            .iter_mut()
+            .find(|(id, _, _)| *id == p.installation.id)
+        {
+            Some((_, _, list)) => list.push(p),
+            None => installations.push((
+                p.installation.id,
+                p.installation.account_login.clone(),
+                vec![p],
+            )),
+        }
+    }
+    let body = html! {
+        h1 { "Projects" }
+        @if installations.is_empty() {
+            p.empty { "No installation yet. Install the GitHub App on an organisation to start syncing." }
+        }
+        @for (id, account, list) in &installations {
+            section.installation {
+                h2 { (account) " " small { "installation " (id) } }
+                table {
+                    thead { tr { th { "Repository" } th { "Branch" } th { "State" } th { "Synced at" } th { "When" } } }
+                    tbody {
+                        @for p in list {
+                            @for b in p.selections.iter().filter(|s| !s.is_pattern && s.enabled) {
+                                tr data-project=(p.project.id) data-branch=(b.branch) {
+                                    td { a href=(format!("/projects/{}", p.project.id)) { (p.repository.full_name) } }
+                                    td { (b.branch) }
+                                    td { span.state data-state=(b.state) { (b.state) } }
+                                    td.sha {
+                                        @if let Some(sha) = &b.last_synced_sha {
+                                            a href=(format!("{}{}/commit/{}", web, p.repository.full_name, sha)) { code { (short(sha)) } }
+                                        } @else { "—" }
+                                    }
+                                    td { (ago(b.last_synced_at)) }
+                                }
+                            }
+                            @if let Some(reason) = p.stopped_because() {
+                                tr.stopped { td { (p.repository.full_name) } td colspan="4" { "syncing stopped: " (reason) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let html = frame("Projects", Some("/api/v1/events"), body).into_string();
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(html))
+}

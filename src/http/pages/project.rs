@@ -1,0 +1,183 @@
+//! `/projects/{id}`: branches with live progress, the run history, "Sync now" and the selection
+//! editor.
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::{
+    layout::{ago, page as frame, short},
+    redirect, to_login,
+};
+use crate::{
+    http::{
+        api::projects::{apply_selection, find, queue_sync},
+        auth::{self, Admin},
+        ApiError, AppState,
+    },
+    store::{projects::ProjectRecord, runs},
+};
+
+const HISTORY: u64 = 30;
+
+#[get("/projects/{id}")]
+pub async fn page(
+    admin: Option<Admin>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(admin) = admin else {
+        return Ok(to_login());
+    };
+    let p = find(&state, *id).await?;
+    let csrf = match &admin.session {
+        Some(s) => auth::csrf_token(&req, s)?,
+        None => String::new(),
+    };
+    let ids: Vec<i64> = p
+        .selections
+        .iter()
+        .filter(|s| !s.is_pattern)
+        .map(|s| s.id)
+        .collect();
+    let history = runs::history(&state.db, &ids, HISTORY).await?;
+    let branch_of = |sel: i64| {
+        p.selections
+            .iter()
+            .find(|s| s.id == sel)
+            .map(|s| s.branch.as_str())
+            .unwrap_or("?")
+    };
+    let web = &state.config.github.web_url;
+    let repo_url = format!("{web}{}", p.repository.full_name);
+    let events = format!("/projects/{}/events", p.project.id);
+    let body = html! {
+        h1 { a href=(repo_url) { (p.repository.full_name) } }
+        @if let Some(reason) = p.stopped_because() { p.error { "Syncing is stopped: " (reason) } }
+        (branches(&p, &repo_url))
+        form.inline method="post" action=(format!("/projects/{}/sync", p.project.id)) {
+            input type="hidden" name="csrf" value=(csrf);
+            button #sync-now type="submit" { "Sync now" }
+        }
+        h2 { "Branch selection" }
+        form.selection method="post" action=(format!("/projects/{}/branches", p.project.id)) {
+            input type="hidden" name="csrf" value=(csrf);
+            label for="branches" { "One branch name or pattern per line (" code { "release/*" } ")" }
+            textarea #branches name="branches" rows="4" {
+                @for s in p.selections.iter().filter(|s| s.enabled && (s.is_pattern || !p.selections.iter().any(|x| x.is_pattern && x.enabled && pattern_matches(&x.branch, &s.branch)))) {
+                    (s.branch) "\n"
+                }
+            }
+            button type="submit" { "Save selection" }
+        }
+        h2 { "Runs" }
+        table.runs {
+            thead { tr { th { "#" } th { "Branch" } th { "Trigger" } th { "Status" } th { "From → to" } th { "Changed" } th { "Fetched" } th { "Requests" } th { "Duration" } th { "Error" } } }
+            tbody {
+                @for r in &history {
+                    tr data-run=(r.id) {
+                        td { (r.id) }
+                        td { (branch_of(r.project_sync_id)) }
+                        td { (r.trigger) }
+                        td { span.state data-state=(r.status) { (r.status) } }
+                        td { code { (r.from_sha.as_deref().map(short).unwrap_or("—")) } " → " code { (r.target_sha.as_deref().map(short).unwrap_or("head")) } }
+                        td { (r.files_changed) " / " (r.files_total) }
+                        td { (r.files_fetched) }
+                        td { (r.api_requests) }
+                        td { (r.started_at.zip(r.finished_at).map(|(s, f)| format!("{} ms", (f - s).num_milliseconds())).unwrap_or_default()) }
+                        td.error { (r.error.as_deref().unwrap_or("")) }
+                    }
+                }
+            }
+        }
+    };
+    let html = frame(&p.repository.full_name, Some(&events), body).into_string();
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(html))
+}
+
+fn pattern_matches(pattern: &str, branch: &str) -> bool {
+    match (
+        crate::git::Selector::parse(pattern),
+        crate::git::BranchName::parse(branch),
+    ) {
+        (Ok(s), Ok(b)) => s.is_pattern() && s.matches(&b),
+        _ => false,
+    }
+}
+
+fn branches(p: &ProjectRecord, repo_url: &str) -> Markup {
+    html! {
+        table.branches {
+            thead { tr { th { "Branch" } th { "State" } th { "Progress" } th { "Synced at" } th { "When" } } }
+            tbody {
+                @for b in p.selections.iter().filter(|s| !s.is_pattern) {
+                    tr data-project=(p.project.id) data-branch=(b.branch) class=[(!b.enabled).then_some("disabled")] {
+                        td { (b.branch) @if !b.enabled { " (not selected)" } }
+                        td { span.state data-state=(b.state) { (b.state) } }
+                        td { progress.bar max="1" value="0" hidden {} span.count {} }
+                        td.sha {
+                            @if let Some(sha) = &b.last_synced_sha {
+                                a href=(format!("{repo_url}/commit/{sha}")) { code { (short(sha)) } }
+                            } @else { "—" }
+                        }
+                        td { (ago(b.last_synced_at)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+#[post("/projects/{id}/sync")]
+pub async fn sync_now(
+    admin: Option<Admin>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(admin) = admin else {
+        return Ok(to_login());
+    };
+    auth::check_csrf(&req, &admin, &form.csrf)?;
+    let p = find(&state, *id).await?;
+    queue_sync(&state, &p, None).await?;
+    Ok(redirect(format!("/projects/{}", p.project.id)))
+}
+
+#[derive(Deserialize)]
+struct SelectionForm {
+    csrf: String,
+    branches: String,
+}
+
+#[post("/projects/{id}/branches")]
+pub async fn set_branches(
+    admin: Option<Admin>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: web::Form<SelectionForm>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(admin) = admin else {
+        return Ok(to_login());
+    };
+    auth::check_csrf(&req, &admin, &form.csrf)?;
+    let p = find(&state, *id).await?;
+    let wanted: Vec<String> = form
+        .branches
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    apply_selection(&state, &p, &wanted).await?;
+    Ok(redirect(format!("/projects/{}", p.project.id)))
+}

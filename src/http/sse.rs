@@ -1,0 +1,190 @@
+//! Server-Sent Events: a project's progress (or everyone's, for dashboards), live, with replay
+//! from `Last-Event-ID` so a reconnecting client misses nothing and sees nothing twice.
+use std::time::Duration;
+
+use actix_web::{get, web, HttpRequest};
+use actix_web_lab::sse::{self, Sse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::{broadcast::error::RecvError, mpsc};
+
+use super::{api::views::BranchView, auth::Admin, ApiError, AppState};
+use crate::{
+    progress,
+    store::{entities::sync_events, projects},
+};
+
+const RETRY: Duration = Duration::from_secs(3);
+/// Events buffered per client; a client that falls further behind is dropped and, when it
+/// reconnects with `Last-Event-ID`, replayed from the table.
+const CLIENT_BUFFER: usize = 64;
+const REPLAY_PAGE: u64 = 500;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplayQuery {
+    last_event_id: Option<String>,
+}
+
+#[get("/projects/{id}/events")]
+async fn project_events(
+    _: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    req: HttpRequest,
+    q: web::Query<ReplayQuery>,
+) -> Result<
+    Sse<impl futures_util::Stream<Item = Result<sse::Event, std::convert::Infallible>>>,
+    ApiError,
+> {
+    let project = projects::load(&state.db, *id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no project with id {id}")))?;
+    let after = last_event_id(&req, &q)?;
+    Ok(open(state.into_inner(), Some(project.project.id), after))
+}
+
+/// Registered inside the /api/v1 scope.
+#[get("/events")]
+async fn all_events(
+    _: Admin,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    q: web::Query<ReplayQuery>,
+) -> Result<
+    Sse<impl futures_util::Stream<Item = Result<sse::Event, std::convert::Infallible>>>,
+    ApiError,
+> {
+    let after = last_event_id(&req, &q)?;
+    Ok(open(state.into_inner(), None, after))
+}
+
+fn last_event_id(req: &HttpRequest, q: &ReplayQuery) -> Result<Option<i64>, ApiError> {
+    let header = req
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    match header.or_else(|| q.last_event_id.clone()) {
+        None => Ok(None),
+        Some(raw) if raw.trim().is_empty() => Ok(None),
+        Some(raw) => {
+            raw.trim().parse::<i64>().map(Some).map_err(|_| {
+                ApiError::BadRequest(format!("Last-Event-ID {raw:?} is not an event id"))
+            })
+        }
+    }
+}
+
+fn open(
+    state: std::sync::Arc<AppState>,
+    project: Option<i64>,
+    after: Option<i64>,
+) -> Sse<impl futures_util::Stream<Item = Result<sse::Event, std::convert::Infallible>>> {
+    // Subscribe before reading the table, so nothing falls between replay and live.
+    let mut live = state.hub.subscribe();
+    let keep_alive = state.config.sse_keep_alive;
+    let (tx, rx) = mpsc::channel::<sse::Event>(CLIENT_BUFFER);
+    tokio::spawn(async move {
+        let mut high = match after {
+            Some(after) => match replay_into(&state, project, after, &tx).await {
+                Some(high) => high,
+                None => return,
+            },
+            None => match snapshot(&state, project).await {
+                Ok((id, data)) => {
+                    let event = sse::Data::new(data.to_string())
+                        .event("snapshot")
+                        .id(id.to_string());
+                    if tx.send(event.into()).await.is_err() {
+                        return;
+                    }
+                    id
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "SSE snapshot failed");
+                    return;
+                }
+            },
+        };
+        loop {
+            let received = tokio::select! {
+                r = live.recv() => r,
+                _ = state.shutdown.cancelled() => return,
+            };
+            let ev = match received {
+                Ok(ev) => ev,
+                // Too slow: drop the stream; the client reconnects with Last-Event-ID.
+                Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
+            };
+            if ev.id <= high || project.is_some_and(|p| p != ev.project_id) {
+                continue;
+            }
+            high = ev.id;
+            if tx.send(to_sse(&ev)).await.is_err() {
+                return;
+            }
+        }
+    });
+    Sse::from_infallible_receiver(rx)
+        .with_keep_alive(keep_alive)
+        .with_retry_duration(RETRY)
+}
+
+/// Sends every stored event after `after`; returns the last id sent (or `after`).
+async fn replay_into(
+    state: &AppState,
+    project: Option<i64>,
+    mut after: i64,
+    tx: &mpsc::Sender<sse::Event>,
+) -> Option<i64> {
+    loop {
+        let rows = progress::replay(&state.db, project, after, REPLAY_PAGE)
+            .await
+            .ok()?;
+        let n = rows.len();
+        for row in rows {
+            after = row.id;
+            tx.send(to_sse(&row)).await.ok()?;
+        }
+        if n < REPLAY_PAGE as usize {
+            return Some(after);
+        }
+    }
+}
+
+pub fn event_data(ev: &sync_events::Model) -> Value {
+    let mut data = ev.data.clone();
+    if let Value::Object(map) = &mut data {
+        map.insert("project_id".into(), json!(ev.project_id));
+    }
+    data
+}
+
+fn to_sse(ev: &sync_events::Model) -> sse::Event {
+    sse::Data::new(event_data(ev).to_string())
+        .event(ev.kind.clone())
+        .id(ev.id.to_string())
+        .into()
+}
+
+/// The state of every selected branch now, labelled with the newest event id it reflects.
+async fn snapshot(state: &AppState, project: Option<i64>) -> Result<(i64, Value), sea_orm::DbErr> {
+    let id = progress::latest_id(&state.db).await?;
+    let records = match project {
+        Some(p) => projects::load(&state.db, p).await?.into_iter().collect(),
+        None => projects::load_all(&state.db).await?,
+    };
+    let projects: Vec<Value> = records
+        .iter()
+        .map(|p| {
+            let branches: Vec<BranchView> = p.selections.iter().map(BranchView::from).collect();
+            json!({ "project_id": p.project.id, "branches": branches })
+        })
+        .collect();
+    let data = match project {
+        Some(_) => projects.into_iter().next().unwrap_or(Value::Null),
+        None => json!({ "projects": projects }),
+    };
+    Ok((id, data))
+}

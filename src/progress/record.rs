@@ -1,0 +1,67 @@
+//! Writing progress events.
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, Set};
+use serde_json::Value;
+
+use crate::store::entities::sync_events;
+
+pub const QUEUED: &str = "queued";
+pub const STARTED: &str = "started";
+pub const PROGRESS: &str = "progress";
+pub const SUCCEEDED: &str = "succeeded";
+pub const FAILED: &str = "failed";
+pub const SELECTION_CHANGED: &str = "selection_changed";
+
+pub async fn record(
+    db: &impl ConnectionTrait,
+    project_id: i64,
+    run_id: Option<i64>,
+    kind: &str,
+    data: Value,
+) -> Result<sync_events::Model, DbErr> {
+    sync_events::ActiveModel {
+        project_id: Set(project_id),
+        run_id: Set(run_id),
+        kind: Set(kind.to_owned()),
+        data: Set(data),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+}
+
+/// Deletes events older than `retention`. Replays from a recent id are unaffected: ids only grow,
+/// and a client asking for an id older than the retention gets whatever is kept.
+pub async fn prune(
+    db: &impl ConnectionTrait,
+    retention: std::time::Duration,
+) -> Result<u64, DbErr> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let cutoff =
+        Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+    let res = sync_events::Entity::delete_many()
+        .filter(sync_events::Column::CreatedAt.lt(cutoff))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}
+
+/// Prunes once an hour until shutdown.
+pub async fn run_pruner(
+    db: sea_orm::DatabaseConnection,
+    retention: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        match prune(&db, retention).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "pruned old progress events"),
+            Err(e) => tracing::warn!(error = %e, "pruning progress events failed"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! The sync queue, kept in `sync_runs`. The database enforces one queued and one running run per
+//! branch (partial unique indexes); a push while a run is queued updates that run (coalescing);
+//! runs are claimed with a lease so a crashed worker's run is taken up again once it expires.
+use chrono::{Duration, Utc};
+use sea_orm::{
+    sea_query::OnConflict, ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr,
+    EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    TryInsertResult,
+};
+
+use super::entities::sync_runs::{self, Column, Entity as Run};
+use crate::git::Sha;
+
+pub const QUEUED: &str = "queued";
+pub const RUNNING: &str = "running";
+pub const SUCCEEDED: &str = "succeeded";
+pub const FAILED: &str = "failed";
+pub const SUPERSEDED: &str = "superseded";
+
+/// Why a run was queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Install,
+    Push,
+    Manual,
+    Reconcile,
+    Selection,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Install => "install",
+            Self::Push => "push",
+            Self::Manual => "manual",
+            Self::Reconcile => "reconcile",
+            Self::Selection => "selection",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Enqueued {
+    pub run: sync_runs::Model,
+    /// True when an already queued run absorbed this request.
+    pub coalesced: bool,
+}
+
+/// Queues a run for a branch, or folds the request into the run already queued for it.
+pub async fn enqueue(
+    db: &impl ConnectionTrait,
+    project_sync_id: i64,
+    trigger: Trigger,
+    target: Option<&Sha>,
+) -> Result<Enqueued, DbErr> {
+    // Two attempts: a concurrent enqueue may insert between our read and our insert.
+    for _ in 0..2 {
+        if let Some(queued) = queued_run(db, project_sync_id).await? {
+            let run = match target {
+                Some(sha) if queued.target_sha.as_deref() != Some(sha.as_str()) => {
+                    let mut am: sync_runs::ActiveModel = queued.into();
+                    am.target_sha = Set(Some(sha.to_string()));
+                    am.update(db).await?
+                }
+                _ => queued,
+            };
+            return Ok(Enqueued {
+                run,
+                coalesced: true,
+            });
+        }
+        let am = sync_runs::ActiveModel {
+            project_sync_id: Set(project_sync_id),
+            trigger: Set(trigger.as_str().to_owned()),
+            target_sha: Set(target.map(Sha::to_string)),
+            status: Set(QUEUED.to_owned()),
+            queued_at: Set(Utc::now()),
+            ..Default::default()
+        };
+        // ON CONFLICT DO NOTHING keeps a PostgreSQL transaction usable when the partial unique
+        // index rejects a second queued run.
+        let inserted = Run::insert(am)
+            .on_conflict(OnConflict::new().do_nothing().to_owned())
+            .try_insert()
+            .exec_without_returning(db)
+            .await?;
+        if matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
+            let run = queued_run(db, project_sync_id)
+                .await?
+                .ok_or_else(|| DbErr::RecordNotFound("the run just queued".into()))?;
+            return Ok(Enqueued {
+                run,
+                coalesced: false,
+            });
+        }
+    }
+    Err(DbErr::Custom(format!(
+        "could not queue a run for branch selection {project_sync_id}"
+    )))
+}
+
+pub async fn queued_run(
+    db: &impl ConnectionTrait,
+    project_sync_id: i64,
+) -> Result<Option<sync_runs::Model>, DbErr> {
+    Run::find()
+        .filter(Column::ProjectSyncId.eq(project_sync_id))
+        .filter(Column::Status.eq(QUEUED))
+        .one(db)
+        .await
+}
+
+/// Claims the oldest claimable run: a queued one whose backoff has passed, that has been queued
+/// for at least `debounce` (so a burst of pushes folds into one run), and whose branch has no
+/// running run; or a running one whose lease expired (its worker died). PostgreSQL skips rows
+/// other workers are claiming; SQLite serialises writers, so the update is atomic there too.
+pub async fn claim(
+    db: &impl ConnectionTrait,
+    worker: &str,
+    lease: Duration,
+    debounce: Duration,
+) -> Result<Option<sync_runs::Model>, DbErr> {
+    let backend = db.get_database_backend();
+    let lock = if backend == DbBackend::Postgres {
+        "FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    let now = Utc::now();
+    let sql = format!(
+        "UPDATE sync_runs SET status = 'running', lease_until = $1, leased_by = $2, \
+           attempt = attempt + 1, started_at = $3, not_before = NULL \
+         WHERE id = (SELECT r.id FROM sync_runs r \
+           WHERE (r.status = 'queued' AND (r.not_before IS NULL OR r.not_before <= $3) \
+                  AND r.queued_at <= $4 \
+                  AND NOT EXISTS (SELECT 1 FROM sync_runs x \
+                                  WHERE x.project_sync_id = r.project_sync_id AND x.status = 'running')) \
+              OR (r.status = 'running' AND r.lease_until < $3) \
+           ORDER BY r.id LIMIT 1 {lock}) \
+         RETURNING *"
+    );
+    let stmt = Statement::from_sql_and_values(
+        backend,
+        sql,
+        [
+            (now + lease).into(),
+            worker.into(),
+            now.into(),
+            (now - debounce).into(),
+        ],
+    );
+    match sync_runs::Model::find_by_statement(stmt).one(db).await {
+        Ok(run) => Ok(run),
+        // Another worker won the race for this branch: nothing to claim this time.
+        Err(e) if is_unique_violation(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Extends a lease while the run is in progress. False when the lease was lost (another worker
+/// took the run over after it expired): the caller must stop without writing results.
+pub async fn renew_lease(
+    db: &impl ConnectionTrait,
+    run_id: i64,
+    worker: &str,
+    lease: Duration,
+) -> Result<bool, DbErr> {
+    let res = Run::update_many()
+        .col_expr(
+            Column::LeaseUntil,
+            sea_orm::sea_query::Expr::value(Utc::now() + lease),
+        )
+        .filter(Column::Id.eq(run_id))
+        .filter(Column::Status.eq(RUNNING))
+        .filter(Column::LeasedBy.eq(worker))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Counts recorded with a finished run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunCounts {
+    pub from_sha: Option<String>,
+    pub target_sha: Option<String>,
+    pub files_total: i64,
+    pub files_changed: i64,
+    pub files_fetched: i64,
+    pub bytes_fetched: i64,
+    pub api_requests: i64,
+}
+
+/// Ends a run this worker holds. Returns None when the lease was lost meanwhile.
+pub async fn finish(
+    db: &impl ConnectionTrait,
+    run_id: i64,
+    worker: &str,
+    status: &str,
+    counts: &RunCounts,
+    error: Option<&str>,
+) -> Result<Option<sync_runs::Model>, DbErr> {
+    let Some(run) = held_run(db, run_id, worker).await? else {
+        return Ok(None);
+    };
+    let mut am: sync_runs::ActiveModel = run.into();
+    am.status = Set(status.to_owned());
+    am.lease_until = Set(None);
+    am.finished_at = Set(Some(Utc::now()));
+    am.from_sha = Set(counts.from_sha.clone());
+    if counts.target_sha.is_some() {
+        am.target_sha = Set(counts.target_sha.clone());
+    }
+    am.files_total = Set(counts.files_total);
+    am.files_changed = Set(counts.files_changed);
+    am.files_fetched = Set(counts.files_fetched);
+    am.bytes_fetched = Set(counts.bytes_fetched);
+    am.api_requests = Set(counts.api_requests);
+    am.error = Set(error.map(str::to_owned));
+    am.update(db).await.map(Some)
+}
+
+/// Puts a failed attempt back in the queue to be retried after `delay`. When a follow-up run is
+/// already queued for the branch, that run will do the work: this one ends failed instead.
+/// Returns the updated run, or None when the lease was lost.
+pub async fn retry_later(
+    db: &impl ConnectionTrait,
+    run_id: i64,
+    worker: &str,
+    delay: Duration,
+    error: &str,
+) -> Result<Option<sync_runs::Model>, DbErr> {
+    let Some(run) = held_run(db, run_id, worker).await? else {
+        return Ok(None);
+    };
+    let follow_up = queued_run(db, run.project_sync_id).await?.is_some();
+    let mut am: sync_runs::ActiveModel = run.into();
+    am.lease_until = Set(None);
+    am.error = Set(Some(error.to_owned()));
+    if follow_up {
+        am.status = Set(SUPERSEDED.to_owned());
+        am.finished_at = Set(Some(Utc::now()));
+    } else {
+        am.status = Set(QUEUED.to_owned());
+        am.leased_by = Set(None);
+        am.not_before = Set(Some(Utc::now() + delay));
+    }
+    am.update(db).await.map(Some)
+}
+
+async fn held_run(
+    db: &impl ConnectionTrait,
+    run_id: i64,
+    worker: &str,
+) -> Result<Option<sync_runs::Model>, DbErr> {
+    Run::find_by_id(run_id)
+        .filter(Column::Status.eq(RUNNING))
+        .filter(Column::LeasedBy.eq(worker))
+        .one(db)
+        .await
+}
+
+/// A branch's runs, newest first.
+pub async fn history(
+    db: &impl ConnectionTrait,
+    project_sync_ids: &[i64],
+    limit: u64,
+) -> Result<Vec<sync_runs::Model>, DbErr> {
+    Run::find()
+        .filter(Column::ProjectSyncId.is_in(project_sync_ids.iter().copied()))
+        .order_by_desc(Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// The exponential backoff before retry `attempt` (1-based), capped.
+pub fn backoff(attempt: i32, base: Duration, cap: Duration) -> Duration {
+    let factor = 1i32
+        .checked_shl(attempt.clamp(1, 20) as u32 - 1)
+        .unwrap_or(i32::MAX);
+    (base * factor).min(cap)
+}
+
+pub fn is_unique_violation(e: &DbErr) -> bool {
+    matches!(
+        e.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}

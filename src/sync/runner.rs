@@ -1,0 +1,288 @@
+//! One sync run, DESIGN.md's algorithm: resolve the branch head now, diff GitHub's tree with the
+//! stored manifest by blob sha, fetch only the blobs not stored yet, swap the manifest in one
+//! transaction.
+use std::{collections::HashSet, time::Instant};
+
+use bytes::Bytes;
+use futures_util::{stream, StreamExt, TryStreamExt};
+use sea_orm::{DatabaseConnection, DbErr};
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio_util::io::StreamReader;
+
+use super::{
+    planner::{self, TreeItem},
+    tarball, SyncSettings,
+};
+use crate::{
+    git::{BranchName, Sha},
+    github::{EntryKind, GithubError, InstallationClient, RepoName},
+    progress,
+    store::{
+        entities::{project_syncs, sync_runs},
+        manifests,
+        runs::{self, RunCounts},
+        selections,
+    },
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Github(#[from] GithubError),
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("blob {sha} from GitHub does not match its sha: refusing corrupt content")]
+    Corrupt { sha: String },
+    #[error("the run's lease was lost to another worker")]
+    LeaseLost,
+}
+
+impl RunError {
+    /// Worth another attempt later: GitHub outages and rate limits, database hiccups.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Github(e) => e.is_transient(),
+            Self::Db(_) | Self::Corrupt { .. } => true,
+            Self::Invalid(_) | Self::LeaseLost => false,
+        }
+    }
+}
+
+/// What the run needs to know about its branch.
+pub struct Target {
+    pub project_id: i64,
+    pub selection: project_syncs::Model,
+    pub repo: RepoName,
+    pub branch: BranchName,
+}
+
+/// How a run ended, for the worker to record.
+pub enum Finished {
+    Synced(RunCounts),
+    /// The branch no longer exists on GitHub: its selection and manifest are kept, marked deleted.
+    BranchGone,
+}
+
+pub struct Run<'a> {
+    pub db: &'a DatabaseConnection,
+    pub client: &'a InstallationClient,
+    pub settings: &'a SyncSettings,
+    pub run: &'a sync_runs::Model,
+    pub worker: &'a str,
+    pub target: &'a Target,
+}
+
+impl Run<'_> {
+    pub async fn execute(&self) -> Result<Finished, RunError> {
+        let t = self.target;
+        let head = match self.client.branch_head(&t.repo, &t.branch).await {
+            Ok(h) => h,
+            Err(GithubError::NotFound { .. }) => return Ok(Finished::BranchGone),
+            Err(e) => return Err(e.into()),
+        };
+        let mut counts = RunCounts {
+            from_sha: t.selection.last_synced_sha.clone(),
+            target_sha: Some(head.commit.to_string()),
+            ..Default::default()
+        };
+        if t.selection.last_synced_sha.as_deref() == Some(head.commit.as_str()) {
+            // Already at the head (a coalesced or replayed push): one request, nothing to do.
+            counts.files_total = manifests::count(self.db, t.selection.id).await? as i64;
+            counts.api_requests = self.client.requests_made() as i64;
+            return self.commit(&[], false, &head.commit, counts).await;
+        }
+        let tree: Vec<TreeItem> = self
+            .client
+            .tree(&t.repo, &head.tree)
+            .await?
+            .into_iter()
+            .filter(|e| e.kind != EntryKind::Tree)
+            .map(|e| TreeItem {
+                path: e.path,
+                mode: e.mode,
+                sha: e.sha.to_string(),
+                size: e.size.map(|s| s as i64),
+            })
+            .collect();
+        let old = manifests::manifest(self.db, t.selection.id).await?;
+        let plan = planner::plan(&tree, &old);
+        counts.files_total = tree.len() as i64;
+        counts.files_changed = (plan.changed + plan.removed) as i64;
+
+        // Only blobs no branch of any project has stored yet are fetched.
+        let missing = manifests::missing_blobs(self.db, &plan.candidates).await?;
+        let size_of = |sha: &str| {
+            tree.iter()
+                .find(|i| i.sha == sha)
+                .and_then(|i| i.size)
+                .unwrap_or(0)
+        };
+        let mut wanted: HashSet<String> = HashSet::new();
+        for sha in &missing {
+            let size = size_of(sha);
+            if size as u64 > self.settings.max_file_size {
+                manifests::store_blob(self.db, sha, size, None).await?;
+            } else {
+                wanted.insert(sha.clone());
+            }
+        }
+        let total = wanted.len();
+        self.progress(0, total).await?;
+        let mut done = 0usize;
+        if total >= self.settings.tarball_threshold {
+            let shas: Vec<String> = wanted.iter().cloned().collect();
+            self.read_tarball(&t.repo, &head.commit, wanted, total, &mut counts)
+                .await?;
+            wanted = manifests::missing_blobs(self.db, &shas).await?;
+            done = total - wanted.len();
+            self.progress(done, total).await?;
+        }
+        self.fetch_blobs(&t.repo, wanted, done, total, &mut counts)
+            .await?;
+        counts.api_requests = self.client.requests_made() as i64;
+        self.commit(&plan.entries, true, &head.commit, counts).await
+    }
+
+    /// The swap: manifest, branch state and the run's end commit together, or not at all.
+    async fn commit(
+        &self,
+        entries: &[manifests::Entry],
+        replace: bool,
+        head: &Sha,
+        counts: RunCounts,
+    ) -> Result<Finished, RunError> {
+        let t = self.target;
+        let txn = crate::store::begin_write(self.db).await?;
+        if replace {
+            manifests::replace_manifest(&txn, t.selection.id, entries).await?;
+        }
+        if runs::finish(
+            &txn,
+            self.run.id,
+            self.worker,
+            runs::SUCCEEDED,
+            &counts,
+            None,
+        )
+        .await?
+        .is_none()
+        {
+            return Err(RunError::LeaseLost);
+        }
+        selections::mark_synced(&txn, t.selection.id, head.as_str()).await?;
+        progress::record(
+            &txn,
+            t.project_id,
+            Some(self.run.id),
+            progress::SUCCEEDED,
+            json!({ "run_id": self.run.id, "branch": t.branch.as_str(), "sha": head.as_str(),
+                    "files_total": counts.files_total, "files_changed": counts.files_changed,
+                    "files_fetched": counts.files_fetched, "bytes_fetched": counts.bytes_fetched,
+                    "api_requests": counts.api_requests }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(Finished::Synced(counts))
+    }
+
+    /// Stores every wanted blob found in the commit's tarball. A broken or incomplete archive is
+    /// not fatal: the caller fetches whatever is still missing blob by blob.
+    async fn read_tarball(
+        &self,
+        repo: &RepoName,
+        commit: &Sha,
+        wanted: HashSet<String>,
+        total: usize,
+        counts: &mut RunCounts,
+    ) -> Result<(), RunError> {
+        let body = self.client.tarball(repo, commit).await?;
+        let reader = StreamReader::new(body.map_err(std::io::Error::other));
+        let (tx, mut rx) = mpsc::channel(8);
+        let extract = tokio::spawn(tarball::extract_wanted(
+            reader,
+            wanted,
+            self.settings.max_file_size,
+            tx,
+        ));
+        let mut last = Instant::now();
+        let mut found = 0usize;
+        while let Some(blob) = rx.recv().await {
+            let size = blob.content.len() as i64;
+            manifests::store_blob(self.db, &blob.sha, size, Some(blob.content)).await?;
+            counts.bytes_fetched += size;
+            counts.files_fetched += 1;
+            found += 1;
+            if last.elapsed() >= self.settings.progress_interval {
+                last = Instant::now();
+                self.progress(found, total).await?;
+            }
+        }
+        match extract.await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "tarball unusable; fetching the rest as blobs")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "tarball reader failed; fetching the rest as blobs")
+            }
+        }
+        Ok(())
+    }
+
+    async fn fetch_blobs(
+        &self,
+        repo: &RepoName,
+        wanted: HashSet<String>,
+        mut done: usize,
+        total: usize,
+        counts: &mut RunCounts,
+    ) -> Result<(), RunError> {
+        let shas: Vec<Sha> = wanted.iter().filter_map(|s| Sha::parse(s).ok()).collect();
+        let mut fetched = stream::iter(shas)
+            .map(|sha| async move { self.client.blob(repo, &sha).await.map(|b| (sha, b)) })
+            .buffer_unordered(self.settings.blob_concurrency);
+        let mut last = Instant::now();
+        while let Some((sha, content)) = fetched.try_next().await? {
+            counts.bytes_fetched += content.len() as i64;
+            self.store_verified(&sha, content).await?;
+            counts.files_fetched += 1;
+            done += 1;
+            if last.elapsed() >= self.settings.progress_interval {
+                last = Instant::now();
+                self.progress(done, total).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn store_verified(&self, sha: &Sha, content: Bytes) -> Result<(), RunError> {
+        if tarball::git_blob_sha(&content) != sha.as_str() {
+            return Err(RunError::Corrupt {
+                sha: sha.to_string(),
+            });
+        }
+        manifests::store_blob(
+            self.db,
+            sha.as_str(),
+            content.len() as i64,
+            Some(content.to_vec()),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn progress(&self, done: usize, total: usize) -> Result<(), DbErr> {
+        progress::record(
+            self.db,
+            self.target.project_id,
+            Some(self.run.id),
+            progress::PROGRESS,
+            json!({ "run_id": self.run.id, "branch": self.target.branch.as_str(), "done": done, "total": total }),
+        )
+        .await
+        .map(|_| ())
+    }
+}

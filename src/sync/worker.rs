@@ -1,0 +1,331 @@
+//! The worker loop: claim a run with a lease, keep the lease alive, run it, record the outcome.
+use std::sync::Arc;
+
+use sea_orm::{DatabaseConnection, DbErr, EntityTrait};
+use serde_json::json;
+use tokio::sync::Notify;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tracing::Instrument;
+
+use super::{
+    runner::{Finished, Run, RunError, Target},
+    SyncSettings,
+};
+use crate::{
+    git::BranchName,
+    github::{GithubSlot, RepoName, RequestCounter},
+    progress,
+    store::{
+        entities::{project_syncs, sync_runs},
+        projects,
+        runs::{self, RunCounts},
+        selections,
+    },
+};
+
+/// What every worker shares.
+#[derive(Clone)]
+pub struct Workers {
+    pub db: DatabaseConnection,
+    pub github: GithubSlot,
+    pub settings: Arc<SyncSettings>,
+    /// Notified when a run is queued, so an idle worker starts at once instead of at its next poll.
+    pub wake: Arc<Notify>,
+    /// Notified when repositories appear, so their default branches are looked up at once.
+    pub discover: Arc<Notify>,
+}
+
+impl Workers {
+    /// Starts `settings.workers` loops; each ends when `shutdown` is cancelled.
+    pub fn spawn(self, tracker: &TaskTracker, shutdown: &CancellationToken) {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "hubsync".into());
+        for n in 0..self.settings.workers {
+            let id = format!("{host}:{}:{n}", std::process::id());
+            tracker.spawn(self.clone().run_loop(id, shutdown.clone()));
+        }
+    }
+
+    async fn run_loop(self, worker: String, shutdown: CancellationToken) {
+        loop {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            let claimed = match self.github.app() {
+                None => None,
+                Some(_) => match runs::claim(
+                    &self.db,
+                    &worker,
+                    lease(&self.settings),
+                    chrono_duration(self.settings.debounce),
+                )
+                .await
+                {
+                    Ok(run) => run,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "claiming a sync run failed");
+                        None
+                    }
+                },
+            };
+            match claimed {
+                Some(run) => {
+                    let span =
+                        tracing::info_span!("sync_run", run_id = run.id, attempt = run.attempt);
+                    self.process(&worker, run, &shutdown).instrument(span).await;
+                }
+                None => {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = self.wake.notified() => {}
+                        _ = tokio::time::sleep(self.settings.poll_interval) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn process(&self, worker: &str, run: sync_runs::Model, shutdown: &CancellationToken) {
+        if let Err(e) = self.try_process(worker, &run, shutdown).await {
+            tracing::error!(error = %e, "recording a sync run's outcome failed; its lease will expire and it will run again");
+        }
+    }
+
+    async fn try_process(
+        &self,
+        worker: &str,
+        run: &sync_runs::Model,
+        shutdown: &CancellationToken,
+    ) -> Result<(), DbErr> {
+        let Some(app) = self.github.app() else {
+            return Ok(());
+        };
+        let (target, installation_id) = match self.target(run).await? {
+            Ok(t) => t,
+            Err(reason) => {
+                tracing::info!(reason, "run superseded");
+                runs::finish(
+                    &self.db,
+                    run.id,
+                    worker,
+                    runs::SUPERSEDED,
+                    &RunCounts::default(),
+                    Some(reason),
+                )
+                .await?;
+                return Ok(());
+            }
+        };
+        selections::set_state(&self.db, target.selection.id, selections::SYNCING).await?;
+        let data = json!({ "run_id": run.id, "branch": target.branch.as_str(), "trigger": run.trigger,
+                           "target_sha": run.target_sha, "attempt": run.attempt });
+        progress::record(
+            &self.db,
+            target.project_id,
+            Some(run.id),
+            progress::STARTED,
+            data,
+        )
+        .await?;
+
+        let counter = RequestCounter::new();
+        let client = app
+            .installation(installation_id)
+            .with_counter(counter.clone());
+        let lost = CancellationToken::new();
+        let heartbeat = tokio::spawn(heartbeat(
+            self.db.clone(),
+            run.id,
+            worker.to_owned(),
+            self.settings.clone(),
+            lost.clone(),
+        ));
+        let execution = Run {
+            db: &self.db,
+            client: &client,
+            settings: &self.settings,
+            run,
+            worker,
+            target: &target,
+        };
+        let result = tokio::select! {
+            r = execution.execute() => r,
+            _ = lost.cancelled() => Err(RunError::LeaseLost),
+            _ = shutdown.cancelled() => {
+                heartbeat.abort();
+                // Hand the run back so the next start (or another replica) picks it up at once.
+                runs::retry_later(&self.db, run.id, worker, chrono::Duration::zero(), "interrupted by shutdown").await?;
+                return Ok(());
+            }
+        };
+        heartbeat.abort();
+        self.record(worker, run, &target, result, counter.get() as i64)
+            .await
+    }
+
+    async fn record(
+        &self,
+        worker: &str,
+        run: &sync_runs::Model,
+        target: &Target,
+        result: Result<Finished, RunError>,
+        requests: i64,
+    ) -> Result<(), DbErr> {
+        let branch = target.branch.as_str();
+        match result {
+            Ok(Finished::Synced(counts)) => {
+                tracing::info!(
+                    files = counts.files_total,
+                    changed = counts.files_changed,
+                    fetched = counts.files_fetched,
+                    requests = counts.api_requests,
+                    "run succeeded"
+                );
+                self.wake.notify_one();
+            }
+            Ok(Finished::BranchGone) => {
+                let txn = crate::store::begin_write(&self.db).await?;
+                let counts = RunCounts {
+                    api_requests: requests,
+                    ..Default::default()
+                };
+                let reason = "the branch no longer exists on GitHub";
+                runs::finish(
+                    &txn,
+                    run.id,
+                    worker,
+                    runs::SUPERSEDED,
+                    &counts,
+                    Some(reason),
+                )
+                .await?;
+                selections::mark_deleted(&txn, target.selection.id).await?;
+                let data = json!({ "branch": branch, "state": selections::DELETED });
+                progress::record(
+                    &txn,
+                    target.project_id,
+                    None,
+                    progress::SELECTION_CHANGED,
+                    data,
+                )
+                .await?;
+                txn.commit().await?;
+            }
+            Err(RunError::LeaseLost) => {
+                tracing::warn!("lease lost; another worker owns the run now")
+            }
+            Err(e) if e.is_transient() && run.attempt < self.settings.max_attempts => {
+                let delay = runs::backoff(
+                    run.attempt,
+                    chrono_duration(self.settings.retry_base),
+                    chrono::Duration::minutes(30),
+                );
+                let message = e.to_string();
+                tracing::warn!(error = %message, retry_in_s = delay.num_seconds(), "run failed; will retry");
+                let txn = crate::store::begin_write(&self.db).await?;
+                runs::retry_later(&txn, run.id, worker, delay, &message).await?;
+                let data = json!({ "run_id": run.id, "branch": branch, "error": message, "will_retry": true,
+                                   "retry_in_ms": delay.num_milliseconds(), "attempt": run.attempt });
+                progress::record(
+                    &txn,
+                    target.project_id,
+                    Some(run.id),
+                    progress::FAILED,
+                    data,
+                )
+                .await?;
+                txn.commit().await?;
+            }
+            Err(e) => {
+                let message = e.to_string();
+                tracing::error!(error = %message, "run failed");
+                let txn = crate::store::begin_write(&self.db).await?;
+                let counts = RunCounts {
+                    api_requests: requests,
+                    ..Default::default()
+                };
+                runs::finish(&txn, run.id, worker, runs::FAILED, &counts, Some(&message)).await?;
+                // The branch keeps its last good manifest.
+                selections::set_state(&txn, target.selection.id, selections::FAILED).await?;
+                let data = json!({ "run_id": run.id, "branch": branch, "error": message, "will_retry": false });
+                progress::record(
+                    &txn,
+                    target.project_id,
+                    Some(run.id),
+                    progress::FAILED,
+                    data,
+                )
+                .await?;
+                txn.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The branch a run syncs, or why it should not run any more.
+    async fn target(
+        &self,
+        run: &sync_runs::Model,
+    ) -> Result<Result<(Target, i64), &'static str>, DbErr> {
+        let Some(selection) = project_syncs::Entity::find_by_id(run.project_sync_id)
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(Err("the branch selection is gone"));
+        };
+        let Some(project) = projects::load(&self.db, selection.project_id).await? else {
+            return Ok(Err("the project is gone"));
+        };
+        if let Some(reason) = project.stopped_because() {
+            return Ok(Err(reason));
+        }
+        if !selection.enabled || selection.is_pattern {
+            return Ok(Err("the branch is no longer selected"));
+        }
+        let (Ok(repo), Ok(branch)) = (
+            RepoName::parse(&project.repository.full_name),
+            BranchName::parse(&selection.branch),
+        ) else {
+            return Ok(Err("the repository or branch name is not valid"));
+        };
+        let installation_id = project.installation.id;
+        Ok(Ok((
+            Target {
+                project_id: project.project.id,
+                selection,
+                repo,
+                branch,
+            },
+            installation_id,
+        )))
+    }
+}
+
+fn lease(settings: &SyncSettings) -> chrono::Duration {
+    chrono_duration(settings.lease)
+}
+
+fn chrono_duration(d: std::time::Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// Renews the lease at a third of its length; cancels `lost` when another worker took the run.
+async fn heartbeat(
+    db: DatabaseConnection,
+    run_id: i64,
+    worker: String,
+    settings: Arc<SyncSettings>,
+    lost: CancellationToken,
+) {
+    let every = settings.lease / 3;
+    loop {
+        tokio::time::sleep(every).await;
+        match runs::renew_lease(&db, run_id, &worker, lease(&settings)).await {
+            Ok(true) => {}
+            Ok(false) => {
+                lost.cancel();
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "renewing the lease failed; trying again"),
+        }
+    }
+}

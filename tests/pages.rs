@@ -1,0 +1,124 @@
+//! The status pages over HTTP: login and sessions, redirects, CSRF, readable HTML.
+use hubsync::sync::intake::{signal, AutoSelect, SyncSignal};
+use reqwest::{redirect::Policy, StatusCode};
+
+use crate::{
+    db_test,
+    support::{seed, spawn_app_with, test_config, TestApp, TestDb},
+};
+
+const TOKEN: &str = "page-test-token";
+
+async fn app_with_project(db: &TestDb) -> (TestApp, i64) {
+    let app = spawn_app_with(test_config(db, &[("HUBSYNC_ADMIN_TOKEN", TOKEN)])).await;
+    let conn = &app.app.db;
+    seed::installation(conn, 1, "octo-org").await;
+    seed::repository(conn, 1, 100, "octo-org/secret-plans").await;
+    signal(
+        conn,
+        AutoSelect::DefaultBranch,
+        SyncSignal::RepositoriesAdded {
+            installation_id: 1,
+            repository_ids: vec![100],
+        },
+    )
+    .await
+    .unwrap();
+    let id = hubsync::store::selections::project_of_repository(conn, 100)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    (app, id)
+}
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap()
+}
+
+async fn login(app: &TestApp, client: &reqwest::Client) -> reqwest::Response {
+    client
+        .post(app.url("/login"))
+        .form(&[("token", TOKEN)])
+        .send()
+        .await
+        .unwrap()
+}
+
+fn csrf_of(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+db_test! {
+    async fn anonymous_visitors_are_sent_to_login_and_see_no_names(db) {
+        let (app, id) = app_with_project(&db).await;
+        let client = browser();
+        for path in ["/".to_string(), format!("/projects/{id}")] {
+            let r = client.get(app.url(&path)).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::SEE_OTHER, "{path}");
+            assert_eq!(r.headers()["location"], "/login");
+            assert!(!r.text().await.unwrap().contains("secret-plans"));
+        }
+        let r = client.get(app.url("/login")).send().await.unwrap();
+        let html = r.text().await.unwrap();
+        assert!(html.contains("name=\"token\"") && !html.contains("secret-plans"));
+        let r = client.post(app.url("/login")).form(&[("token", "wrong")]).send().await.unwrap();
+        assert_eq!(r.status(), 401);
+    }
+}
+
+db_test! {
+    async fn logging_in_sets_a_strict_http_only_session_that_opens_pages_and_api(db) {
+        let (app, id) = app_with_project(&db).await;
+        let client = browser();
+        let r = login(&app, &client).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+        assert!(cookie.starts_with("hubsync_session="), "{cookie}");
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+        assert!(!cookie.contains("Secure"), "plain http: not Secure");
+        assert!(!cookie.contains(TOKEN), "the token itself is never the cookie");
+
+        let html = client.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("octo-org/secret-plans") && html.contains("pending"), "{html}");
+        let html = client.get(app.url(&format!("/projects/{id}"))).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("Sync now") && html.contains("Branch selection") && html.contains("<progress"));
+        assert!(html.contains(&format!("data-events=\"/projects/{id}/events\"")));
+        let r = client.get(app.url("/api/v1/projects")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "the session opens the API too");
+
+        let r = client.post(app.url("/logout")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let r = client.get(app.url("/")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "logged out");
+    }
+}
+
+db_test! {
+    async fn forms_need_their_csrf_token(db) {
+        let (app, id) = app_with_project(&db).await;
+        let client = browser();
+        login(&app, &client).await;
+        let html = client.get(app.url(&format!("/projects/{id}"))).send().await.unwrap().text().await.unwrap();
+        let csrf = csrf_of(&html);
+
+        let r = client.post(app.url(&format!("/projects/{id}/branches"))).form(&[("csrf", "forged"), ("branches", "main\nevil")]).send().await.unwrap();
+        assert_eq!(r.status(), 403);
+        let r = client.post(app.url(&format!("/projects/{id}/branches"))).form(&[("csrf", csrf.as_str()), ("branches", "main\nrelease/*\n")]).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let html = client.get(app.url(&format!("/projects/{id}"))).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("release/*"), "the editor shows the saved selection");
+
+        let r = client.post(app.url(&format!("/projects/{id}/sync"))).form(&[("csrf", "")]).send().await.unwrap();
+        assert_eq!(r.status(), 403);
+        let r = client.post(app.url(&format!("/projects/{id}/sync"))).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let r = client.post(app.url(&format!("/projects/{id}/branches"))).form(&[("csrf", csrf.as_str()), ("branches", "a..b")]).send().await.unwrap();
+        assert_eq!(r.status(), 400);
+    }
+}
