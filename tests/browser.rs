@@ -1,5 +1,6 @@
 //! The status page in a real browser (headless Chromium over WebDriver) against a running hubsync
-//! and the fake GitHub: log in, open a project, push, and watch the page follow the sync live.
+//! and the fake GitHub: log in, open a project, push, and watch the page follow the sync live;
+//! restart the server; then the overview.
 //!
 //! SQLite only: the page and its event stream read the same rows on both engines, and tests/sse.rs
 //! checks the stream itself on PostgreSQL too.
@@ -69,6 +70,25 @@ async fn until(c: &Client, what: &str, js: &str) {
     }
 }
 
+/// Marks the page (the mark survives only if it is never reloaded) and records script errors.
+async fn watch(c: &Client) {
+    c.execute(
+        "window.__hubsync_test_marker = true; window.__hubsync_errors = []; \
+         window.addEventListener('error', (e) => window.__hubsync_errors.push(String(e.message)));",
+        vec![],
+    )
+    .await
+    .unwrap();
+}
+
+async fn assert_no_script_errors(c: &Client) {
+    let errors = c
+        .execute("return window.__hubsync_errors", vec![])
+        .await
+        .unwrap();
+    assert_eq!(errors, json!([]), "the page's script threw");
+}
+
 async fn push(fake: &FakeGithub, app: &TestApp, push: &Push) {
     let r = fake
         .push_event(push)
@@ -78,10 +98,9 @@ async fn push(fake: &FakeGithub, app: &TestApp, push: &Push) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_project_page_follows_a_push_live_and_survives_a_restart() {
+async fn status_pages_follow_pushes_live_and_survive_a_restart() {
     let Some(browser) =
-        Browser::start("browser::the_project_page_follows_a_push_live_and_survives_a_restart")
-            .await
+        Browser::start("browser::status_pages_follow_pushes_live_and_survive_a_restart").await
     else {
         return;
     };
@@ -144,10 +163,7 @@ async fn the_project_page_follows_a_push_live_and_survives_a_restart() {
         json!(false),
         "no bar while idle: {before}"
     );
-    // Survives only if the page is never reloaded.
-    c.execute("window.__hubsync_test_marker = true", vec![])
-        .await
-        .unwrap();
+    watch(c).await;
 
     // A push changing every file, with slow blob answers so the run can be watched.
     write_all(&repo, "v2");
@@ -265,6 +281,35 @@ async fn the_project_page_follows_a_push_live_and_survives_a_restart() {
         json!(true),
         "reconnected without reloading"
     );
+    assert_no_script_errors(c).await;
+
+    // The overview follows pushes too, linking the new commit.
+    c.find(Locator::Css("header a.brand"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(c, "the overview", "return location.pathname === '/' && document.getElementById('live').classList.contains('on')").await;
+    watch(c).await;
+    repo.write("README.md", "seen from the overview\n");
+    repo.commit("fourth");
+    let fourth = repo.push("main");
+    push(&fake, &app, &fourth).await;
+    let link = format!(
+        "{}/octo-org/widgets/commit/{}",
+        fake.url.trim_end_matches('/'),
+        fourth.after
+    );
+    until(c, "the overview's new commit link", &format!(
+        "const a = document.querySelector('tr[data-branch=\"main\"] .sha a'); \
+         return a.getAttribute('href') === '{link}' && a.textContent.trim() === '{}' && window.__hubsync_test_marker === true",
+        &fourth.after[..7]
+    ))
+    .await;
+    assert_no_script_errors(c).await;
+    let shot = browser.screenshot("status-overview.png").await;
+    println!("screenshot: {}", shot.display());
 
     browser.close().await;
     app.stop().await;
