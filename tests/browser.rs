@@ -281,6 +281,23 @@ async fn status_pages_follow_pushes_live_and_survive_a_restart() {
         json!(true),
         "reconnected without reloading"
     );
+    // A selection changed elsewhere (the API) is announced, not silently missed.
+    let r = app
+        .client
+        .put(app.url(&format!("/api/v1/projects/{}/branches", sel.project_id)))
+        .bearer_auth(synced::ADMIN)
+        .json(&json!({ "branches": ["main", "release/*"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    until(
+        c,
+        "the selection notice",
+        "const n = document.getElementById('stale'); \
+         return !!n && n.textContent.includes('selection changed') && window.__hubsync_test_marker === true",
+    )
+    .await;
     assert_no_script_errors(c).await;
 
     // The overview follows pushes too, linking the new commit.

@@ -94,8 +94,26 @@
     tr.querySelector(".shas").replaceChildren("→ ", code);
   };
 
+  // Rows for branches or projects that appeared after the page loaded need the server: say so.
+  const stale = (why) => {
+    let note = document.getElementById("stale");
+    if (!note) {
+      note = document.createElement("p");
+      note.id = "stale";
+      note.className = "notice";
+      note.setAttribute("role", "status");
+      document.querySelector("main").prepend(note);
+    }
+    const reload = document.createElement("a");
+    reload.href = location.pathname;
+    reload.textContent = "Reload";
+    note.replaceChildren(`${why} `, reload);
+  };
+
   const apply = (kind, d) => {
+    if (kind === "selection_changed" && d && d.branches) stale("The branch selection changed.");
     if (!d || !d.branch) return;
+    if (kind === "queued" && !rows(d.project_id, d.branch).length) stale(`New branch ${d.branch} is syncing.`);
     const run = runRow(d);
     if (run && d.trigger) text(run.querySelector(".trigger"), d.trigger);
     rows(d.project_id, d.branch).forEach((row) => {
