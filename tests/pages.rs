@@ -69,6 +69,8 @@ db_test! {
         let html = client.get(app.url(&format!("/projects/{id}"))).send().await.unwrap().text().await.unwrap();
         assert!(html.contains("Sync now") && html.contains("Branch selection") && html.contains("<progress"));
         assert!(html.contains(&format!("data-events=\"/projects/{id}/events\"")));
+        // Without JavaScript nothing is live, so the indicator stays hidden until the script runs.
+        assert!(html.contains("title=\"live updates\" hidden>"), "{html}");
         let r = client.get(app.url("/api/v1/projects")).send().await.unwrap();
         assert_eq!(r.status(), 200, "the session opens the API too");
 
