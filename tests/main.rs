@@ -2,6 +2,7 @@
 mod support;
 
 mod api_projects;
+mod browser;
 mod foundation;
 mod github_client;
 mod github_data;
