@@ -241,3 +241,22 @@ db_test! {
         assert!(runs::claim(conn, "w", Duration::seconds(60), Duration::zero()).await.unwrap().is_some());
     }
 }
+
+db_test! {
+    async fn a_suspended_installation_stops_and_resuming_catches_up(db) {
+        use hubsync::store::entities::installations;
+        use sea_orm::{ActiveModelTrait, Set};
+        let app = spawn_app(&db).await;
+        let conn = &app.app.db;
+        let (_, sel) = installed(conn).await;
+        signal(conn, AutoSelect::DefaultBranch, SyncSignal::InstallationStopped { installation_id: 1 }).await.unwrap();
+        assert!(runs_of(conn, sel).await.iter().all(|r| r.status == "superseded"), "queued runs dropped");
+
+        let mut inst: installations::ActiveModel = installations::Entity::find_by_id(1).one(conn).await.unwrap().unwrap().into();
+        inst.suspended_at = Set(None);
+        inst.update(conn).await.unwrap();
+        signal(conn, AutoSelect::DefaultBranch, SyncSignal::InstallationResumed { installation_id: 1 }).await.unwrap();
+        let runs = runs_of(conn, sel).await;
+        assert!(runs.iter().any(|r| r.status == "queued" && r.trigger == "reconcile"), "{runs:?}");
+    }
+}
