@@ -194,13 +194,14 @@ async fn bench(
         common::mib(peak),
         drained.map(|d| format!("  all processed after {d:.1} s")).unwrap_or_default(),
     );
-    assert_eq!(refused, 0, "every delivery is accepted");
-    assert_eq!(stored as usize, total, "every accepted delivery is stored");
+    // Reported, not asserted: a refused delivery is a finding, and the other levels still run.
+    let accepted = total - refused;
     app.stop().await.expect("stops");
     serde_json::json!({
         "engine": engine, "senders": senders, "deliveries": total, "accepted_per_s": rate.round(),
         "p50_ms": common::ms(pct(0.5)), "p99_ms": common::ms(pct(0.99)), "max_ms": common::ms(max),
-        "not_202": refused, "stored": stored, "processed_when_sending_ended": processed_at_end,
+        "not_202": refused, "accepted": accepted, "stored": stored,
+        "nothing_lost": if refused == 0 && stored as usize >= accepted { "PASS" } else { "FAIL" }, "processed_when_sending_ended": processed_at_end,
         "peak_rss_kib": peak, "all_processed_after_s": drained,
         "p99_target_10ms_at_64": (senders == 64).then(|| if pct(0.99) < Duration::from_millis(10) { "PASS" } else { "FAIL" }),
     })
@@ -238,17 +239,14 @@ async fn main() {
     }
     for r in rows.iter().filter(|r| r["senders"] == 64) {
         println!(
-            "{} at 64 senders: p99 {} ms (target under 10 ms): {}; stored {} of {}: {}",
+            "{} at 64 senders: p99 {} ms (target under 10 ms): {}; {} not 202, stored {} of {}: {}",
             r["engine"].as_str().unwrap_or(""),
             r["p99_ms"],
             r["p99_target_10ms_at_64"].as_str().unwrap_or(""),
+            r["not_202"],
             r["stored"],
             r["deliveries"],
-            if r["stored"] == r["deliveries"] {
-                "PASS"
-            } else {
-                "FAIL"
-            },
+            r["nothing_lost"].as_str().unwrap_or(""),
         );
     }
     common::write_report(

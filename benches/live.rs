@@ -37,7 +37,7 @@ struct Setup {
     db: DatabaseConnection,
     project: i64,
     client: reqwest::Client,
-    _testdb: support::TestDb,
+    _testdb: common::BenchDb,
 }
 
 async fn setup(engine: &str, files: usize) -> Option<Setup> {

@@ -223,9 +223,14 @@ async fn measure(
         || (tree <= 1 && ((tarball == 0 && blob <= k as u64) || (tarball == 1 && blob == 0)));
     let phases = phases(db, &run).await;
     let peak = app.peak_rss_kib();
+    // What the resident memory is now: the heap (anonymous) versus mapped files.
+    let (anon, file) = (
+        common::status_kib(app.pid(), "RssAnon").unwrap_or(0),
+        common::status_kib(app.pid(), "RssFile").unwrap_or(0),
+    );
     let line = format!(
         "{label:<16} {:>9.0} ms  branch {:>2} tree {:>2} blob {:>5} tarball {} other {:>2}  \
-         fetched {:>6} files {:>9.1} KiB (tarball {:>8.1} KiB)  peak RSS {:>6.1} MiB  \
+         fetched {:>6} files {:>9.1} KiB (tarball {:>8.1} KiB)  peak RSS {:>6.1} MiB (now heap {:>5.1}, files {:>4.1})  \
          plan {} ms, fetch+swap {} ms  {}",
         ms(wall),
         req["branch"],
@@ -237,6 +242,8 @@ async fn measure(
         run.bytes_fetched as f64 / 1024.0,
         tar_bytes as f64 / 1024.0,
         mib(peak),
+        mib(anon),
+        mib(file),
         phases["plan_ms"],
         (run.finished_at.zip(run.started_at))
             .map(|(f, s)| (f - s).num_milliseconds())
@@ -256,7 +263,8 @@ async fn measure(
             "files_total": run.files_total, "files_changed": run.files_changed,
             "files_fetched": run.files_fetched, "bytes_fetched": run.bytes_fetched,
             "tarball_bytes": tar_bytes, "api_requests": run.api_requests,
-            "peak_rss_kib": peak, "phases": phases, "status": run.status,
+            "peak_rss_kib": peak, "rss_anon_kib_after": anon, "rss_file_kib_after": file,
+            "phases": phases, "status": run.status,
             "request_target": if k == 0 { Value::Null } else { json!(if pass { "PASS" } else { "FAIL" }) },
         }),
         line,

@@ -11,30 +11,83 @@ use std::{
 
 use serde_json::Value;
 
-use crate::support::{fake_github::FakeGithub, hubsync_bin, webhooks::SECRET, TestDb};
+use sea_orm::{ConnectionTrait, Database};
+
+use crate::support::{fake_github::FakeGithub, hubsync_bin, webhooks::SECRET};
 
 pub const ADMIN: &str = "bench-admin";
 
-/// SQLite always; PostgreSQL when BENCH_DATABASE_URL or TEST_DATABASE_URL names a server.
-/// Each call gives a fresh database (dropped with the value).
-pub async fn fresh_db(engine: &str) -> Option<TestDb> {
-    if let Ok(url) = std::env::var("BENCH_DATABASE_URL") {
-        if !url.is_empty() {
-            // TestDb reads TEST_DATABASE_URL; set before any thread reads the environment.
-            std::env::set_var("TEST_DATABASE_URL", url);
-        }
+/// A fresh database for one bench case: a SQLite file in a temp dir, or a new database on the
+/// PostgreSQL server (named hubsync_bench_*, so that test clean-ups never take it), dropped after.
+pub struct BenchDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+fn pg_admin() -> Option<String> {
+    std::env::var("BENCH_DATABASE_URL")
+        .or_else(|_| std::env::var("TEST_DATABASE_URL"))
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+pub async fn fresh_db(engine: &str) -> Option<BenchDb> {
+    if engine == "sqlite" {
+        let dir = tempfile::tempdir().expect("temp dir");
+        return Some(BenchDb {
+            url: format!("sqlite://{}", dir.path().join("bench.db").display()),
+            _dir: Some(dir),
+            pg: None,
+        });
     }
-    match engine {
-        "sqlite" => Some(TestDb::sqlite().await),
-        _ => TestDb::postgres().await,
+    let admin = pg_admin()?;
+    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("hubsync_bench_{}_{seq}", std::process::id());
+    let conn = Database::connect(&admin)
+        .await
+        .expect("connect to PostgreSQL");
+    conn.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .expect("create bench database");
+    let _ = conn.close().await;
+    let mut url = url::Url::parse(&admin).expect("a URL");
+    url.set_path(&name);
+    Some(BenchDb {
+        url: url.to_string(),
+        _dir: None,
+        pg: Some((admin, name)),
+    })
+}
+
+impl Drop for BenchDb {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.pg.take() else {
+            return;
+        };
+        // Drop may run inside the bench's runtime: clean up on a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let conn = Database::connect(&admin).await.ok()?;
+                conn.execute_unprepared(&format!(
+                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                ))
+                .await
+                .ok()?;
+                conn.close().await.ok()
+            })
+        })
+        .join();
     }
 }
 
 pub fn engines() -> Vec<&'static str> {
-    let pg = std::env::var("BENCH_DATABASE_URL")
-        .or_else(|_| std::env::var("TEST_DATABASE_URL"))
-        .is_ok_and(|u| !u.is_empty());
-    if pg {
+    if pg_admin().is_some() {
         vec!["sqlite", "postgres"]
     } else {
         println!("postgres: skipped (set BENCH_DATABASE_URL or TEST_DATABASE_URL)");
@@ -66,7 +119,7 @@ pub struct ChildApp {
 }
 
 impl ChildApp {
-    pub async fn start(fake: &FakeGithub, db: &TestDb, extra: &[(&str, &str)]) -> Self {
+    pub async fn start(fake: &FakeGithub, db: &BenchDb, extra: &[(&str, &str)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
