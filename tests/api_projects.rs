@@ -1,39 +1,17 @@
 //! The JSON API over HTTP: auth, projects, selections, manual syncs, history, files.
-use hubsync::{
-    store::manifests::{self, Entry},
-    sync::intake::{signal, AutoSelect, SyncSignal},
-};
+use hubsync::store::manifests::{self, Entry};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::{
     db_test,
-    support::{seed, spawn_app_with, test_config, TestApp, TestDb},
+    support::{seed, TestApp, TestDb},
 };
 
 const TOKEN: &str = "admin-token-for-tests";
 
 async fn app_with_project(db: &TestDb) -> (TestApp, i64) {
-    let app = spawn_app_with(test_config(db, &[("HUBSYNC_ADMIN_TOKEN", TOKEN)])).await;
-    let conn = &app.app.db;
-    seed::installation(conn, 1, "octo-org").await;
-    seed::repository(conn, 1, 100, "octo-org/hello").await;
-    signal(
-        conn,
-        AutoSelect::DefaultBranch,
-        SyncSignal::RepositoriesAdded {
-            installation_id: 1,
-            repository_ids: vec![100],
-        },
-    )
-    .await
-    .unwrap();
-    let id = hubsync::store::selections::project_of_repository(conn, 100)
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    (app, id)
+    seed::app_with_project(db, TOKEN, "octo-org/hello", &[]).await
 }
 
 async fn call(

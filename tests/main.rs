@@ -2,6 +2,7 @@
 mod support;
 
 mod api_projects;
+mod browser;
 mod foundation;
 mod github_client;
 mod github_data;
@@ -11,6 +12,7 @@ mod migrations;
 mod pages;
 mod sse;
 mod sync_flow;
+mod sync_lifecycle;
 mod sync_queue;
 mod webhooks;
 mod webhooks_events;

@@ -1,35 +1,15 @@
 //! The status pages over HTTP: login and sessions, redirects, CSRF, readable HTML.
-use hubsync::sync::intake::{signal, AutoSelect, SyncSignal};
 use reqwest::{redirect::Policy, StatusCode};
 
 use crate::{
     db_test,
-    support::{seed, spawn_app_with, test_config, TestApp, TestDb},
+    support::{seed, TestApp, TestDb},
 };
 
 const TOKEN: &str = "page-test-token";
 
 async fn app_with_project(db: &TestDb) -> (TestApp, i64) {
-    let app = spawn_app_with(test_config(db, &[("HUBSYNC_ADMIN_TOKEN", TOKEN)])).await;
-    let conn = &app.app.db;
-    seed::installation(conn, 1, "octo-org").await;
-    seed::repository(conn, 1, 100, "octo-org/secret-plans").await;
-    signal(
-        conn,
-        AutoSelect::DefaultBranch,
-        SyncSignal::RepositoriesAdded {
-            installation_id: 1,
-            repository_ids: vec![100],
-        },
-    )
-    .await
-    .unwrap();
-    let id = hubsync::store::selections::project_of_repository(conn, 100)
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    (app, id)
+    seed::app_with_project(db, TOKEN, "octo-org/secret-plans", &[]).await
 }
 
 fn browser() -> reqwest::Client {
@@ -89,6 +69,8 @@ db_test! {
         let html = client.get(app.url(&format!("/projects/{id}"))).send().await.unwrap().text().await.unwrap();
         assert!(html.contains("Sync now") && html.contains("Branch selection") && html.contains("<progress"));
         assert!(html.contains(&format!("data-events=\"/projects/{id}/events\"")));
+        // Without JavaScript nothing is live, so the indicator stays hidden until the script runs.
+        assert!(html.contains("title=\"live updates\" hidden>"), "{html}");
         let r = client.get(app.url("/api/v1/projects")).send().await.unwrap();
         assert_eq!(r.status(), 200, "the session opens the API too");
 

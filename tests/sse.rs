@@ -1,45 +1,24 @@
 //! Live progress over Server-Sent Events: snapshot, ordering, replay, keep-alive, fan-out.
 use std::time::Duration;
 
-use hubsync::sync::intake::{signal, AutoSelect, SyncSignal};
 use serde_json::json;
 
 use crate::{
     db_test,
-    support::{seed, spawn_app_with, sse::SseStream, test_config, TestApp, TestDb},
+    support::{seed, sse::SseStream, TestApp, TestDb},
 };
 
 const TOKEN: &str = "sse-test-token";
 const WAIT: Duration = Duration::from_secs(10);
 
 async fn app_with_project(db: &TestDb) -> (TestApp, i64) {
-    let app = spawn_app_with(test_config(
+    seed::app_with_project(
         db,
-        &[
-            ("HUBSYNC_ADMIN_TOKEN", TOKEN),
-            ("HUBSYNC_SSE_KEEPALIVE_SECS", "0.5"),
-        ],
-    ))
-    .await;
-    let conn = &app.app.db;
-    seed::installation(conn, 1, "octo-org").await;
-    seed::repository(conn, 1, 100, "octo-org/hello").await;
-    signal(
-        conn,
-        AutoSelect::DefaultBranch,
-        SyncSignal::RepositoriesAdded {
-            installation_id: 1,
-            repository_ids: vec![100],
-        },
+        TOKEN,
+        "octo-org/hello",
+        &[("HUBSYNC_SSE_KEEPALIVE_SECS", "0.5")],
     )
     .await
-    .unwrap();
-    let id = hubsync::store::selections::project_of_repository(conn, 100)
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    (app, id)
 }
 
 async fn select(app: &TestApp, id: i64, branches: &[&str]) {

@@ -104,7 +104,7 @@ db_test! {
         assert_eq!(runs.len(), 1, "20 pushes while queued are one run");
         assert_eq!(runs[0].target_sha.as_deref(), Some(sha(20).as_str()));
 
-        let claimed = runs::claim(conn, "w1", Duration::seconds(60)).await.unwrap().unwrap();
+        let claimed = runs::claim(conn, "w1", Duration::seconds(60), Duration::zero()).await.unwrap().unwrap();
         for n in 21..=30u8 {
             let push = SyncSignal::BranchPushed { repository_id: 100, branch: main_branch(), head: sha(n), forced: true };
             signal(conn, AutoSelect::DefaultBranch, push).await.unwrap();
@@ -114,9 +114,9 @@ db_test! {
         let follow_up = runs.iter().find(|r| r.status == "queued").unwrap();
         assert_eq!(follow_up.target_sha.as_deref(), Some(sha(30).as_str()));
         // The follow-up waits for the running run of its branch.
-        assert!(runs::claim(conn, "w2", Duration::seconds(60)).await.unwrap().is_none());
+        assert!(runs::claim(conn, "w2", Duration::seconds(60), Duration::zero()).await.unwrap().is_none());
         runs::finish(conn, claimed.id, "w1", runs::SUCCEEDED, &RunCounts::default(), None).await.unwrap().unwrap();
-        let next = runs::claim(conn, "w2", Duration::seconds(60)).await.unwrap().unwrap();
+        let next = runs::claim(conn, "w2", Duration::seconds(60), Duration::zero()).await.unwrap().unwrap();
         assert_eq!(next.id, follow_up.id);
     }
 }
@@ -166,9 +166,9 @@ db_test! {
         let app = spawn_app(&db).await;
         let conn = &app.app.db;
         let (_, _) = installed(conn).await;
-        let first = runs::claim(conn, "crashed", Duration::milliseconds(-1)).await.unwrap().unwrap();
+        let first = runs::claim(conn, "crashed", Duration::milliseconds(-1), Duration::zero()).await.unwrap().unwrap();
         assert_eq!(first.attempt, 1);
-        let again = runs::claim(conn, "healthy", Duration::seconds(60)).await.unwrap().expect("expired lease is claimable");
+        let again = runs::claim(conn, "healthy", Duration::seconds(60), Duration::zero()).await.unwrap().expect("expired lease is claimable");
         assert_eq!((again.id, again.attempt, again.leased_by.as_deref()), (first.id, 2, Some("healthy")));
         assert!(!runs::renew_lease(conn, first.id, "crashed", Duration::seconds(60)).await.unwrap());
         assert!(runs::finish(conn, first.id, "crashed", runs::SUCCEEDED, &RunCounts::default(), None).await.unwrap().is_none());
@@ -181,13 +181,13 @@ db_test! {
         let app = spawn_app(&db).await;
         let conn = &app.app.db;
         let (_, sel) = installed(conn).await;
-        let run = runs::claim(conn, "w", Duration::seconds(60)).await.unwrap().unwrap();
+        let run = runs::claim(conn, "w", Duration::seconds(60), Duration::zero()).await.unwrap().unwrap();
         let back = runs::retry_later(conn, run.id, "w", Duration::seconds(3600), "GitHub answered 502").await.unwrap().unwrap();
         assert_eq!(back.status, "queued");
-        assert!(runs::claim(conn, "w", Duration::seconds(60)).await.unwrap().is_none(), "not before its backoff");
+        assert!(runs::claim(conn, "w", Duration::seconds(60), Duration::zero()).await.unwrap().is_none(), "not before its backoff");
         let run2 = runs_of(conn, sel).await.pop().unwrap();
         assert_eq!(run2.error.as_deref(), Some("GitHub answered 502"));
-        let run = runs::claim(conn, "w", Duration::seconds(60)).await.unwrap();
+        let run = runs::claim(conn, "w", Duration::seconds(60), Duration::zero()).await.unwrap();
         assert!(run.is_none());
         assert_eq!(runs::backoff(1, Duration::seconds(2), Duration::seconds(60)), Duration::seconds(2));
         assert_eq!(runs::backoff(3, Duration::seconds(2), Duration::seconds(60)), Duration::seconds(8));
@@ -213,7 +213,7 @@ db_test! {
                 let mut mine = Vec::new();
                 for _ in 0..5 {
                     let txn = conn.begin().await.unwrap();
-                    if let Some(run) = runs::claim(&txn, &format!("w{w}"), Duration::seconds(60)).await.unwrap() {
+                    if let Some(run) = runs::claim(&txn, &format!("w{w}"), Duration::seconds(60), Duration::zero()).await.unwrap() {
                         mine.push(run.id);
                     }
                     txn.commit().await.unwrap();
@@ -229,5 +229,34 @@ db_test! {
         assert_eq!(all.len(), unique.len(), "a run was claimed twice: {all:?}");
         assert_eq!(unique.len(), 10, "every queued run was claimed once");
         let _ = Trigger::Manual;
+    }
+}
+
+db_test! {
+    async fn a_fresh_run_waits_out_the_debounce(db) {
+        let app = spawn_app(&db).await;
+        let conn = &app.app.db;
+        installed(conn).await;
+        assert!(runs::claim(conn, "w", Duration::seconds(60), Duration::seconds(60)).await.unwrap().is_none());
+        assert!(runs::claim(conn, "w", Duration::seconds(60), Duration::zero()).await.unwrap().is_some());
+    }
+}
+
+db_test! {
+    async fn a_suspended_installation_stops_and_resuming_catches_up(db) {
+        use hubsync::store::entities::installations;
+        use sea_orm::{ActiveModelTrait, Set};
+        let app = spawn_app(&db).await;
+        let conn = &app.app.db;
+        let (_, sel) = installed(conn).await;
+        signal(conn, AutoSelect::DefaultBranch, SyncSignal::InstallationStopped { installation_id: 1 }).await.unwrap();
+        assert!(runs_of(conn, sel).await.iter().all(|r| r.status == "superseded"), "queued runs dropped");
+
+        let mut inst: installations::ActiveModel = installations::Entity::find_by_id(1).one(conn).await.unwrap().unwrap().into();
+        inst.suspended_at = Set(None);
+        inst.update(conn).await.unwrap();
+        signal(conn, AutoSelect::DefaultBranch, SyncSignal::InstallationResumed { installation_id: 1 }).await.unwrap();
+        let runs = runs_of(conn, sel).await;
+        assert!(runs.iter().any(|r| r.status == "queued" && r.trigger == "reconcile"), "{runs:?}");
     }
 }

@@ -157,6 +157,8 @@ pub fn event_data(ev: &sync_events::Model) -> Value {
     let mut data = ev.data.clone();
     if let Value::Object(map) = &mut data {
         map.insert("project_id".into(), json!(ev.project_id));
+        // When it happened, so a replayed event shows the right "time since" and run duration.
+        map.insert("at".into(), json!(ev.created_at.to_rfc3339()));
     }
     data
 }

@@ -110,13 +110,15 @@ pub async fn queued_run(
         .await
 }
 
-/// Claims the oldest claimable run: a queued one whose backoff has passed and whose branch has
-/// no running run, or a running one whose lease expired (its worker died). PostgreSQL skips rows
+/// Claims the oldest claimable run: a queued one whose backoff has passed, that has been queued
+/// for at least `debounce` (so a burst of pushes folds into one run), and whose branch has no
+/// running run; or a running one whose lease expired (its worker died). PostgreSQL skips rows
 /// other workers are claiming; SQLite serialises writers, so the update is atomic there too.
 pub async fn claim(
     db: &impl ConnectionTrait,
     worker: &str,
     lease: Duration,
+    debounce: Duration,
 ) -> Result<Option<sync_runs::Model>, DbErr> {
     let backend = db.get_database_backend();
     let lock = if backend == DbBackend::Postgres {
@@ -130,6 +132,7 @@ pub async fn claim(
            attempt = attempt + 1, started_at = $3, not_before = NULL \
          WHERE id = (SELECT r.id FROM sync_runs r \
            WHERE (r.status = 'queued' AND (r.not_before IS NULL OR r.not_before <= $3) \
+                  AND r.queued_at <= $4 \
                   AND NOT EXISTS (SELECT 1 FROM sync_runs x \
                                   WHERE x.project_sync_id = r.project_sync_id AND x.status = 'running')) \
               OR (r.status = 'running' AND r.lease_until < $3) \
@@ -139,7 +142,12 @@ pub async fn claim(
     let stmt = Statement::from_sql_and_values(
         backend,
         sql,
-        [(now + lease).into(), worker.into(), now.into()],
+        [
+            (now + lease).into(),
+            worker.into(),
+            now.into(),
+            (now - debounce).into(),
+        ],
     );
     match sync_runs::Model::find_by_statement(stmt).one(db).await {
         Ok(run) => Ok(run),

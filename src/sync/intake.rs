@@ -9,7 +9,7 @@ use crate::{
     git::{BranchName, Sha},
     progress,
     store::{
-        entities::{projects, repositories, sync_runs},
+        entities::{project_syncs, projects, repositories, sync_runs},
         runs::{self, Trigger},
         selections,
     },
@@ -87,20 +87,7 @@ pub async fn signal(
                     }
                 } else {
                     // Visible again after a removal: catch up with whatever happened meanwhile.
-                    for sel in existing
-                        .iter()
-                        .filter(|s| s.enabled && !s.is_pattern && s.deleted_at.is_none())
-                    {
-                        enqueue(
-                            db,
-                            project.id,
-                            sel.id,
-                            &sel.branch,
-                            Trigger::Reconcile,
-                            None,
-                        )
-                        .await?;
-                    }
+                    catch_up(db, project.id, &existing).await?;
                 }
             }
         }
@@ -123,19 +110,8 @@ pub async fn signal(
                 let Some(project) = selections::project_of_repository(db, repo.id).await? else {
                     continue;
                 };
-                for sel in selections::selections(db, project.id).await? {
-                    if sel.enabled && !sel.is_pattern && sel.deleted_at.is_none() {
-                        enqueue(
-                            db,
-                            project.id,
-                            sel.id,
-                            &sel.branch,
-                            Trigger::Reconcile,
-                            None,
-                        )
-                        .await?;
-                    }
-                }
+                let existing = selections::selections(db, project.id).await?;
+                catch_up(db, project.id, &existing).await?;
             }
         }
         SyncSignal::DefaultBranchChanged {
@@ -190,6 +166,29 @@ pub async fn signal(
         } => {
             branch_deleted(db, repository_id, &branch).await?;
         }
+    }
+    Ok(())
+}
+
+/// Queues a run of every selected branch that still exists, to catch up after syncing was off.
+async fn catch_up(
+    db: &impl ConnectionTrait,
+    project_id: i64,
+    selections: &[project_syncs::Model],
+) -> Result<(), DbErr> {
+    for sel in selections
+        .iter()
+        .filter(|s| s.enabled && !s.is_pattern && s.deleted_at.is_none())
+    {
+        enqueue(
+            db,
+            project_id,
+            sel.id,
+            &sel.branch,
+            Trigger::Reconcile,
+            None,
+        )
+        .await?;
     }
     Ok(())
 }

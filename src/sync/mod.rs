@@ -45,6 +45,9 @@ pub struct SyncSettings {
     pub workers: usize,
     /// How long a claimed run stays claimed without a heartbeat (`HUBSYNC_SYNC_LEASE_SECS`).
     pub lease: Duration,
+    /// A queued run waits this long before it may start, so a burst of pushes becomes one run
+    /// (`HUBSYNC_SYNC_DEBOUNCE_MS`).
+    pub debounce: Duration,
     /// Attempts before a run ends failed.
     pub max_attempts: i32,
     /// First retry delay; doubles per attempt (`HUBSYNC_SYNC_RETRY_SECS`).
@@ -70,6 +73,7 @@ impl Default for SyncSettings {
         Self {
             workers: 2,
             lease: Duration::from_secs(60),
+            debounce: Duration::from_millis(250),
             max_attempts: 5,
             retry_base: Duration::from_secs(2),
             max_file_size: 10 * 1024 * 1024,

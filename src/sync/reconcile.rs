@@ -2,7 +2,7 @@
 //! they differ, so a missed webhook costs a delay, never a stale copy.
 use std::sync::Arc;
 
-use sea_orm::{sea_query::Expr, ColumnTrait, DbErr, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{sea_query::Expr, ColumnTrait, DbErr, EntityTrait, QueryFilter};
 use tokio_util::sync::CancellationToken;
 
 use super::{
@@ -57,7 +57,7 @@ pub async fn reconcile_once(workers: &Workers, app: &Arc<GithubApp>) -> Result<u
                 }
             };
             if head.as_ref().map(Sha::as_str) != sel.last_synced_sha.as_deref() {
-                let txn = db.begin().await?;
+                let txn = crate::store::begin_write(db).await?;
                 intake::enqueue(
                     &txn,
                     p.project.id,
@@ -99,7 +99,7 @@ pub async fn discover(workers: &Workers, app: &Arc<GithubApp>) -> Result<usize, 
                 continue;
             }
         };
-        let txn = db.begin().await?;
+        let txn = crate::store::begin_write(db).await?;
         repositories::Entity::update_many()
             .col_expr(
                 repositories::Column::DefaultBranch,

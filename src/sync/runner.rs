@@ -5,7 +5,7 @@ use std::{collections::HashSet, time::Instant};
 
 use bytes::Bytes;
 use futures_util::{stream, StreamExt, TryStreamExt};
-use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use sea_orm::{DatabaseConnection, DbErr};
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::io::StreamReader;
@@ -155,7 +155,7 @@ impl Run<'_> {
         counts: RunCounts,
     ) -> Result<Finished, RunError> {
         let t = self.target;
-        let txn = self.db.begin().await?;
+        let txn = crate::store::begin_write(self.db).await?;
         if replace {
             manifests::replace_manifest(&txn, t.selection.id, entries).await?;
         }

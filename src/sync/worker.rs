@@ -1,7 +1,7 @@
 //! The worker loop: claim a run with a lease, keep the lease alive, run it, record the outcome.
 use std::sync::Arc;
 
-use sea_orm::{DatabaseConnection, DbErr, EntityTrait, TransactionTrait};
+use sea_orm::{DatabaseConnection, DbErr, EntityTrait};
 use serde_json::json;
 use tokio::sync::Notify;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -52,7 +52,14 @@ impl Workers {
             }
             let claimed = match self.github.app() {
                 None => None,
-                Some(_) => match runs::claim(&self.db, &worker, lease(&self.settings)).await {
+                Some(_) => match runs::claim(
+                    &self.db,
+                    &worker,
+                    lease(&self.settings),
+                    chrono_duration(self.settings.debounce),
+                )
+                .await
+                {
                     Ok(run) => run,
                     Err(e) => {
                         tracing::warn!(error = %e, "claiming a sync run failed");
@@ -176,7 +183,7 @@ impl Workers {
                 self.wake.notify_one();
             }
             Ok(Finished::BranchGone) => {
-                let txn = self.db.begin().await?;
+                let txn = crate::store::begin_write(&self.db).await?;
                 let counts = RunCounts {
                     api_requests: requests,
                     ..Default::default()
@@ -214,7 +221,7 @@ impl Workers {
                 );
                 let message = e.to_string();
                 tracing::warn!(error = %message, retry_in_s = delay.num_seconds(), "run failed; will retry");
-                let txn = self.db.begin().await?;
+                let txn = crate::store::begin_write(&self.db).await?;
                 runs::retry_later(&txn, run.id, worker, delay, &message).await?;
                 let data = json!({ "run_id": run.id, "branch": branch, "error": message, "will_retry": true,
                                    "retry_in_ms": delay.num_milliseconds(), "attempt": run.attempt });
@@ -231,7 +238,7 @@ impl Workers {
             Err(e) => {
                 let message = e.to_string();
                 tracing::error!(error = %message, "run failed");
-                let txn = self.db.begin().await?;
+                let txn = crate::store::begin_write(&self.db).await?;
                 let counts = RunCounts {
                     api_requests: requests,
                     ..Default::default()

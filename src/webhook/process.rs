@@ -102,7 +102,7 @@ impl Processor {
 
     /// Processes the next due delivery; false when there is none.
     pub async fn process_one(&self) -> Result<bool, DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = crate::store::begin_write(&self.db).await?;
         let now = Utc::now();
         let Some(claimed) = deliveries::claim_next(&txn, now).await? else {
             txn.rollback().await?;

@@ -1,6 +1,7 @@
 //! What every integration test needs: a fresh database per engine and the real app on port 0.
 #![allow(dead_code)]
 
+pub mod browser;
 mod db;
 pub mod fake_github;
 pub mod seed;

@@ -41,3 +41,35 @@ pub async fn repository(
     .await
     .unwrap()
 }
+
+/// Installation 1 with repository 100 (`full_name`), made a project through the sync intake as
+/// an installation delivery would. Returns the project id.
+pub async fn project(db: &impl ConnectionTrait, full_name: &str) -> i64 {
+    use hubsync::sync::intake::{signal, AutoSelect, SyncSignal};
+    installation(db, 1, "octo-org").await;
+    repository(db, 1, 100, full_name).await;
+    let added = SyncSignal::RepositoriesAdded {
+        installation_id: 1,
+        repository_ids: vec![100],
+    };
+    signal(db, AutoSelect::DefaultBranch, added).await.unwrap();
+    hubsync::store::selections::project_of_repository(db, 100)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+/// A test app with the admin token `token` (plus `vars`) and one seeded project.
+pub async fn app_with_project(
+    db: &super::TestDb,
+    token: &str,
+    full_name: &str,
+    vars: &[(&str, &str)],
+) -> (super::TestApp, i64) {
+    let mut all = vec![("HUBSYNC_ADMIN_TOKEN", token)];
+    all.extend_from_slice(vars);
+    let app = super::spawn_app_with(super::test_config(db, &all)).await;
+    let id = project(&app.app.db, full_name).await;
+    (app, id)
+}

@@ -20,7 +20,9 @@ pub const ADMIN: &str = "sync-test-admin";
 /// Configuration pointing at the fake, with fast retries and no timed reconcile.
 pub fn config(fake: &FakeGithub, db: &TestDb, extra: &[(&str, &str)]) -> hubsync::config::Config {
     let env = fake.app_env();
-    let mut vars: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // Extras first: the first match wins, so a test can override the defaults below.
+    let mut vars: Vec<(&str, &str)> = extra.to_vec();
+    vars.extend(env.iter().map(|(k, v)| (*k, v.as_str())));
     vars.extend([
         ("GITHUB_WEBHOOK_SECRET", SECRET),
         ("HUBSYNC_ADMIN_TOKEN", ADMIN),
@@ -28,7 +30,6 @@ pub fn config(fake: &FakeGithub, db: &TestDb, extra: &[(&str, &str)]) -> hubsync
         ("HUBSYNC_SYNC_RETRY_SECS", "0.2"),
         ("HUBSYNC_RECONCILE_SECS", "0"),
     ]);
-    vars.extend_from_slice(extra);
     test_config(db, &vars)
 }
 

@@ -2,7 +2,6 @@
 use std::collections::HashMap;
 
 use actix_web::{get, post, put, web, HttpResponse};
-use sea_orm::TransactionTrait;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -149,7 +148,7 @@ pub async fn apply_selection(
             wanted.push(s);
         }
     }
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin_write(&state.db).await?;
     let enabled = crate::store::selections::set_selection(&txn, p.project.id, &wanted).await?;
     if p.stopped_because().is_none() {
         for sel in &enabled {
@@ -208,7 +207,7 @@ pub async fn queue_sync(
             .filter(|s| !s.is_pattern && s.enabled && s.deleted_at.is_none())
             .collect(),
     };
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin_write(&state.db).await?;
     let mut queued = Vec::new();
     for sel in targets {
         let q = intake::enqueue(

@@ -16,7 +16,8 @@ pub fn page(title: &str, events_url: Option<&str>, body: Markup) -> Markup {
                 header {
                     a.brand href="/" { "hubsync" }
                     @if events_url.is_some() {
-                        span #live.live title="live updates" { "○ connecting" }
+                        // Shown by the script: without JavaScript there are no live updates.
+                        span #live.live title="live updates" hidden { "○ connecting" }
                     }
                     form.logout method="post" action="/logout" { button type="submit" { "Log out" } }
                 }
@@ -27,14 +28,16 @@ pub fn page(title: &str, events_url: Option<&str>, body: Markup) -> Markup {
     }
 }
 
-/// "3 min ago", rendered on the server so the page reads right without JavaScript.
+/// "3 min ago", rendered on the server so the page reads right without JavaScript (app.js keeps
+/// it current with the same wording).
 pub fn ago(t: Option<DateTime<Utc>>) -> Markup {
     match t {
         None => html! { span.ago { "never" } },
         Some(t) => {
             let secs = (Utc::now() - t).num_seconds().max(0);
             let text = match secs {
-                0..=59 => format!("{secs} s ago"),
+                0..=9 => "just now".to_owned(),
+                10..=59 => format!("{secs} s ago"),
                 60..=3599 => format!("{} min ago", secs / 60),
                 3600..=86_399 => format!("{} h ago", secs / 3600),
                 _ => format!("{} d ago", secs / 86_400),
@@ -42,6 +45,11 @@ pub fn ago(t: Option<DateTime<Utc>>) -> Markup {
             html! { span.ago data-ts=(t.to_rfc3339()) title=(t.to_rfc3339()) { (text) } }
         }
     }
+}
+
+/// Where a branch row's commit links point (app.js appends the sha).
+pub fn commit_base(repo_url: &str) -> String {
+    format!("{repo_url}/commit/")
 }
 
 pub fn short(sha: &str) -> &str {

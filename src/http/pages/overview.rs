@@ -3,7 +3,7 @@ use actix_web::{get, web, HttpResponse};
 use maud::html;
 
 use super::{
-    layout::{ago, page as frame, short},
+    layout::{ago, commit_base, page as frame, short},
     to_login,
 };
 use crate::{
@@ -44,17 +44,18 @@ pub async fn page(
             section.installation {
                 h2 { (account) " " small { "installation " (id) } }
                 table {
-                    thead { tr { th { "Repository" } th { "Branch" } th { "State" } th { "Synced at" } th { "When" } } }
+                    thead { tr { th { "Repository" } th { "Branch" } th { "State" } th { "Commit" } th { "When" } } }
                     tbody {
                         @for p in list {
                             @for b in p.selections.iter().filter(|s| !s.is_pattern && s.enabled) {
-                                tr data-project=(p.project.id) data-branch=(b.branch) {
+                                @let repo_url = format!("{}{}", web, p.repository.full_name);
+                                tr data-project=(p.project.id) data-branch=(b.branch) data-commit-url=(commit_base(&repo_url)) {
                                     td { a href=(format!("/projects/{}", p.project.id)) { (p.repository.full_name) } }
                                     td { (b.branch) }
                                     td { span.state data-state=(b.state) { (b.state) } }
                                     td.sha {
                                         @if let Some(sha) = &b.last_synced_sha {
-                                            a href=(format!("{}{}/commit/{}", web, p.repository.full_name, sha)) { code { (short(sha)) } }
+                                            a href=(format!("{}{sha}", commit_base(&repo_url))) { code { (short(sha)) } }
                                         } @else { "—" }
                                     }
                                     td { (ago(b.last_synced_at)) }

@@ -5,7 +5,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::{
-    layout::{ago, page as frame, short},
+    layout::{ago, commit_base, page as frame, short},
     redirect, to_login,
 };
 use crate::{
@@ -75,16 +75,17 @@ pub async fn page(
             thead { tr { th { "#" } th { "Branch" } th { "Trigger" } th { "Status" } th { "From → to" } th { "Changed" } th { "Fetched" } th { "Requests" } th { "Duration" } th { "Error" } } }
             tbody {
                 @for r in &history {
+                    // Cell classes are what app.js fills in for runs that start after the page loaded.
                     tr data-run=(r.id) {
-                        td { (r.id) }
-                        td { (branch_of(r.project_sync_id)) }
-                        td { (r.trigger) }
-                        td { span.state data-state=(r.status) { (r.status) } }
-                        td { code { (r.from_sha.as_deref().map(short).unwrap_or("—")) } " → " code { (r.target_sha.as_deref().map(short).unwrap_or("head")) } }
-                        td { (r.files_changed) " / " (r.files_total) }
-                        td { (r.files_fetched) }
-                        td { (r.api_requests) }
-                        td { (r.started_at.zip(r.finished_at).map(|(s, f)| format!("{} ms", (f - s).num_milliseconds())).unwrap_or_default()) }
+                        td.run { (r.id) }
+                        td.branch { (branch_of(r.project_sync_id)) }
+                        td.trigger { (r.trigger) }
+                        td.status { span.state data-state=(r.status) { (r.status) } }
+                        td.shas { code { (r.from_sha.as_deref().map(short).unwrap_or("—")) } " → " code { (r.target_sha.as_deref().map(short).unwrap_or("head")) } }
+                        td.changed { (r.files_changed) " / " (r.files_total) }
+                        td.fetched { (r.files_fetched) }
+                        td.requests { (r.api_requests) }
+                        td.duration { (r.started_at.zip(r.finished_at).map(|(s, f)| format!("{} ms", (f - s).num_milliseconds())).unwrap_or_default()) }
                         td.error { (r.error.as_deref().unwrap_or("")) }
                     }
                 }
@@ -110,16 +111,16 @@ fn pattern_matches(pattern: &str, branch: &str) -> bool {
 fn branches(p: &ProjectRecord, repo_url: &str) -> Markup {
     html! {
         table.branches {
-            thead { tr { th { "Branch" } th { "State" } th { "Progress" } th { "Synced at" } th { "When" } } }
+            thead { tr { th { "Branch" } th { "State" } th { "Progress" } th { "Commit" } th { "When" } } }
             tbody {
                 @for b in p.selections.iter().filter(|s| !s.is_pattern) {
-                    tr data-project=(p.project.id) data-branch=(b.branch) class=[(!b.enabled).then_some("disabled")] {
+                    tr data-project=(p.project.id) data-branch=(b.branch) data-commit-url=(commit_base(repo_url)) class=[(!b.enabled).then_some("disabled")] {
                         td { (b.branch) @if !b.enabled { " (not selected)" } }
                         td { span.state data-state=(b.state) { (b.state) } }
-                        td { progress.bar max="1" value="0" hidden {} span.count {} }
+                        td.progress { progress.bar max="1" value="0" hidden {} " " span.count {} }
                         td.sha {
                             @if let Some(sha) = &b.last_synced_sha {
-                                a href=(format!("{repo_url}/commit/{sha}")) { code { (short(sha)) } }
+                                a href=(format!("{}{sha}", commit_base(repo_url))) { code { (short(sha)) } }
                             } @else { "—" }
                         }
                         td { (ago(b.last_synced_at)) }

@@ -1,56 +1,190 @@
-// Follows the page's event stream (data-events) and updates branch rows in place. EventSource
-// reconnects by itself and sends Last-Event-ID, so nothing is missed across server restarts.
+// Follows the page's event stream (body[data-events]) and updates the page in place: branch
+// state, progress bar, last synced commit, "time since", the run history and the live indicator.
+// The page reads fine without it. EventSource reconnects by itself and sends Last-Event-ID (after
+// a dropped connection or a server restart); if the browser gives up instead (an HTTP error from a
+// proxy, say), a new stream resumes from the last id seen.
 (function () {
   "use strict";
   const url = document.body.dataset.events;
   if (!url || !window.EventSource) return;
   const live = document.getElementById("live");
+  const runs = document.querySelector("table.runs tbody");
+  const HISTORY = 30;
+  let lastId = "";
+  let backoff = 1000;
+
+  // Same wording as the server's layout::ago.
+  const ago = (ts) => {
+    const s = Math.max(0, Math.floor((Date.now() - Date.parse(ts)) / 1000));
+    if (s < 10) return "just now";
+    if (s < 60) return `${s} s ago`;
+    if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+    if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+    return `${Math.floor(s / 86400)} d ago`;
+  };
+  const tick = () => document.querySelectorAll(".ago[data-ts]").forEach((el) => {
+    el.textContent = ago(el.dataset.ts);
+  });
+  setInterval(tick, 5000);
+
+  const short = (sha) => (sha ? sha.slice(0, 7) : "");
   const rows = (project, branch) =>
     document.querySelectorAll(`tr[data-project="${project}"][data-branch="${CSS.escape(branch)}"]`);
-  const setState = (row, state) => {
-    const el = row.querySelector(".state");
-    if (el) { el.textContent = state; el.dataset.state = state; }
+  const setState = (el, state) => {
+    if (el && state) { el.textContent = state; el.dataset.state = state; }
   };
+  const text = (el, value) => { if (el) el.textContent = value; };
+
+  // done/total: a count; total undefined: working, amount unknown; total null: no bar.
+  const bar = (row, done, total) => {
+    const b = row.querySelector("progress.bar");
+    if (!b) return;
+    clearTimeout(b.hideTimer);
+    const count = row.querySelector(".count");
+    if (total === null) { b.hidden = true; text(count, ""); return; }
+    b.hidden = false;
+    if (total === undefined) { b.removeAttribute("value"); text(count, ""); return; }
+    b.max = Math.max(total, 1);
+    b.value = done;
+    text(count, `${done}/${total}`);
+  };
+  const finished = (row) => {
+    const b = row.querySelector("progress.bar");
+    if (!b || b.hidden) return;
+    b.max = 1; b.value = 1;
+    text(row.querySelector(".count"), "");
+    b.hideTimer = setTimeout(() => bar(row, 0, null), 1500);
+  };
+  const synced = (row, sha, at) => {
+    const cell = row.querySelector(".sha");
+    if (cell && sha) {
+      const a = document.createElement("a");
+      a.href = (row.dataset.commitUrl || "#") + sha;
+      const code = document.createElement("code");
+      code.textContent = short(sha);
+      a.appendChild(code);
+      cell.replaceChildren(a);
+    }
+    const when = row.querySelector(".ago");
+    if (when && at) { when.dataset.ts = at; when.title = at; when.textContent = ago(at); }
+  };
+
+  // The run's row in the history (project page), added at the top for runs newer than the page.
+  const runRow = (d) => {
+    if (!runs || !d.run_id) return null;
+    let tr = runs.querySelector(`tr[data-run="${d.run_id}"]`);
+    if (tr) return tr;
+    tr = document.createElement("tr");
+    tr.dataset.run = d.run_id;
+    ["run", "branch", "trigger", "status", "shas", "changed", "fetched", "requests", "duration", "error"]
+      .forEach((c) => { const td = document.createElement("td"); td.className = c; tr.appendChild(td); });
+    text(tr.querySelector(".run"), d.run_id);
+    text(tr.querySelector(".branch"), d.branch);
+    const state = document.createElement("span");
+    state.className = "state";
+    tr.querySelector(".status").appendChild(state);
+    runs.prepend(tr);
+    while (runs.rows.length > HISTORY) runs.deleteRow(-1);
+    return tr;
+  };
+  const runStatus = (tr, status) => { if (tr) setState(tr.querySelector(".state"), status); };
+  const runTarget = (tr, sha) => {
+    const code = document.createElement("code");
+    code.textContent = short(sha) || "head";
+    tr.querySelector(".shas").replaceChildren("→ ", code);
+  };
+
+  // Rows for branches or projects that appeared after the page loaded need the server: say so.
+  const stale = (why) => {
+    let note = document.getElementById("stale");
+    if (!note) {
+      note = document.createElement("p");
+      note.id = "stale";
+      note.className = "notice";
+      note.setAttribute("role", "status");
+      document.querySelector("main").prepend(note);
+    }
+    const reload = document.createElement("a");
+    reload.href = location.pathname;
+    reload.textContent = "Reload";
+    note.replaceChildren(`${why} `, reload);
+  };
+
   const apply = (kind, d) => {
+    if (kind === "selection_changed" && d && d.branches) stale("The branch selection changed.");
     if (!d || !d.branch) return;
+    if (kind === "queued" && !rows(d.project_id, d.branch).length) stale(`New branch ${d.branch} is syncing.`);
+    const run = runRow(d);
+    if (run && d.trigger) text(run.querySelector(".trigger"), d.trigger);
     rows(d.project_id, d.branch).forEach((row) => {
-      const bar = row.querySelector("progress.bar");
-      const count = row.querySelector(".count");
-      if (kind === "queued") setState(row, "queued");
-      if (kind === "started") { setState(row, "syncing"); if (bar) { bar.hidden = false; bar.value = 0; } }
-      if (kind === "progress" && bar) {
-        bar.hidden = false; bar.max = Math.max(d.total, 1); bar.value = d.done;
-        if (count) count.textContent = ` ${d.done}/${d.total}`;
-      }
-      if (kind === "succeeded") {
-        setState(row, "synced");
-        if (bar) { bar.max = 1; bar.value = 1; }
-        if (count) count.textContent = "";
-        const sha = row.querySelector(".sha");
-        if (sha && d.sha) {
-          const base = (document.querySelector("h1 a") || {}).href || "";
-          sha.innerHTML = "";
-          const a = document.createElement("a");
-          a.href = base ? `${base}/commit/${d.sha}` : "#";
-          const code = document.createElement("code");
-          code.textContent = d.sha.slice(0, 7);
-          a.appendChild(code); sha.appendChild(a);
-        }
-        const ago = row.querySelector(".ago");
-        if (ago) { ago.dataset.ts = new Date().toISOString(); ago.textContent = "just now"; }
-      }
-      if (kind === "failed") setState(row, d.will_retry ? "queued" : "failed");
-      if (kind === "selection_changed" && d.state) setState(row, d.state);
+      if (kind === "queued") setState(row.querySelector(".state"), "queued");
+      if (kind === "started") { setState(row.querySelector(".state"), "syncing"); bar(row, 0, undefined); }
+      if (kind === "progress") bar(row, d.done, d.total);
+      if (kind === "succeeded") { setState(row.querySelector(".state"), "synced"); finished(row); synced(row, d.sha, d.at); }
+      if (kind === "failed") { setState(row.querySelector(".state"), d.will_retry ? "queued" : "failed"); bar(row, 0, null); }
+      if (kind === "selection_changed") setState(row.querySelector(".state"), d.state);
     });
+    if (!run) return;
+    if (kind === "queued") {
+      runStatus(run, "queued");
+      runTarget(run, d.target_sha);
+    }
+    if (kind === "started" || kind === "progress") {
+      runStatus(run, "running");
+      if (kind === "started" && d.at) run.dataset.started = d.at;
+    }
+    if (kind === "succeeded") {
+      runStatus(run, "succeeded");
+      runTarget(run, d.sha);
+      text(run.querySelector(".changed"), `${d.files_changed} / ${d.files_total}`);
+      text(run.querySelector(".fetched"), d.files_fetched);
+      text(run.querySelector(".requests"), d.api_requests);
+      if (run.dataset.started && d.at) {
+        text(run.querySelector(".duration"), `${Date.parse(d.at) - Date.parse(run.dataset.started)} ms`);
+      }
+    }
+    if (kind === "failed") {
+      runStatus(run, d.will_retry ? "queued" : "failed");
+      text(run.querySelector(".error"), d.error || "");
+    }
   };
-  const es = new EventSource(url);
-  es.onopen = () => { if (live) { live.textContent = "● live"; live.classList.add("on"); } };
-  es.onerror = () => { if (live) { live.textContent = "○ reconnecting"; live.classList.remove("on"); } };
-  es.addEventListener("snapshot", (e) => {
-    const d = JSON.parse(e.data);
-    (d.projects || [d]).forEach((p) => (p.branches || []).forEach((b) =>
-      rows(p.project_id, b.name).forEach((row) => setState(row, b.state))));
-  });
-  ["queued", "started", "progress", "succeeded", "failed", "selection_changed"].forEach((kind) =>
-    es.addEventListener(kind, (e) => apply(kind, JSON.parse(e.data))));
+
+  // The state now, sent first on every fresh connection: corrects anything missed.
+  const snapshot = (d) => (d.projects || [d]).forEach((p) => (p.branches || []).forEach((b) =>
+    rows(p.project_id, b.name).forEach((row) => {
+      setState(row.querySelector(".state"), b.state);
+      synced(row, b.last_synced_sha, b.last_synced_at);
+      if (b.state === "syncing") { if (row.querySelector("progress.bar[hidden]")) bar(row, 0, undefined); }
+      else bar(row, 0, null);
+    })));
+
+  const indicator = (on, label) => {
+    if (!live) return;
+    live.hidden = false;
+    live.textContent = label;
+    live.classList.toggle("on", on);
+  };
+
+  const connect = () => {
+    const es = new EventSource(lastId ? `${url}?last_event_id=${encodeURIComponent(lastId)}` : url);
+    es.onopen = () => { backoff = 1000; indicator(true, "● live"); };
+    es.onerror = () => {
+      if (es.readyState !== EventSource.CLOSED) { indicator(false, "○ reconnecting"); return; }
+      // The browser gave up on this stream: open another one, later.
+      indicator(false, "○ offline, retrying");
+      es.close();
+      setTimeout(connect, backoff);
+      backoff = Math.min(backoff * 2, 30000);
+    };
+    const on = (kind, handle) => es.addEventListener(kind, (e) => {
+      if (e.lastEventId) lastId = e.lastEventId;
+      let data;
+      try { data = JSON.parse(e.data); } catch (_) { return; }
+      handle(data);
+    });
+    on("snapshot", snapshot);
+    ["queued", "started", "progress", "succeeded", "failed", "selection_changed"]
+      .forEach((kind) => on(kind, (d) => apply(kind, d)));
+  };
+  connect();
 })();

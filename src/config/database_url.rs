@@ -1,0 +1,80 @@
+//! The database URL: which engine, and a Display that never shows the password.
+use std::fmt;
+
+use url::Url;
+
+use super::{invalid, ConfigError};
+use crate::secret::Secret;
+
+/// Where the data lives. Debug and Display hide any password in the URL.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(String),
+    Postgres(Secret),
+}
+
+impl DatabaseUrl {
+    pub const DEFAULT: &'static str = "sqlite://hubsync.db";
+
+    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
+        let raw = raw.trim();
+        if raw.starts_with("sqlite:") {
+            // The embedded default must work on a bare machine: create the file when absent.
+            let url = if raw.contains("mode=") {
+                raw.to_owned()
+            } else if raw.contains('?') {
+                format!("{raw}&mode=rwc")
+            } else {
+                format!("{raw}?mode=rwc")
+            };
+            Ok(Self::Sqlite(url))
+        } else if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            Url::parse(raw)
+                .map_err(|e| invalid("DATABASE_URL", format!("not a valid URL ({e})")))?;
+            Ok(Self::Postgres(Secret::new(raw)))
+        } else {
+            Err(invalid(
+                "DATABASE_URL",
+                "expected sqlite://PATH or postgres://USER@HOST/DB",
+            ))
+        }
+    }
+
+    /// The URL to connect with, password included.
+    pub fn expose(&self) -> &str {
+        match self {
+            Self::Sqlite(u) => u,
+            Self::Postgres(s) => s.expose(),
+        }
+    }
+
+    pub fn engine(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite(u) => f.write_str(u),
+            Self::Postgres(s) => match Url::parse(s.expose()) {
+                Ok(mut u) => {
+                    if u.password().is_some() {
+                        let _ = u.set_password(Some("redacted"));
+                    }
+                    f.write_str(u.as_str())
+                }
+                Err(_) => f.write_str("postgres://[unparsable]"),
+            },
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
+}

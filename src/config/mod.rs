@@ -1,0 +1,274 @@
+//! Typed configuration, read from the environment with command-line flags taking precedence.
+//! Every error names the variable it came from and never echoes a secret's value.
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use url::Url;
+
+mod database_url;
+#[cfg(test)]
+mod tests;
+mod vars;
+
+pub use database_url::DatabaseUrl;
+use vars::{app_credentials, default_credentials_path, number, number_var, sync_settings, url_var};
+
+use crate::{credentials::StoredCredentials, secret::Secret, sync::SyncSettings};
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {var}: {reason}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub reason: String,
+}
+
+pub(crate) fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        reason: reason.into(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// What hubsync needs to act as the GitHub App: its id and private key.
+#[derive(Debug, Clone)]
+pub struct AppCredentials {
+    pub app_id: u64,
+    pub private_key: Secret,
+}
+
+#[derive(Debug, Clone)]
+pub struct GithubConfig {
+    /// None until the app is created and configured: webhooks and syncs stay off.
+    pub app: Option<AppCredentials>,
+    /// Every secret is accepted, so a secret can be rotated without dropping deliveries.
+    pub webhook_secrets: Vec<Secret>,
+    pub api_url: Url,
+    pub web_url: Url,
+    /// Requests in flight per installation (HUBSYNC_GITHUB_CONCURRENCY).
+    pub concurrency: usize,
+    /// The app's OAuth client, from the manifest flow (not needed for syncing).
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+}
+
+/// How webhook deliveries are received and processed.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// Largest body accepted; GitHub caps payloads at 25 MB.
+    pub max_body_bytes: usize,
+    /// Off: deliveries are stored but not processed (they are once a process with it on runs).
+    pub process: bool,
+    /// Attempts before a delivery that keeps failing is marked failed.
+    pub max_attempts: u32,
+    /// Delay before the first retry; it doubles with each attempt.
+    pub retry_delay: Duration,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 25 * 1024 * 1024,
+            process: true,
+            max_attempts: 5,
+            retry_delay: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub database_url: DatabaseUrl,
+    pub github: GithubConfig,
+    pub webhook: WebhookConfig,
+    pub admin_token: Option<Secret>,
+    pub log_format: LogFormat,
+    /// Where users and GitHub reach this instance (manifest URLs, webhook URL); None means
+    /// `http://` + the bound address.
+    pub public_url: Option<Url>,
+    /// Where the setup flow stores the app's credentials; read at startup.
+    pub credentials_path: PathBuf,
+    pub sync: SyncSettings,
+    /// How often an idle event stream gets a keep-alive comment (`HUBSYNC_SSE_KEEPALIVE_SECS`).
+    pub sse_keep_alive: Duration,
+    /// How long progress events are kept for replay (`HUBSYNC_EVENT_RETENTION_DAYS`).
+    pub event_retention: Duration,
+    /// Set only by the `--allow-data-loss` flag, never from the environment: a variable left in
+    /// a deployment would silently consent to every future destructive migration.
+    pub allow_data_loss: bool,
+}
+
+/// Values given on the command line; each wins over its environment variable.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub bind: Option<String>,
+    pub database_url: Option<String>,
+}
+
+impl Config {
+    pub fn from_env(overrides: &Overrides) -> Result<Self, ConfigError> {
+        Self::from_lookup(overrides, |name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from any variable source (tests pass a map).
+    pub fn from_lookup(
+        overrides: &Overrides,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        // An empty variable counts as unset, as shells and .env files produce them.
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+
+        let bind = overrides.bind.clone().or_else(|| var("HUBSYNC_BIND"));
+        let bind = match bind {
+            Some(b) => b.trim().parse().map_err(|_| {
+                invalid(
+                    "HUBSYNC_BIND",
+                    format!("{b:?} is not an address like 127.0.0.1:3000"),
+                )
+            })?,
+            None => SocketAddr::from(([127, 0, 0, 1], 3000)),
+        };
+
+        let database_url = overrides
+            .database_url
+            .clone()
+            .or_else(|| var("DATABASE_URL"));
+        let database_url =
+            DatabaseUrl::parse(database_url.as_deref().unwrap_or(DatabaseUrl::DEFAULT))?;
+
+        let credentials_path = var("HUBSYNC_CREDENTIALS_PATH")
+            .map(|p| PathBuf::from(p.trim()))
+            .unwrap_or_else(|| default_credentials_path(&database_url));
+        let stored = StoredCredentials::load(&credentials_path)
+            .map_err(|e| invalid("HUBSYNC_CREDENTIALS_PATH", e.to_string()))?;
+        // The file fills in what the environment leaves unset, one unit at a time: an app id
+        // from one place and a key from another would sign JWTs GitHub rejects.
+        let env_has_app = [
+            "GITHUB_APP_ID",
+            "GITHUB_PRIVATE_KEY",
+            "GITHUB_PRIVATE_KEY_PATH",
+        ]
+        .iter()
+        .any(|n| var(n).is_some());
+        let env_has_client =
+            var("GITHUB_CLIENT_ID").is_some() || var("GITHUB_CLIENT_SECRET").is_some();
+        let from_file = |name: &str| -> Option<String> {
+            let s = stored.as_ref()?;
+            match name {
+                "GITHUB_APP_ID" if !env_has_app => Some(s.app_id.to_string()),
+                "GITHUB_PRIVATE_KEY" if !env_has_app => Some(s.private_key.expose().to_owned()),
+                "GITHUB_WEBHOOK_SECRET" => Some(s.webhook_secret.expose().to_owned()),
+                "GITHUB_CLIENT_ID" if !env_has_client => Some(s.client_id.clone()),
+                "GITHUB_CLIENT_SECRET" if !env_has_client => {
+                    Some(s.client_secret.expose().to_owned())
+                }
+                _ => None,
+            }
+            .filter(|v| !v.is_empty())
+        };
+        let var = |name: &str| var(name).or_else(|| from_file(name));
+
+        let concurrency = match var("HUBSYNC_GITHUB_CONCURRENCY") {
+            None => 8,
+            Some(v) => v
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=100).contains(n))
+                .ok_or_else(|| {
+                    invalid(
+                        "HUBSYNC_GITHUB_CONCURRENCY",
+                        format!("{v:?} is not a number from 1 to 100"),
+                    )
+                })?,
+        };
+
+        let github = GithubConfig {
+            app: app_credentials(&var)?,
+            webhook_secrets: var("GITHUB_WEBHOOK_SECRET")
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(Secret::new)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            api_url: url_var(&var, "GITHUB_API_URL", "https://api.github.com")?,
+            web_url: url_var(&var, "GITHUB_URL", "https://github.com")?,
+            concurrency,
+            client_id: var("GITHUB_CLIENT_ID"),
+            client_secret: var("GITHUB_CLIENT_SECRET").map(Secret::new),
+        };
+        let public_url = match var("HUBSYNC_PUBLIC_URL") {
+            Some(_) => Some(url_var(&var, "HUBSYNC_PUBLIC_URL", "")?),
+            None => None,
+        };
+
+        let log_format = match var("HUBSYNC_LOG_FORMAT").as_deref().map(str::trim) {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(invalid(
+                    "HUBSYNC_LOG_FORMAT",
+                    format!("{other:?} is not text or json"),
+                ))
+            }
+        };
+
+        let defaults = WebhookConfig::default();
+        let webhook = WebhookConfig {
+            max_body_bytes: number_var(&var, "HUBSYNC_WEBHOOK_MAX_BYTES", defaults.max_body_bytes)?,
+            process: match var("HUBSYNC_WEBHOOK_PROCESSING").as_deref().map(str::trim) {
+                None | Some("on") => true,
+                Some("off") => false,
+                Some(other) => {
+                    return Err(invalid(
+                        "HUBSYNC_WEBHOOK_PROCESSING",
+                        format!("{other:?} is not on or off"),
+                    ))
+                }
+            },
+            max_attempts: number_var(&var, "HUBSYNC_WEBHOOK_MAX_ATTEMPTS", defaults.max_attempts)?,
+            retry_delay: Duration::from_millis(number_var(
+                &var,
+                "HUBSYNC_WEBHOOK_RETRY_MS",
+                defaults.retry_delay.as_millis() as u64,
+            )?),
+        };
+
+        Ok(Self {
+            bind,
+            database_url,
+            github,
+            webhook,
+            admin_token: var("HUBSYNC_ADMIN_TOKEN").map(Secret::new),
+            log_format,
+            public_url,
+            credentials_path,
+            sync: sync_settings(&var)?,
+            sse_keep_alive: Duration::from_secs_f64(number(
+                &var,
+                "HUBSYNC_SSE_KEEPALIVE_SECS",
+                15.0,
+                |s: &f64| s.is_finite() && *s >= 0.1,
+                "a number of seconds (at least 0.1)",
+            )?),
+            event_retention: Duration::from_secs_f64(
+                number(
+                    &var,
+                    "HUBSYNC_EVENT_RETENTION_DAYS",
+                    7.0,
+                    |d: &f64| d.is_finite() && *d > 0.0,
+                    "a positive number of days",
+                )? * 86_400.0,
+            ),
+            allow_data_loss: false,
+        })
+    }
+}

@@ -1,0 +1,196 @@
+//! Reading one variable into a typed value, with an error that names the variable.
+use std::{path::PathBuf, time::Duration};
+
+use url::Url;
+
+use super::{invalid, AppCredentials, ConfigError, DatabaseUrl};
+use crate::{
+    secret::Secret,
+    sync::{AutoSelect, SyncSettings},
+};
+
+pub(super) fn number<T: std::str::FromStr>(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+    valid: impl Fn(&T) -> bool,
+    expected: &str,
+) -> Result<T, ConfigError> {
+    match var(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse::<T>()
+            .ok()
+            .filter(valid)
+            .ok_or_else(|| invalid(name, format!("{raw:?} is not {expected}"))),
+    }
+}
+
+pub(super) fn sync_settings(
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<SyncSettings, ConfigError> {
+    let d = SyncSettings::default();
+    let secs = |name, default: Duration| {
+        number(
+            var,
+            name,
+            default.as_secs_f64(),
+            |s: &f64| s.is_finite() && *s >= 0.0,
+            "a number of seconds",
+        )
+        .map(Duration::from_secs_f64)
+    };
+    let auto_select = match var("HUBSYNC_AUTO_SELECT").as_deref().map(str::trim) {
+        None | Some("default") => AutoSelect::DefaultBranch,
+        Some("none") => AutoSelect::Nothing,
+        Some(other) => {
+            return Err(invalid(
+                "HUBSYNC_AUTO_SELECT",
+                format!("{other:?} is not default or none"),
+            ))
+        }
+    };
+    let lease = secs("HUBSYNC_SYNC_LEASE_SECS", d.lease)?;
+    if lease < Duration::from_millis(300) {
+        return Err(invalid(
+            "HUBSYNC_SYNC_LEASE_SECS",
+            "must be at least 0.3 seconds",
+        ));
+    }
+    let debounce = number(
+        var,
+        "HUBSYNC_SYNC_DEBOUNCE_MS",
+        d.debounce.as_millis() as u64,
+        |_| true,
+        "a number of milliseconds",
+    )?;
+    Ok(SyncSettings {
+        debounce: Duration::from_millis(debounce),
+        workers: number(
+            var,
+            "HUBSYNC_SYNC_WORKERS",
+            d.workers,
+            |n| *n <= 256,
+            "a number of workers (0 to 256)",
+        )?,
+        lease,
+        retry_base: secs("HUBSYNC_SYNC_RETRY_SECS", d.retry_base)?,
+        max_file_size: number(
+            var,
+            "HUBSYNC_MAX_FILE_SIZE",
+            d.max_file_size,
+            |_| true,
+            "a size in bytes",
+        )?,
+        tarball_threshold: number(
+            var,
+            "HUBSYNC_TARBALL_THRESHOLD",
+            d.tarball_threshold,
+            |_| true,
+            "a number of files",
+        )?,
+        reconcile_interval: secs("HUBSYNC_RECONCILE_SECS", d.reconcile_interval)?,
+        auto_select,
+        ..d
+    })
+}
+
+/// `hubsync-credentials.json` next to a SQLite database file, else in the working directory.
+pub(super) fn default_credentials_path(db: &DatabaseUrl) -> PathBuf {
+    const NAME: &str = "hubsync-credentials.json";
+    if let DatabaseUrl::Sqlite(url) = db {
+        let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+        let path = path.split('?').next().unwrap_or_default();
+        if !path.is_empty() && !path.starts_with(':') {
+            if let Some(dir) = std::path::Path::new(path).parent() {
+                return dir.join(NAME);
+            }
+        }
+    }
+    PathBuf::from(NAME)
+}
+
+/// A positive whole number, or the default when unset.
+pub(super) fn number_var<T: std::str::FromStr + PartialOrd + Default>(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+) -> Result<T, ConfigError> {
+    match var(name) {
+        None => Ok(default),
+        Some(raw) => match raw.trim().parse::<T>() {
+            Ok(n) if n > T::default() => Ok(n),
+            _ => Err(invalid(
+                name,
+                format!("{raw:?} is not a positive whole number"),
+            )),
+        },
+    }
+}
+
+pub(super) fn url_var(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: &str,
+) -> Result<Url, ConfigError> {
+    let raw = var(name).unwrap_or_else(|| default.to_owned());
+    let url =
+        Url::parse(raw.trim()).map_err(|e| invalid(name, format!("{raw:?} is not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(name, "must be an http or https URL"));
+    }
+    Ok(url)
+}
+
+pub(super) fn app_credentials(
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<AppCredentials>, ConfigError> {
+    let app_id = var("GITHUB_APP_ID")
+        .map(|v| {
+            v.trim()
+                .parse::<u64>()
+                .map_err(|_| invalid("GITHUB_APP_ID", format!("{v:?} is not a number")))
+        })
+        .transpose()?;
+    let key = match (var("GITHUB_PRIVATE_KEY"), var("GITHUB_PRIVATE_KEY_PATH")) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "GITHUB_PRIVATE_KEY",
+                "set GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH, not both",
+            ))
+        }
+        // Env files often carry the PEM with literal \n escapes.
+        (Some(pem), None) => Some(("GITHUB_PRIVATE_KEY", pem.replace("\\n", "\n"))),
+        (None, Some(path)) => {
+            let path = PathBuf::from(path.trim());
+            let pem = std::fs::read_to_string(&path).map_err(|e| {
+                invalid(
+                    "GITHUB_PRIVATE_KEY_PATH",
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            Some(("GITHUB_PRIVATE_KEY_PATH", pem))
+        }
+        (None, None) => None,
+    };
+    if let Some((var_name, pem)) = &key {
+        jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes())
+            .map_err(|_| invalid(var_name, "not an RSA private key in PEM format"))?;
+    }
+    match (app_id, key) {
+        (Some(app_id), Some((_, pem))) => Ok(Some(AppCredentials {
+            app_id,
+            private_key: Secret::new(pem),
+        })),
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(invalid(
+            "GITHUB_APP_ID",
+            "is required when a private key is set",
+        )),
+        (Some(_), None) => Err(invalid(
+            "GITHUB_PRIVATE_KEY",
+            "or GITHUB_PRIVATE_KEY_PATH is required when GITHUB_APP_ID is set",
+        )),
+    }
+}

@@ -1,0 +1,151 @@
+//! Headless Chromium for browser tests, driven over WebDriver: a chromedriver spawned on a free
+//! port, a fresh profile per browser, everything killed when the `Browser` is dropped.
+//!
+//! Debian's `chromium` and `chromium-driver` packages provide both binaries (`.ci/run` installs
+//! them). Without chromedriver a browser test is skipped loudly, or fails when
+//! `HUBSYNC_REQUIRE_BROWSER=1` (as in CI).
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
+
+use fantoccini::{Client, ClientBuilder};
+use serde_json::{json, Value};
+
+const REQUIRE: &str = "HUBSYNC_REQUIRE_BROWSER";
+const ARGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1280,800",
+];
+
+pub struct Browser {
+    pub client: Client,
+    driver: tokio::process::Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Starts chromedriver and a headless Chromium session; None (after saying so) when this
+    /// machine has no chromedriver and the browser is not required.
+    pub async fn start(test: &str) -> Option<Self> {
+        let (Some(driver), Some(chromium)) = (
+            find(&["chromedriver"], "HUBSYNC_CHROMEDRIVER"),
+            find(&["chromium", "chromium-browser"], "HUBSYNC_CHROMIUM"),
+        ) else {
+            let why = "chromedriver or chromium is not installed (apt-get install chromium chromium-driver)";
+            if std::env::var(REQUIRE).is_ok_and(|v| v == "1") {
+                panic!("{test}: {why}, and {REQUIRE}=1");
+            }
+            eprintln!("\n!!!!!!!! SKIPPED {test}: {why} !!!!!!!!\n");
+            return None;
+        };
+        let port = free_port();
+        let mut cmd = tokio::process::Command::new(&driver);
+        cmd.arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            // Its own process group, so dropping the browser ends Chromium too.
+            .process_group(0);
+        let child = cmd.spawn().expect("chromedriver starts");
+        let profile = tempfile::tempdir().expect("profile dir");
+        let mut browser_args: Vec<String> = ARGS.iter().map(|a| a.to_string()).collect();
+        browser_args.push(format!("--user-data-dir={}", profile.path().display()));
+        let caps = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": { "binary": chromium, "args": browser_args },
+        });
+        let caps = match caps {
+            Value::Object(map) => map,
+            _ => unreachable!("an object"),
+        };
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let client = loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) if tokio::time::Instant::now() > deadline => {
+                    panic!("no WebDriver session from {}: {e}", driver.display())
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        };
+        Some(Self {
+            client,
+            driver: child,
+            _profile: profile,
+        })
+    }
+
+    /// Ends the session (chromedriver quits Chromium), then chromedriver.
+    pub async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill().await;
+    }
+
+    /// Saves a PNG of the viewport under target/browser/; returns its path.
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
+        let png = self.client.screenshot().await.expect("screenshot");
+        let dir = target_dir().join("browser");
+        std::fs::create_dir_all(&dir).expect("target/browser");
+        let path = dir.join(name);
+        std::fs::write(&path, png).expect("screenshot written");
+        path
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // A failing test never reaches close(): end the whole group (chromedriver and Chromium).
+        if let Some(pid) = self.driver.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+fn find(names: &[&str], var: &str) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os(var) {
+        return Some(PathBuf::from(p)).filter(|p| p.is_file());
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    names.iter().find_map(|name| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Cargo's target directory: CARGO_TARGET_DIR, else the one the test binary runs from.
+fn target_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    // target/debug/deps/integration-HASH
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.ancestors().nth(3).map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+}
