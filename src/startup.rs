@@ -94,6 +94,7 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         settings: Arc::new(config.sync.clone()),
         wake: Arc::new(Notify::new()),
         discover: Arc::new(Notify::new()),
+        hub: hub.clone(),
     };
     let nudge = Nudge::new(&workers, hub.clone());
     workers.clone().spawn(&background, &shutdown);

@@ -130,7 +130,7 @@ db_test! {
             Entry { path: "big.iso".into(), sha: "c3".into(), mode: "100644".into(), size: Some(20_000_000) },
             Entry { path: "vendor/lib".into(), sha: "d4".into(), mode: "160000".into(), size: None },
         ];
-        manifests::replace_manifest(conn, sel, &entries).await.unwrap();
+        manifests::replace_manifest(conn, sel, &[], &entries).await.unwrap();
 
         let (status, body) = call(&app, reqwest::Method::GET, &format!("/api/v1/projects/{id}/files?branch=main"), None).await;
         assert_eq!(status, 200);
@@ -151,7 +151,8 @@ db_test! {
 
         // A second manifest swap touches only what differs.
         let entries2 = [Entry { path: "README.md".into(), sha: "b2".into(), mode: "100644".into(), size: Some(5) }];
-        manifests::replace_manifest(conn, sel, &entries2).await.unwrap();
+        let old = manifests::manifest(conn, sel).await.unwrap();
+        manifests::replace_manifest(conn, sel, &old, &entries2).await.unwrap();
         let (_, body) = call(&app, reqwest::Method::GET, &format!("/api/v1/projects/{id}/files"), None).await;
         assert_eq!(body["files"], json!([{ "path": "README.md", "sha": "b2", "size": 5, "mode": "100644" }]));
     }

@@ -62,31 +62,53 @@ pub async fn missing_blobs(
     Ok(missing)
 }
 
+/// A blob to store. `content` is None for a blob over the size limit: listed, not stored.
+#[derive(Debug, Clone)]
+pub struct NewBlob {
+    pub sha: String,
+    pub size: i64,
+    pub content: Option<Vec<u8>>,
+}
+
 /// Stores a blob once; a second store of the same sha is a no-op (same sha, same bytes).
-/// `content` is None for a blob over the size limit: listed with its size, not stored.
 pub async fn store_blob(
     db: &impl ConnectionTrait,
     sha: &str,
     size: i64,
     content: Option<Vec<u8>>,
 ) -> Result<(), DbErr> {
-    let binary = content.as_deref().is_some_and(is_binary);
-    blobs::Entity::insert(blobs::ActiveModel {
-        sha: Set(sha.to_owned()),
-        size: Set(size),
-        binary: Set(binary),
-        content: Set(content),
-        created_at: Set(Utc::now()),
-    })
-    .on_conflict(
-        OnConflict::column(blobs::Column::Sha)
-            .do_nothing()
-            .to_owned(),
-    )
-    .try_insert()
-    .exec_without_returning(db)
-    .await
-    .map(|_| ())
+    let blob = NewBlob {
+        sha: sha.to_owned(),
+        size,
+        content,
+    };
+    store_blobs(db, vec![blob]).await
+}
+
+/// Stores many blobs with multi-row inserts (100 per statement), skipping shas already there.
+pub async fn store_blobs(db: &impl ConnectionTrait, blobs: Vec<NewBlob>) -> Result<(), DbErr> {
+    let now = Utc::now();
+    let mut rows = blobs.into_iter().map(|b| blobs::ActiveModel {
+        binary: Set(b.content.as_deref().is_some_and(is_binary)),
+        sha: Set(b.sha),
+        size: Set(b.size),
+        content: Set(b.content),
+        created_at: Set(now),
+    });
+    loop {
+        let chunk: Vec<_> = rows.by_ref().take(100).collect();
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        blobs::Entity::insert_many(chunk)
+            .on_conflict(
+                OnConflict::column(blobs::Column::Sha)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+    }
 }
 
 pub async fn blob(db: &impl ConnectionTrait, sha: &str) -> Result<Option<blobs::Model>, DbErr> {
@@ -107,28 +129,26 @@ pub struct Entry {
     pub size: Option<i64>,
 }
 
-/// Makes the stored manifest equal `entries`, touching only the rows that differ. Call it inside
-/// a transaction: readers then see the old manifest or the new one, never a mix.
+/// Makes the stored manifest, which is `old`, equal `entries`, touching only the rows that
+/// differ. Call it inside a transaction: readers then see the old manifest or the new one, never
+/// a mix. (`old` may be read before the transaction: only one run per branch writes it.)
 pub async fn replace_manifest(
     db: &impl ConnectionTrait,
     project_sync_id: i64,
+    old: &[files::Model],
     entries: &[Entry],
 ) -> Result<(), DbErr> {
-    let old: HashMap<String, files::Model> = manifest(db, project_sync_id)
-        .await?
-        .into_iter()
-        .map(|f| (f.path.clone(), f))
-        .collect();
+    let old: HashMap<&str, &files::Model> = old.iter().map(|f| (f.path.as_str(), f)).collect();
     let wanted: HashSet<&str> = entries.iter().map(|e| e.path.as_str()).collect();
     let gone: Vec<String> = old
         .keys()
-        .filter(|p| !wanted.contains(p.as_str()))
-        .cloned()
+        .filter(|p| !wanted.contains(*p))
+        .map(|p| p.to_string())
         .collect();
     let changed: Vec<&Entry> = entries
         .iter()
         .filter(|e| {
-            old.get(&e.path)
+            old.get(e.path.as_str())
                 .is_none_or(|f| f.blob_sha != e.sha || f.mode != e.mode || f.size != e.size)
         })
         .collect();
@@ -138,7 +158,7 @@ pub async fn replace_manifest(
         .chain(
             changed
                 .iter()
-                .filter(|e| old.contains_key(&e.path))
+                .filter(|e| old.contains_key(e.path.as_str()))
                 .map(|e| e.path.clone()),
         )
         .collect();

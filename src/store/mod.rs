@@ -49,6 +49,9 @@ pub async fn connect(url: &DatabaseUrl) -> Result<DatabaseConnection, StoreError
                     .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
+                    // Multi-row inserts of blobs make large prepared statements; a small cache per
+                    // connection keeps memory flat across runs.
+                    .statement_cache_capacity(16)
                     .create_if_missing(true)
             });
         }

@@ -1,9 +1,11 @@
 //! One sync run, DESIGN.md's algorithm: resolve the branch head now, diff GitHub's tree with the
 //! stored manifest by blob sha, fetch only the blobs not stored yet, swap the manifest in one
 //! transaction.
-use std::{collections::HashSet, time::Instant};
+use std::{
+    collections::{HashMap, HashSet},
+    time::Instant,
+};
 
-use bytes::Bytes;
 use futures_util::{stream, StreamExt, TryStreamExt};
 use sea_orm::{DatabaseConnection, DbErr};
 use serde_json::json;
@@ -17,9 +19,9 @@ use super::{
 use crate::{
     git::{BranchName, Sha},
     github::{EntryKind, GithubError, InstallationClient, RepoName},
-    progress,
+    progress::{self, Hub},
     store::{
-        entities::{project_syncs, sync_runs},
+        entities::{files, project_syncs, sync_runs},
         manifests,
         runs::{self, RunCounts},
         selections,
@@ -73,6 +75,33 @@ pub struct Run<'a> {
     pub run: &'a sync_runs::Model,
     pub worker: &'a str,
     pub target: &'a Target,
+    /// Poked after each event, so watchers see it without waiting for the hub's poll.
+    pub hub: &'a Hub,
+}
+
+/// Blobs stored per transaction, and the bytes a batch may hold before it is written.
+const BATCH_BLOBS: usize = 200;
+const BATCH_BYTES: usize = 8 << 20;
+
+/// Fetched blobs waiting to be written together: one transaction per batch instead of per blob.
+#[derive(Default)]
+struct Batch {
+    blobs: Vec<manifests::NewBlob>,
+    bytes: usize,
+}
+
+impl Batch {
+    /// Adds a blob; true when the batch should be written now.
+    fn push(&mut self, sha: String, content: Vec<u8>) -> bool {
+        self.bytes += content.len();
+        let size = content.len() as i64;
+        self.blobs.push(manifests::NewBlob {
+            sha,
+            size,
+            content: Some(content),
+        });
+        self.blobs.len() >= BATCH_BLOBS || self.bytes >= BATCH_BYTES
+    }
 }
 
 impl Run<'_> {
@@ -92,7 +121,7 @@ impl Run<'_> {
             // Already at the head (a coalesced or replayed push): one request, nothing to do.
             counts.files_total = manifests::count(self.db, t.selection.id).await? as i64;
             counts.api_requests = self.client.requests_made() as i64;
-            return self.commit(&[], false, &head.commit, counts).await;
+            return self.commit(&[], None, &head.commit, counts).await;
         }
         let tree: Vec<TreeItem> = self
             .client
@@ -114,12 +143,11 @@ impl Run<'_> {
 
         // Only blobs no branch of any project has stored yet are fetched.
         let missing = manifests::missing_blobs(self.db, &plan.candidates).await?;
-        let size_of = |sha: &str| {
-            tree.iter()
-                .find(|i| i.sha == sha)
-                .and_then(|i| i.size)
-                .unwrap_or(0)
-        };
+        let sizes: HashMap<&str, i64> = tree
+            .iter()
+            .map(|i| (i.sha.as_str(), i.size.unwrap_or(0)))
+            .collect();
+        let size_of = |sha: &str| sizes.get(sha).copied().unwrap_or(0);
         let mut wanted: HashSet<String> = HashSet::new();
         for sha in &missing {
             let size = size_of(sha);
@@ -132,7 +160,9 @@ impl Run<'_> {
         let total = wanted.len();
         self.progress(0, total).await?;
         let mut done = 0usize;
-        if total >= self.settings.tarball_threshold {
+        // The tarball carries the whole tree: worth it when many blobs, and a good share of the
+        // tree, are missing (a first sync), not for a large push into a huge repository.
+        if total >= self.settings.tarball_threshold && total * 10 >= tree.len() {
             let shas: Vec<String> = wanted.iter().cloned().collect();
             self.read_tarball(&t.repo, &head.commit, wanted, total, &mut counts)
                 .await?;
@@ -143,21 +173,22 @@ impl Run<'_> {
         self.fetch_blobs(&t.repo, wanted, done, total, &mut counts)
             .await?;
         counts.api_requests = self.client.requests_made() as i64;
-        self.commit(&plan.entries, true, &head.commit, counts).await
+        self.commit(&plan.entries, Some(&old), &head.commit, counts)
+            .await
     }
 
     /// The swap: manifest, branch state and the run's end commit together, or not at all.
     async fn commit(
         &self,
         entries: &[manifests::Entry],
-        replace: bool,
+        old: Option<&[files::Model]>,
         head: &Sha,
         counts: RunCounts,
     ) -> Result<Finished, RunError> {
         let t = self.target;
         let txn = crate::store::begin_write(self.db).await?;
-        if replace {
-            manifests::replace_manifest(&txn, t.selection.id, entries).await?;
+        if let Some(old) = old {
+            manifests::replace_manifest(&txn, t.selection.id, old, entries).await?;
         }
         if runs::finish(
             &txn,
@@ -185,6 +216,7 @@ impl Run<'_> {
         )
         .await?;
         txn.commit().await?;
+        self.hub.poke();
         Ok(Finished::Synced(counts))
     }
 
@@ -209,17 +241,20 @@ impl Run<'_> {
         ));
         let mut last = Instant::now();
         let mut found = 0usize;
+        let mut batch = Batch::default();
         while let Some(blob) = rx.recv().await {
-            let size = blob.content.len() as i64;
-            manifests::store_blob(self.db, &blob.sha, size, Some(blob.content)).await?;
-            counts.bytes_fetched += size;
+            counts.bytes_fetched += blob.content.len() as i64;
             counts.files_fetched += 1;
             found += 1;
+            if batch.push(blob.sha, blob.content) {
+                self.write(&mut batch).await?;
+            }
             if last.elapsed() >= self.settings.progress_interval {
                 last = Instant::now();
                 self.progress(found, total).await?;
             }
         }
+        self.write(&mut batch).await?;
         match extract.await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
@@ -245,32 +280,36 @@ impl Run<'_> {
             .map(|sha| async move { self.client.blob(repo, &sha).await.map(|b| (sha, b)) })
             .buffer_unordered(self.settings.blob_concurrency);
         let mut last = Instant::now();
+        let mut batch = Batch::default();
         while let Some((sha, content)) = fetched.try_next().await? {
+            if tarball::git_blob_sha(&content) != sha.as_str() {
+                return Err(RunError::Corrupt {
+                    sha: sha.to_string(),
+                });
+            }
             counts.bytes_fetched += content.len() as i64;
-            self.store_verified(&sha, content).await?;
             counts.files_fetched += 1;
             done += 1;
+            if batch.push(sha.to_string(), content.to_vec()) {
+                self.write(&mut batch).await?;
+            }
             if last.elapsed() >= self.settings.progress_interval {
                 last = Instant::now();
                 self.progress(done, total).await?;
             }
         }
-        Ok(())
+        self.write(&mut batch).await
     }
 
-    async fn store_verified(&self, sha: &Sha, content: Bytes) -> Result<(), RunError> {
-        if tarball::git_blob_sha(&content) != sha.as_str() {
-            return Err(RunError::Corrupt {
-                sha: sha.to_string(),
-            });
+    /// Writes a batch of blobs in one transaction and empties it.
+    async fn write(&self, batch: &mut Batch) -> Result<(), RunError> {
+        if batch.blobs.is_empty() {
+            return Ok(());
         }
-        manifests::store_blob(
-            self.db,
-            sha.as_str(),
-            content.len() as i64,
-            Some(content.to_vec()),
-        )
-        .await?;
+        let txn = crate::store::begin_write(self.db).await?;
+        manifests::store_blobs(&txn, std::mem::take(&mut batch.blobs)).await?;
+        txn.commit().await?;
+        batch.bytes = 0;
         Ok(())
     }
 
@@ -282,7 +321,8 @@ impl Run<'_> {
             progress::PROGRESS,
             json!({ "run_id": self.run.id, "branch": self.target.branch.as_str(), "done": done, "total": total }),
         )
-        .await
-        .map(|_| ())
+        .await?;
+        self.hub.poke();
+        Ok(())
     }
 }

@@ -14,7 +14,7 @@ use super::{
 use crate::{
     git::BranchName,
     github::{GithubSlot, RepoName, RequestCounter},
-    progress,
+    progress::{self, Hub},
     store::{
         entities::{project_syncs, sync_runs},
         projects,
@@ -33,6 +33,8 @@ pub struct Workers {
     pub wake: Arc<Notify>,
     /// Notified when repositories appear, so their default branches are looked up at once.
     pub discover: Arc<Notify>,
+    /// Poked after events are written, so watchers see them without waiting for its poll.
+    pub hub: Hub,
 }
 
 impl Workers {
@@ -126,6 +128,7 @@ impl Workers {
             data,
         )
         .await?;
+        self.hub.poke();
 
         let counter = RequestCounter::new();
         let client = app
@@ -140,6 +143,7 @@ impl Workers {
             lost.clone(),
         ));
         let execution = Run {
+            hub: &self.hub,
             db: &self.db,
             client: &client,
             settings: &self.settings,
@@ -209,6 +213,7 @@ impl Workers {
                 )
                 .await?;
                 txn.commit().await?;
+                self.hub.poke();
             }
             Err(RunError::LeaseLost) => {
                 tracing::warn!("lease lost; another worker owns the run now")
@@ -234,6 +239,7 @@ impl Workers {
                 )
                 .await?;
                 txn.commit().await?;
+                self.hub.poke();
             }
             Err(e) => {
                 let message = e.to_string();
@@ -256,6 +262,7 @@ impl Workers {
                 )
                 .await?;
                 txn.commit().await?;
+                self.hub.poke();
             }
         }
         Ok(())

@@ -1,0 +1,293 @@
+//! What the benches share: the engines to run on, the hubsync binary as a child process (so its
+//! memory is its own, not mixed with the fake GitHub's or the load generator's), percentiles,
+//! and the JSON report under target/bench/.
+#![allow(dead_code)]
+
+use std::{
+    path::PathBuf,
+    process::{Child, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+use sea_orm::{ConnectionTrait, Database};
+
+use crate::support::{fake_github::FakeGithub, hubsync_bin, webhooks::SECRET};
+
+pub const ADMIN: &str = "bench-admin";
+
+/// A fresh database for one bench case: a SQLite file in a temp dir, or a new database on the
+/// PostgreSQL server (named hubsync_bench_*, so that test clean-ups never take it), dropped after.
+pub struct BenchDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+fn pg_admin() -> Option<String> {
+    std::env::var("BENCH_DATABASE_URL")
+        .or_else(|_| std::env::var("TEST_DATABASE_URL"))
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+pub async fn fresh_db(engine: &str) -> Option<BenchDb> {
+    if engine == "sqlite" {
+        let dir = tempfile::tempdir().expect("temp dir");
+        return Some(BenchDb {
+            url: format!("sqlite://{}", dir.path().join("bench.db").display()),
+            _dir: Some(dir),
+            pg: None,
+        });
+    }
+    let admin = pg_admin()?;
+    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("hubsync_bench_{}_{seq}", std::process::id());
+    let conn = Database::connect(&admin)
+        .await
+        .expect("connect to PostgreSQL");
+    conn.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .expect("create bench database");
+    let _ = conn.close().await;
+    let mut url = url::Url::parse(&admin).expect("a URL");
+    url.set_path(&name);
+    Some(BenchDb {
+        url: url.to_string(),
+        _dir: None,
+        pg: Some((admin, name)),
+    })
+}
+
+impl Drop for BenchDb {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.pg.take() else {
+            return;
+        };
+        // Drop may run inside the bench's runtime: clean up on a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let conn = Database::connect(&admin).await.ok()?;
+                conn.execute_unprepared(&format!(
+                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                ))
+                .await
+                .ok()?;
+                conn.close().await.ok()
+            })
+        })
+        .join();
+    }
+}
+
+pub fn engines() -> Vec<&'static str> {
+    if pg_admin().is_some() {
+        vec!["sqlite", "postgres"]
+    } else {
+        println!("postgres: skipped (set BENCH_DATABASE_URL or TEST_DATABASE_URL)");
+        vec!["sqlite"]
+    }
+}
+
+/// A comma-separated list of numbers from `var`, or the defaults.
+pub fn list_var(var: &str, default: &[usize]) -> Vec<usize> {
+    std::env::var(var)
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .filter(|v: &Vec<usize>| !v.is_empty())
+        .unwrap_or_else(|| default.to_vec())
+}
+
+pub fn num_var(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+/// The hubsync binary (release, built by `cargo bench`) serving on a free loopback port.
+pub struct ChildApp {
+    pub child: Child,
+    pub base: String,
+    pub log: PathBuf,
+}
+
+impl ChildApp {
+    pub async fn start(fake: &FakeGithub, db: &BenchDb, extra: &[(&str, &str)]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let log =
+            std::env::temp_dir().join(format!("hubsync-bench-{}-{port}.log", std::process::id()));
+        let mut cmd = hubsync_bin();
+        cmd.arg("serve")
+            .env("DATABASE_URL", &db.url)
+            .env("HUBSYNC_BIND", format!("127.0.0.1:{port}"))
+            .env("GITHUB_WEBHOOK_SECRET", SECRET)
+            .env("HUBSYNC_ADMIN_TOKEN", ADMIN)
+            .env("HUBSYNC_RECONCILE_SECS", "0")
+            .env(
+                "RUST_LOG",
+                std::env::var("BENCH_APP_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"));
+        for (k, v) in fake.app_env() {
+            cmd.env(k, v);
+        }
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("hubsync starts");
+        let app = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+        };
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = client.get(app.url("/healthz")).send().await {
+                if r.status().is_success() {
+                    return app;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "hubsync did not become healthy; see {}",
+                app.log.display()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Peak resident memory since start or the last `reset_peak`, in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        status_kib(self.pid(), "VmHWM").unwrap_or(0)
+    }
+
+    pub fn rss_kib(&self) -> u64 {
+        status_kib(self.pid(), "VmRSS").unwrap_or(0)
+    }
+
+    /// Starts a new peak-RSS measurement (Linux: writing 5 to clear_refs resets VmHWM).
+    pub fn reset_peak(&self) {
+        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.pid()), "5");
+    }
+
+    /// SIGTERM, then waits for the graceful stop.
+    pub fn stop(mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(40);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                let _ = std::fs::remove_file(&self.log);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+pub fn self_peak_rss_kib() -> u64 {
+    status_kib(std::process::id(), "VmHWM").unwrap_or(0)
+}
+
+/// The p-th percentile (0..=1) of sorted values.
+pub fn pct(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+}
+
+pub fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e5).round() / 1e2
+}
+
+pub fn mib(kib: u64) -> f64 {
+    (kib as f64 / 1024.0 * 10.0).round() / 10.0
+}
+
+/// Writes `report` to target/bench/NAME.json and says where.
+pub fn write_report(name: &str, report: &Value) {
+    let dir = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+        .join("bench");
+    std::fs::create_dir_all(&dir).expect("target/bench");
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, serde_json::to_vec_pretty(report).unwrap()).expect("write report");
+    println!("report: {}", path.display());
+}
+
+/// Where the figures come from, for the report.
+pub fn machine() -> Value {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_default();
+    serde_json::json!({ "cpus": cpus, "cpu": model, "os": std::env::consts::OS })
+}
+
+/// Raises this process's open-file limit to the hard limit; returns the soft limit now in force.
+pub fn raise_nofile() -> u64 {
+    // No libc dependency for one call: `ulimit` is per process, so ask the kernel via prlimit(1)
+    // when present, else report the current limit.
+    let pid = std::process::id().to_string();
+    let _ = std::process::Command::new("prlimit")
+        .args(["--pid", &pid, "--nofile=unlimited:unlimited"])
+        .stderr(Stdio::null())
+        .status();
+    let hard = limit_of(&pid, true);
+    if let Some(hard) = hard {
+        let _ = std::process::Command::new("prlimit")
+            .args(["--pid", &pid, &format!("--nofile={hard}:{hard}")])
+            .stderr(Stdio::null())
+            .status();
+    }
+    limit_of(&pid, false).unwrap_or(0)
+}
+
+fn limit_of(pid: &str, hard: bool) -> Option<u64> {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    let f: Vec<&str> = line.split_whitespace().collect();
+    f.get(if hard { 4 } else { 3 })?.parse().ok()
+}
