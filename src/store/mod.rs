@@ -42,9 +42,12 @@ pub async fn connect(url: &DatabaseUrl) -> Result<DatabaseConnection, StoreError
         .acquire_timeout(Duration::from_secs(10));
     match url {
         DatabaseUrl::Sqlite(_) => {
-            // WAL lets readers (SSE, API) run beside the writer; the busy timeout makes writers
-            // queue instead of failing; foreign keys are off by default in SQLite.
-            opts.max_connections(8).map_sqlx_sqlite_opts(|o| {
+            // One connection: SQLite has one writer anyway, and queueing in the pool is fair
+            // (FIFO), where writers spinning on the busy timeout starve each other for seconds.
+            // It also keeps memory flat: each connection has its own thread and allocator arena.
+            // WAL still lets other processes (the CLI) read beside it; foreign keys are off by
+            // default in SQLite.
+            opts.max_connections(1).map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                     .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(10))

@@ -48,6 +48,8 @@ impl Workers {
     }
 
     async fn run_loop(self, worker: String, shutdown: CancellationToken) {
+        // True right after a wake-up: a run was just queued and may still be in its debounce.
+        let mut woken = false;
         loop {
             if shutdown.is_cancelled() {
                 return;
@@ -71,16 +73,25 @@ impl Workers {
             };
             match claimed {
                 Some(run) => {
+                    woken = false;
                     let span =
                         tracing::info_span!("sync_run", run_id = run.id, attempt = run.attempt);
                     self.process(&worker, run, &shutdown).instrument(span).await;
                 }
-                None => {
+                // Come back when the fresh run's debounce has passed, not at the next poll.
+                None if woken => {
+                    woken = false;
                     tokio::select! {
                         _ = shutdown.cancelled() => return,
-                        _ = self.wake.notified() => {}
-                        _ = tokio::time::sleep(self.settings.poll_interval) => {}
+                        _ = tokio::time::sleep(self.settings.debounce) => {}
                     }
+                }
+                None => {
+                    woken = tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = self.wake.notified() => true,
+                        _ = tokio::time::sleep(self.settings.poll_interval) => false,
+                    };
                 }
             }
         }
