@@ -11,19 +11,12 @@ use std::{
 
 use serde_json::Value;
 
-use sea_orm::{ConnectionTrait, Database};
-
 use crate::support::{fake_github::FakeGithub, hubsync_bin, webhooks::SECRET};
 
 pub const ADMIN: &str = "bench-admin";
 
-/// A fresh database for one bench case: a SQLite file in a temp dir, or a new database on the
-/// PostgreSQL server (named hubsync_bench_*, so that test clean-ups never take it), dropped after.
-pub struct BenchDb {
-    pub url: String,
-    _dir: Option<tempfile::TempDir>,
-    pg: Option<(String, String)>,
-}
+/// A fresh database for one bench case (tests/support/db.rs), dropped after it.
+pub type BenchDb = crate::support::TestDb;
 
 fn pg_admin() -> Option<String> {
     std::env::var("BENCH_DATABASE_URL")
@@ -32,58 +25,13 @@ fn pg_admin() -> Option<String> {
         .filter(|u| !u.is_empty())
 }
 
+/// A SQLite file in a temp dir, or a new `hubsync_bench_*` database on the PostgreSQL server (so
+/// that test clean-ups never take it).
 pub async fn fresh_db(engine: &str) -> Option<BenchDb> {
     if engine == "sqlite" {
-        let dir = tempfile::tempdir().expect("temp dir");
-        return Some(BenchDb {
-            url: format!("sqlite://{}", dir.path().join("bench.db").display()),
-            _dir: Some(dir),
-            pg: None,
-        });
+        return Some(BenchDb::sqlite().await);
     }
-    let admin = pg_admin()?;
-    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let name = format!("hubsync_bench_{}_{seq}", std::process::id());
-    let conn = Database::connect(&admin)
-        .await
-        .expect("connect to PostgreSQL");
-    conn.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-        .await
-        .expect("create bench database");
-    let _ = conn.close().await;
-    let mut url = url::Url::parse(&admin).expect("a URL");
-    url.set_path(&name);
-    Some(BenchDb {
-        url: url.to_string(),
-        _dir: None,
-        pg: Some((admin, name)),
-    })
-}
-
-impl Drop for BenchDb {
-    fn drop(&mut self) {
-        let Some((admin, name)) = self.pg.take() else {
-            return;
-        };
-        // Drop may run inside the bench's runtime: clean up on a thread with its own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            rt.block_on(async {
-                let conn = Database::connect(&admin).await.ok()?;
-                conn.execute_unprepared(&format!(
-                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                ))
-                .await
-                .ok()?;
-                conn.close().await.ok()
-            })
-        })
-        .join();
-    }
+    Some(BenchDb::postgres_on(&pg_admin()?, "hubsync_bench").await)
 }
 
 pub fn engines() -> Vec<&'static str> {

@@ -28,9 +28,15 @@ impl TestDb {
         let admin = std::env::var("TEST_DATABASE_URL")
             .ok()
             .filter(|u| !u.is_empty())?;
+        Some(Self::postgres_on(&admin, "hubsync_test").await)
+    }
+
+    /// A new database named `PREFIX_<pid>_<n>_<nanos>` on the server `admin` points at, dropped
+    /// when this value is. (Benchmarks use their own prefix: CI drops leftover test databases.)
+    pub async fn postgres_on(admin: &str, prefix: &str) -> Self {
         static SEQ: AtomicU32 = AtomicU32::new(0);
         let name = format!(
-            "hubsync_test_{}_{}_{}",
+            "{prefix}_{}_{}_{}",
             std::process::id(),
             SEQ.fetch_add(1, Ordering::Relaxed),
             std::time::SystemTime::now()
@@ -38,21 +44,21 @@ impl TestDb {
                 .unwrap()
                 .subsec_nanos()
         );
-        let conn = Database::connect(&admin)
+        let conn = Database::connect(admin)
             .await
-            .expect("connect to TEST_DATABASE_URL");
+            .expect("connect to the PostgreSQL server");
         conn.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
             .await
-            .expect("create test database");
+            .expect("create a fresh database");
         let _ = conn.close().await;
-        let mut url = url::Url::parse(&admin).expect("TEST_DATABASE_URL is a URL");
+        let mut url = url::Url::parse(admin).expect("the PostgreSQL URL is a URL");
         url.set_path(&name);
-        Some(Self {
+        Self {
             url: url.to_string(),
             engine: "postgres",
             _dir: None,
-            pg: Some((admin, name)),
-        })
+            pg: Some((admin.to_owned(), name)),
+        }
     }
 }
 
