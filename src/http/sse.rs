@@ -37,9 +37,7 @@ async fn project_events(
     Sse<impl futures_util::Stream<Item = Result<sse::Event, std::convert::Infallible>>>,
     ApiError,
 > {
-    let project = projects::load(&state.db, *id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no project with id {id}")))?;
+    let project = super::api::projects::find(&state, *id).await?;
     let after = last_event_id(&req, &q)?;
     Ok(open(state.into_inner(), Some(project.project.id), after))
 }

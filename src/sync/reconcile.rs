@@ -2,7 +2,7 @@
 //! they differ, so a missed webhook costs a delay, never a stale copy.
 use std::sync::Arc;
 
-use sea_orm::{sea_query::Expr, ColumnTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{sea_query::Expr, ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter};
 use tokio_util::sync::CancellationToken;
 
 use super::{
@@ -83,6 +83,15 @@ pub async fn reconcile_once(workers: &Workers, app: &Arc<GithubApp>) -> Result<u
 /// pick it. Returns how many repositories it completed.
 pub async fn discover(workers: &Workers, app: &Arc<GithubApp>) -> Result<usize, DbErr> {
     let db = &workers.db;
+    // Runs after every processed delivery: one cheap count before loading every project.
+    let incomplete = repositories::Entity::find()
+        .filter(repositories::Column::DefaultBranch.eq(""))
+        .filter(repositories::Column::RemovedAt.is_null())
+        .count(db)
+        .await?;
+    if incomplete == 0 {
+        return Ok(0);
+    }
     let mut done = 0;
     for p in projects::load_all(db).await? {
         if !p.repository.default_branch.is_empty() || p.stopped_because().is_some() {
