@@ -7,13 +7,16 @@ use tokio::{sync::Notify, task::JoinHandle};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
-    config::Config,
+    config::{Config, DatabaseUrl},
     github::{GithubApp, GithubError, GithubOptions, GithubSlot},
     http::{self, AppState},
     progress,
     store::{self, StoreError},
     sync::{reconcile, worker::Workers, Nudge},
-    webhook::process::{Processor, SyncHandoff},
+    webhook::{
+        inbox::Inbox,
+        process::{Processor, SyncHandoff},
+    },
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +84,9 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
 
     let shutdown = CancellationToken::new();
     let background = TaskTracker::new();
+    if let DatabaseUrl::Sqlite(url) = &config.database_url {
+        background.spawn(store::checkpoint::run(url.clone(), shutdown.clone()));
+    }
     let hub = progress::Hub::new(1024);
     background.spawn(hub.clone().run(db.clone(), EVENT_POLL, shutdown.clone()));
     background.spawn(progress::run_pruner(
@@ -135,7 +141,7 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         github: github.clone(),
         public_url,
         setup_states: Default::default(),
-        webhook_wakeup,
+        inbox: Inbox::start(db.clone(), webhook_wakeup, &background),
         hub,
         nudge,
         shutdown: shutdown.clone(),

@@ -15,6 +15,7 @@ mod sync_flow;
 mod sync_lifecycle;
 mod sync_queue;
 mod webhooks;
+mod webhooks_burst;
 mod webhooks_events;
 mod webhooks_malformed;
 mod webhooks_replay;

@@ -3,6 +3,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod data_loss;
 mod m20261126_000001_initial;
+mod m20261126_000002_deliveries_due;
 
 pub use data_loss::DataLoss;
 
@@ -11,7 +12,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261126_000001_initial::Migration)]
+        vec![
+            Box::new(m20261126_000001_initial::Migration),
+            Box::new(m20261126_000002_deliveries_due::Migration),
+        ]
     }
 }
 

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use actix_web::{error::InternalError, web, HttpRequest, HttpResponse, ResponseError};
 use sea_orm::DatabaseConnection;
 use serde_json::json;
-use tokio::sync::Notify;
 
 pub use error::ApiError;
 
@@ -35,8 +34,8 @@ pub struct AppState {
     /// Where users and GitHub reach this instance.
     pub public_url: url::Url,
     pub setup_states: setup::SetupStates,
-    /// Wakes the webhook processor as soon as a delivery is stored.
-    pub webhook_wakeup: Arc<Notify>,
+    /// Stores webhook deliveries, many per commit, and wakes the processor.
+    pub inbox: crate::webhook::inbox::Inbox,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

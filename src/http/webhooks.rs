@@ -7,6 +7,7 @@ use tracing::Instrument;
 use super::{error::ApiError, AppState};
 use crate::webhook::{
     headers::DeliveryHeaders,
+    inbox::InboxError,
     ingest::{ingest, IngestError, Ingested},
     signature,
 };
@@ -39,11 +40,12 @@ async fn receive(
         DeliveryHeaders::parse(req.headers()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let span =
         tracing::info_span!("webhook", delivery_id = %headers.delivery, event = %headers.event);
-    let outcome = ingest(&state.db, &headers, &body)
+    let outcome = ingest(&state.inbox, &headers, &body)
         .instrument(span.clone())
         .await
         .map_err(|e| match e {
-            IngestError::Db(e) => ApiError::Internal(format!("storing the delivery: {e}")),
+            IngestError::Store(e @ InboxError::Closed) => ApiError::Unavailable(e.to_string()),
+            IngestError::Store(e) => ApiError::Internal(e.to_string()),
             other => {
                 span.in_scope(|| tracing::info!(reason = %other, "delivery refused"));
                 ApiError::BadRequest(other.to_string())
@@ -53,7 +55,6 @@ async fn receive(
     let delivery = headers.delivery.as_str();
     Ok(match outcome {
         Ingested::Stored => {
-            state.webhook_wakeup.notify_one();
             tracing::info!("delivery stored");
             HttpResponse::Accepted().json(json!({ "status": "accepted", "delivery": delivery }))
         }

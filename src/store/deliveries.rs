@@ -1,9 +1,11 @@
 //! Webhook deliveries: the durable inbox. Stored before they are acknowledged, processed from
 //! here in order per installation, by whichever hubsync process claims them first.
 use chrono::{DateTime, Utc};
+use std::collections::HashSet;
+
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, Statement,
-    TryInsertResult, Value,
+    sea_query::OnConflict, ActiveValue::Set, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait,
+    QueryTrait, Statement, Value,
 };
 
 use super::entities::deliveries;
@@ -41,19 +43,55 @@ pub struct NewDelivery {
     pub status: DeliveryStatus,
 }
 
-/// Stores a delivery unless one with the same delivery id exists. Returns whether it was new;
-/// the unique index makes this safe when copies arrive concurrently.
-pub async fn insert_new(db: &impl ConnectionTrait, d: NewDelivery) -> Result<bool, DbErr> {
+/// Stores a batch of deliveries in one statement (one commit), skipping those whose delivery id
+/// is stored already. Returns, for each, whether it was new; of copies within the batch only the
+/// first can be. The unique index keeps this right when other processes store copies too.
+pub async fn insert_new(
+    db: &impl ConnectionTrait,
+    batch: &[NewDelivery],
+) -> Result<Vec<bool>, DbErr> {
     let now = Utc::now();
+    let mut seen = HashSet::new();
+    let first: Vec<bool> = batch
+        .iter()
+        .map(|d| seen.insert(d.delivery_id.as_str()))
+        .collect();
+    let rows: Vec<deliveries::ActiveModel> = batch
+        .iter()
+        .zip(&first)
+        .filter(|(_, first)| **first)
+        .map(|(d, _)| row(d, now))
+        .collect();
+    let mut insert = deliveries::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::column(deliveries::Column::DeliveryId)
+                .do_nothing()
+                .to_owned(),
+        )
+        .into_query();
+    insert.returning_col(deliveries::Column::DeliveryId);
+    let backend = db.get_database_backend();
+    let mut stored = HashSet::new();
+    for r in db.query_all_raw(backend.build(&insert)).await? {
+        stored.insert(r.try_get::<String>("", "delivery_id")?);
+    }
+    Ok(batch
+        .iter()
+        .zip(first)
+        .map(|(d, first)| first && stored.contains(&d.delivery_id))
+        .collect())
+}
+
+fn row(d: &NewDelivery, now: DateTime<Utc>) -> deliveries::ActiveModel {
     let done = d.status != DeliveryStatus::Received;
-    let row = deliveries::ActiveModel {
-        delivery_id: Set(d.delivery_id),
-        event: Set(d.event),
-        action: Set(d.action),
+    deliveries::ActiveModel {
+        delivery_id: Set(d.delivery_id.clone()),
+        event: Set(d.event.clone()),
+        action: Set(d.action.clone()),
         installation_id: Set(d.installation_id),
         hook_id: Set(d.hook_id),
-        headers: Set(d.headers),
-        payload: Set(d.payload),
+        headers: Set(d.headers.clone()),
+        payload: Set(d.payload.clone()),
         status: Set(d.status.as_str().to_owned()),
         attempts: Set(0),
         error: Set(None),
@@ -61,12 +99,7 @@ pub async fn insert_new(db: &impl ConnectionTrait, d: NewDelivery) -> Result<boo
         received_at: Set(now),
         processed_at: Set(done.then_some(now)),
         ..Default::default()
-    };
-    let result = deliveries::Entity::insert(row)
-        .on_conflict_do_nothing_on([deliveries::Column::DeliveryId])
-        .exec_without_returning(db)
-        .await?;
-    Ok(matches!(result, TryInsertResult::Inserted(n) if n > 0))
+    }
 }
 
 /// A delivery claimed for processing by the current transaction.
@@ -97,33 +130,74 @@ fn at(t: DateTime<Utc>) -> Value {
     t.into()
 }
 
-/// Claims the next delivery that is due, counting the attempt. A delivery is only due when no
-/// earlier delivery of its installation is still waiting, which keeps each installation's
-/// deliveries in order. On PostgreSQL the row stays locked until the caller's transaction ends,
-/// and other processes skip it; an earlier delivery locked by another process still counts as
-/// waiting, so they cannot overtake it either.
-pub async fn claim_next(
-    txn: &impl ConnectionTrait,
-    now: DateTime<Utc>,
-) -> Result<Option<Claimed>, DbErr> {
+/// A delivery waiting to be processed, as the processor's pass sees it.
+#[derive(Debug, Clone)]
+pub struct Waiting {
+    pub id: i64,
+    pub installation_id: Option<i64>,
+    pub not_before: Option<DateTime<Utc>>,
+}
+
+impl Waiting {
+    pub fn is_due(&self, now: DateTime<Utc>) -> bool {
+        self.not_before.is_none_or(|t| t <= now)
+    }
+}
+
+/// Up to `limit` waiting deliveries with ids above `after`, in id order. The processor walks
+/// them page by page and keeps the per-installation order itself: a join that found each
+/// installation's earliest delivery in SQL left the plan to the statistics, and PostgreSQL,
+/// with statistics from before a burst, checked every waiting row against every other.
+pub async fn waiting(
+    db: &impl ConnectionTrait,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<Waiting>, DbErr> {
+    let backend = db.get_database_backend();
+    // SQLite picks idx_deliveries_pending otherwise, which returns the rows out of id order.
+    let due = match backend {
+        DatabaseBackend::Sqlite => "INDEXED BY idx_deliveries_due",
+        _ => "",
+    };
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql(
+                backend,
+                &format!(
+                    "SELECT id, installation_id, not_before FROM deliveries {due} \
+                     WHERE status = 'received' AND id > $1 ORDER BY id LIMIT $2"
+                ),
+            ),
+            [after.into(), (limit as i64).into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Waiting {
+                id: r.try_get("", "id")?,
+                installation_id: r.try_get("", "installation_id")?,
+                not_before: r.try_get("", "not_before")?,
+            })
+        })
+        .collect()
+}
+
+/// Claims delivery `id` for the current transaction, counting the attempt, if it is still
+/// waiting. On PostgreSQL the row stays locked until the transaction ends, and `None` also
+/// means another process holds it.
+pub async fn claim(txn: &impl ConnectionTrait, id: i64) -> Result<Option<Claimed>, DbErr> {
     let backend = txn.get_database_backend();
     let stmt = Statement::from_sql_and_values(
         backend,
         sql(
             backend,
             "UPDATE deliveries SET attempts = attempts + 1 WHERE id = (
-               SELECT d.id FROM deliveries d
-               WHERE d.status = 'received'
-                 AND (d.not_before IS NULL OR d.not_before <= $1)
-                 AND NOT EXISTS (
-                   SELECT 1 FROM deliveries e
-                   WHERE e.status = 'received'
-                     AND e.installation_id = d.installation_id
-                     AND e.id < d.id)
-               ORDER BY d.id LIMIT 1 FOR UPDATE SKIP LOCKED)
+               SELECT id FROM deliveries WHERE id = $1 AND status = 'received'
+               FOR UPDATE SKIP LOCKED)
              RETURNING id, delivery_id, event, payload, attempts",
         ),
-        [at(now)],
+        [id.into()],
     );
     let Some(row) = txn.query_one_raw(stmt).await? else {
         return Ok(None);

@@ -1,12 +1,11 @@
 //! Accepting a verified delivery: check that it parses, then store it. Nothing else happens in
 //! the request; processing runs from the stored row.
-use sea_orm::{ConnectionTrait, DbErr};
-
 use super::{
     events::{Envelope, Event},
     headers::DeliveryHeaders,
+    inbox::{Inbox, InboxError},
 };
-use crate::store::deliveries::{self, DeliveryStatus, NewDelivery};
+use crate::store::deliveries::{DeliveryStatus, NewDelivery};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -17,7 +16,7 @@ pub enum IngestError {
     #[error("the {event} payload does not have the expected shape: {reason}")]
     Shape { event: String, reason: String },
     #[error(transparent)]
-    Db(#[from] DbErr),
+    Store(#[from] InboxError),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +42,7 @@ fn short(e: serde_json::Error) -> String {
 }
 
 pub async fn ingest(
-    db: &impl ConnectionTrait,
+    inbox: &Inbox,
     headers: &DeliveryHeaders,
     body: &[u8],
 ) -> Result<Ingested, IngestError> {
@@ -69,9 +68,8 @@ pub async fn ingest(
     } else {
         DeliveryStatus::Ignored
     };
-    let stored = deliveries::insert_new(
-        db,
-        NewDelivery {
+    let stored = inbox
+        .store(NewDelivery {
             delivery_id: headers.delivery.to_string(),
             event: headers.event.to_string(),
             action: envelope.action,
@@ -80,9 +78,8 @@ pub async fn ingest(
             headers: headers.kept.clone(),
             payload: text.to_owned(),
             status,
-        },
-    )
-    .await?;
+        })
+        .await?;
     Ok(if stored {
         Ingested::Stored
     } else {

@@ -1,8 +1,8 @@
-//! The background processor: claims stored deliveries one at a time (in order per installation),
-//! handles each in a transaction that also records its outcome, and retries failures a bounded
-//! number of times. Deliveries left over by a crash or a stop are simply still `received`, so a
-//! restart picks them up.
-use std::{sync::Arc, time::Duration};
+//! The background processor: walks the stored deliveries in id order, handles each (in order
+//! per installation) in a transaction that also records its outcome, and retries failures a
+//! bounded number of times. Deliveries left over by a crash or a stop are simply still
+//! `received`, so a restart picks them up.
+use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use chrono::Utc;
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
@@ -23,6 +23,8 @@ use crate::{
 
 /// How often the processor looks for work it was not woken for (another process stored it).
 const POLL: Duration = Duration::from_secs(2);
+/// Waiting deliveries read per query.
+const PAGE: u64 = 64;
 /// Retries never wait longer than this.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(600);
 
@@ -60,25 +62,13 @@ impl Processor {
     /// Runs until `shutdown` is cancelled. A delivery being handled is finished first.
     pub async fn run(self, shutdown: CancellationToken) {
         tracing::info!("webhook processor started");
-        loop {
-            if shutdown.is_cancelled() {
-                break;
-            }
-            // Its own task, so that a bug that panics on one delivery rolls that delivery back
-            // and leaves the processor running for the others.
-            let attempt = tokio::spawn({
-                let this = self.clone();
-                async move { this.process_one().await }
-            });
-            let idle = match attempt.await {
-                Ok(Ok(true)) => continue,
-                Ok(Ok(false)) => self.idle_time().await,
-                Ok(Err(e)) => {
+        while !shutdown.is_cancelled() {
+            let idle = match self.pass(&shutdown).await {
+                Ok(Pass::Handled) => continue,
+                Ok(Pass::Nothing) => self.idle_time().await,
+                Ok(Pass::Panicked) => POLL,
+                Err(e) => {
                     tracing::warn!(error = %e, "webhook processor cannot reach the database");
-                    POLL
-                }
-                Err(panic) => {
-                    tracing::error!(error = %panic, "webhook processor panicked on a delivery");
                     POLL
                 }
             };
@@ -100,13 +90,65 @@ impl Processor {
         }
     }
 
-    /// Processes the next due delivery; false when there is none.
-    pub async fn process_one(&self) -> Result<bool, DbErr> {
-        let txn = crate::store::begin_write(&self.db).await?;
+    /// One walk over the waiting deliveries, handling each that is due unless an earlier one of
+    /// its installation is still waiting (due later, failed this time, or held by another
+    /// process). Deliveries without an installation wait for nothing.
+    pub async fn pass(&self, shutdown: &CancellationToken) -> Result<Pass, DbErr> {
         let now = Utc::now();
-        let Some(claimed) = deliveries::claim_next(&txn, now).await? else {
+        let mut blocked = HashSet::new();
+        let mut result = Pass::Nothing;
+        let mut after = 0;
+        loop {
+            let page = deliveries::waiting(&self.db, after, PAGE).await?;
+            for w in &page {
+                if shutdown.is_cancelled() {
+                    return Ok(result);
+                }
+                if w.installation_id.is_some_and(|i| blocked.contains(&i)) {
+                    continue;
+                }
+                let done = if w.is_due(now) {
+                    // Its own task, so that a bug that panics on one delivery rolls that delivery
+                    // back and leaves the processor running for the others.
+                    let this = self.clone();
+                    let id = w.id;
+                    match tokio::spawn(async move { this.process(id).await }).await {
+                        Ok(Ok(Some(done))) => {
+                            result = result.max(Pass::Handled);
+                            done
+                        }
+                        Ok(Ok(None)) => false,
+                        Ok(Err(e)) => return Err(e),
+                        Err(panic) => {
+                            tracing::error!(error = %panic, "webhook processor panicked on a delivery");
+                            result = Pass::Panicked;
+                            false
+                        }
+                    }
+                } else {
+                    false
+                };
+                if !done {
+                    if let Some(i) = w.installation_id {
+                        blocked.insert(i);
+                    }
+                }
+            }
+            match page.last() {
+                Some(last) if page.len() as u64 == PAGE => after = last.id,
+                _ => return Ok(result),
+            }
+        }
+    }
+
+    /// Handles delivery `id` if it can still be claimed. `Some(true)` when it is done with
+    /// (processed, ignored or failed for good), `Some(false)` when it waits for a retry, `None`
+    /// when it was not claimed (gone, or held by another process).
+    async fn process(&self, id: i64) -> Result<Option<bool>, DbErr> {
+        let txn = crate::store::begin_write(&self.db).await?;
+        let Some(claimed) = deliveries::claim(&txn, id).await? else {
             txn.rollback().await?;
-            return Ok(false);
+            return Ok(None);
         };
         let span = tracing::info_span!(
             "delivery",
@@ -114,11 +156,11 @@ impl Processor {
             event = %claimed.event,
             attempt = claimed.attempts
         );
-        async {
+        let done = async {
             // A savepoint: a failed attempt leaves no partial effect, yet its failure is recorded
             // in the same transaction that holds the claim.
             let attempt = txn.begin().await?;
-            match handle_stored(
+            let done = match handle_stored(
                 &attempt,
                 self.sync.auto_select,
                 &claimed.event,
@@ -134,6 +176,7 @@ impl Processor {
                     };
                     deliveries::finish(&txn, claimed.id, status, note, Utc::now()).await?;
                     tracing::info!(status = status.as_str(), "delivery handled");
+                    true
                 }
                 Err(e) => {
                     attempt.rollback().await?;
@@ -148,21 +191,35 @@ impl Processor {
                             Utc::now(),
                         )
                         .await?;
+                        true
                     } else {
                         let delay = retry_delay(self.config.retry_delay, claimed.attempts);
                         tracing::warn!(%error, retry_in = ?delay, "delivery failed; will retry");
                         let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
                         deliveries::retry_later(&txn, claimed.id, &error, at).await?;
+                        false
                     }
                 }
-            }
-            txn.commit().await
+            };
+            txn.commit().await?;
+            Ok::<_, DbErr>(done)
         }
         .instrument(span)
         .await?;
         self.sync.nudge.nudge();
-        Ok(true)
+        Ok(Some(done))
     }
+}
+
+/// What a pass did, in increasing order of what the run loop must know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Pass {
+    /// Nothing was due.
+    Nothing,
+    /// At least one delivery was handled: look again at once.
+    Handled,
+    /// A delivery panicked: wait a poll interval before trying it again.
+    Panicked,
 }
 
 async fn handle_stored(

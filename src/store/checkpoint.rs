@@ -1,0 +1,59 @@
+//! SQLite only: checkpoints the write-ahead log from a connection of its own. SQLite's automatic
+//! checkpoint runs inside whichever commit crosses 1,000 WAL pages, so that commit, and every
+//! request queued behind the one writer, waited 15-20 ms for it under a burst of webhooks. A
+//! passive checkpoint from here copies pages into the database while writes go on.
+use std::{str::FromStr, time::Duration};
+
+use sea_orm::sqlx::{
+    sqlite::{SqliteConnectOptions, SqliteConnection},
+    ConnectOptions, Connection, Row,
+};
+use tokio_util::sync::CancellationToken;
+
+const EVERY: Duration = Duration::from_secs(1);
+/// Past this many WAL pages (64 MiB of 4 KiB pages) a checkpoint also makes the next writer
+/// start the log from the beginning, pausing writes briefly: a WAL that writes never let up on
+/// would otherwise grow without bound.
+const RESTART_PAGES: i64 = 16_384;
+
+/// Runs until `shutdown` is cancelled; the pool's automatic checkpoint is off (`store::connect`).
+pub async fn run(url: String, shutdown: CancellationToken) {
+    let mut conn = match connect(&url).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot open the SQLite checkpoint connection; the WAL will grow until restart");
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(EVERY) => {}
+        }
+        if let Err(e) = checkpoint(&mut conn).await {
+            tracing::warn!(error = %e, "SQLite checkpoint failed; trying again");
+        }
+    }
+    let _ = checkpoint(&mut conn).await;
+    let _ = conn.close().await;
+}
+
+async fn connect(url: &str) -> Result<SqliteConnection, sea_orm::sqlx::Error> {
+    SqliteConnectOptions::from_str(url)?
+        .busy_timeout(Duration::from_secs(10))
+        .connect()
+        .await
+}
+
+async fn checkpoint(conn: &mut SqliteConnection) -> Result<(), sea_orm::sqlx::Error> {
+    let row = sea_orm::sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+        .fetch_one(&mut *conn)
+        .await?;
+    let log_pages: i64 = row.try_get(1)?;
+    if log_pages > RESTART_PAGES {
+        sea_orm::sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+            .fetch_one(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
