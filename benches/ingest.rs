@@ -1,9 +1,9 @@
 //! Webhook ingestion throughput: signed push deliveries accepted per second and the latency of
 //! each, at 1, 16, 64 and 256 concurrent senders (10,000 deliveries each, a fresh database per
-//! level), against the real app in this process on SQLite and (when BENCH_DATABASE_URL or
-//! TEST_DATABASE_URL names a PostgreSQL server) on PostgreSQL. Counts the stored rows afterwards
-//! to show nothing accepted was lost. Peak RSS is this process's VmHWM (app and load generator
-//! together), reset per level.
+//! level), against the real `hubsync serve` (a child process, so that its threads and memory are
+//! its own) on SQLite and (when BENCH_DATABASE_URL or TEST_DATABASE_URL names a PostgreSQL
+//! server) on PostgreSQL. Counts the stored rows afterwards to show nothing accepted was lost.
+//! Peak RSS is the server's VmHWM during the level.
 //!
 //! `cargo bench --bench ingest`; BENCH_DELIVERIES (10000), BENCH_SENDERS (1,16,64,256),
 //! BENCH_DRAIN=1 also waits for the background processor to catch up.
@@ -22,31 +22,20 @@ use std::{
     time::{Duration, Instant},
 };
 
-use hmac::{Hmac, Mac};
-use hubsync::{
-    config::{Config, Overrides},
-    startup,
-};
-use sea_orm::{ConnectionTrait, Statement};
-use sha2::Sha256;
+use actix_web::web::Bytes;
+use common::{BenchDb, ChildApp};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use support::{signing::github_signature, webhooks::SECRET};
 
-const SECRET: &str = "bench-secret";
+fn fixture(name: &str) -> Bytes {
+    support::webhooks::fixture(name).into()
+}
 
 fn sign(body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("any key");
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    github_signature(SECRET, body)
 }
 
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/fixtures/webhooks/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("fixture")
-}
-
-async fn count(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
+async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
     let row = db
         .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
         .await
@@ -60,7 +49,7 @@ async fn post(
     url: &str,
     event: &str,
     id: &str,
-    body: &[u8],
+    body: &Bytes,
     sig: &str,
 ) -> u16 {
     client
@@ -69,29 +58,19 @@ async fn post(
         .header("X-GitHub-Event", event)
         .header("X-GitHub-Delivery", id)
         .header("X-Hub-Signature-256", sig)
-        .body(body.to_vec())
+        .body(body.clone())
         .send()
         .await
         .map(|r| r.status().as_u16())
         .unwrap_or(0)
 }
 
-async fn bench(
-    engine: &str,
-    database_url: &str,
-    senders: usize,
-    total: usize,
-) -> serde_json::Value {
-    let overrides = Overrides {
-        bind: Some("127.0.0.1:0".into()),
-        database_url: Some(database_url.into()),
-    };
-    let config = Config::from_lookup(&overrides, |k| {
-        (k == "GITHUB_WEBHOOK_SECRET").then(|| SECRET.to_owned())
-    })
-    .expect("config");
-    let app = startup::run(config).await.expect("app starts");
-    let url = format!("{}/webhooks/github", app.base_url());
+async fn bench(engine: &str, testdb: &BenchDb, senders: usize, total: usize) -> serde_json::Value {
+    let app = ChildApp::start(None, testdb, &[]).await;
+    let db = Database::connect(&testdb.url)
+        .await
+        .expect("bench connects");
+    let url = app.url("/webhooks/github");
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(senders)
         .build()
@@ -99,24 +78,21 @@ async fn bench(
 
     // The installation first, so that the pushes are processed, not retried.
     let install = fixture("installation.created");
-    assert_eq!(
-        post(
-            &client,
-            &url,
-            "installation",
-            "bench-install",
-            &install,
-            &sign(&install)
-        )
-        .await,
-        202
-    );
+    let status = post(
+        &client,
+        &url,
+        "installation",
+        "bench-install",
+        &install,
+        &sign(&install),
+    )
+    .await;
+    assert_eq!(status, 202);
 
-    let push = Arc::new(fixture("push"));
-    let sig = Arc::new(sign(&push));
+    let push = fixture("push");
+    let sig: Arc<str> = sign(&push).into();
     let next = Arc::new(AtomicUsize::new(0));
-    // Peak RSS of this level only (Linux: writing 5 to clear_refs resets VmHWM).
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    app.reset_peak();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..senders {
@@ -154,17 +130,13 @@ async fn bench(
         refused += r;
     }
     let elapsed = started.elapsed();
-    let peak = common::self_peak_rss_kib();
+    let peak = app.peak_rss_kib();
     latencies.sort();
     let pct = |p: f64| common::pct(&latencies, p);
 
-    let stored = count(
-        &app.db,
-        "SELECT COUNT(*) FROM deliveries WHERE event = 'push'",
-    )
-    .await;
+    let stored = count(&db, "SELECT COUNT(*) FROM deliveries WHERE event = 'push'").await;
     let processed_at_end = count(
-        &app.db,
+        &db,
         "SELECT COUNT(*) FROM deliveries WHERE event = 'push' AND status = 'processed'",
     )
     .await;
@@ -173,7 +145,7 @@ async fn bench(
         // How long the background processor takes to catch up with what was accepted.
         let deadline = Instant::now() + Duration::from_secs(600);
         while count(
-            &app.db,
+            &db,
             "SELECT COUNT(*) FROM deliveries WHERE status = 'received'",
         )
         .await
@@ -196,7 +168,8 @@ async fn bench(
     );
     // Reported, not asserted: a refused delivery is a finding, and the other levels still run.
     let accepted = total - refused;
-    app.stop().await.expect("stops");
+    let _ = db.close().await;
+    app.stop();
     serde_json::json!({
         "engine": engine, "senders": senders, "deliveries": total, "accepted_per_s": rate.round(),
         "p50_ms": common::ms(pct(0.5)), "p99_ms": common::ms(pct(0.99)), "max_ms": common::ms(max),
@@ -212,7 +185,7 @@ async fn main() {
     // `cargo bench` passes --bench; nothing else to parse.
     let total = common::num_var("BENCH_DELIVERIES", 10_000);
     let levels = common::list_var("BENCH_SENDERS", &[1, 16, 64, 256]);
-    println!("ingest: signed push deliveries (9 KB), app in this process; peak RSS = app + load generator");
+    println!("ingest: signed push deliveries (9 KB) to `hubsync serve`; peak RSS is the server's");
     println!(
         "{:<8} {:>4} {:>7} {:>10} {:>8} {:>8} {:>8} {:>6} {:>7} {:>9} {:>9}",
         "engine",
@@ -234,7 +207,7 @@ async fn main() {
             let Some(db) = common::fresh_db(engine).await else {
                 continue;
             };
-            rows.push(bench(engine, &db.url, senders, total).await);
+            rows.push(bench(engine, &db, senders, total).await);
         }
     }
     for r in rows.iter().filter(|r| r["senders"] == 64) {

@@ -53,7 +53,7 @@ async fn setup(engine: &str, files: usize) -> Option<Setup> {
     }
     repo.commit("initial");
     repo.push("main");
-    let app = ChildApp::start(&fake, &testdb, &[]).await;
+    let app = ChildApp::start(Some(&fake), &testdb, &[]).await;
     let db = Database::connect(&testdb.url)
         .await
         .expect("bench connects");

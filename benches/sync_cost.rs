@@ -285,7 +285,7 @@ async fn bench(engine: &str, n: usize, pushes: &[usize], rows: &mut Vec<Value>) 
         t.elapsed().as_secs_f64()
     );
 
-    let app = ChildApp::start(&fake, &testdb, &[]).await;
+    let app = ChildApp::start(Some(&fake), &testdb, &[]).await;
     let db = Database::connect(&testdb.url)
         .await
         .expect("bench connects");

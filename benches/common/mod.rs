@@ -67,7 +67,8 @@ pub struct ChildApp {
 }
 
 impl ChildApp {
-    pub async fn start(fake: &FakeGithub, db: &BenchDb, extra: &[(&str, &str)]) -> Self {
+    /// With `fake`, the app uses it as GitHub; without, it has only a webhook secret.
+    pub async fn start(fake: Option<&FakeGithub>, db: &BenchDb, extra: &[(&str, &str)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -87,7 +88,7 @@ impl ChildApp {
             )
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"));
-        for (k, v) in fake.app_env() {
+        for (k, v) in fake.map(FakeGithub::app_env).unwrap_or_default() {
             cmd.env(k, v);
         }
         for (k, v) in extra {
