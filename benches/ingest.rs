@@ -66,7 +66,8 @@ async fn post(
 }
 
 async fn bench(engine: &str, testdb: &BenchDb, senders: usize, total: usize) -> serde_json::Value {
-    let app = ChildApp::start(None, testdb, &[]).await;
+    let processing = std::env::var("HUBSYNC_WEBHOOK_PROCESSING").unwrap_or_else(|_| "on".into());
+    let app = ChildApp::start(None, testdb, &[("HUBSYNC_WEBHOOK_PROCESSING", &processing)]).await;
     let db = Database::connect(&testdb.url)
         .await
         .expect("bench connects");

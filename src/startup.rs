@@ -14,7 +14,7 @@ use crate::{
     store::{self, StoreError},
     sync::{reconcile, worker::Workers, Nudge},
     webhook::{
-        inbox::Inbox,
+        inbox::{Inbox, Waiting},
         process::{Processor, SyncHandoff},
     },
 };
@@ -106,6 +106,7 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
     workers.clone().spawn(&background, &shutdown);
     background.spawn(reconcile::run(workers.clone(), shutdown.clone()));
     let webhook_wakeup = Arc::new(Notify::new());
+    let ingest_waiting = Waiting::default();
     if config.webhook.process {
         let handoff = SyncHandoff {
             auto_select: config.sync.auto_select,
@@ -115,6 +116,7 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
             db.clone(),
             config.webhook.clone(),
             webhook_wakeup.clone(),
+            ingest_waiting.clone(),
             handoff,
         );
         background.spawn(processor.run(shutdown.clone()));
@@ -141,7 +143,7 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         github: github.clone(),
         public_url,
         setup_states: Default::default(),
-        inbox: Inbox::start(db.clone(), webhook_wakeup, &background),
+        inbox: Inbox::start(db.clone(), webhook_wakeup, ingest_waiting, &background),
         hub,
         nudge,
         shutdown: shutdown.clone(),

@@ -34,13 +34,18 @@ pub async fn fresh_db(engine: &str) -> Option<BenchDb> {
     Some(BenchDb::postgres_on(&pg_admin()?, "hubsync_bench").await)
 }
 
+/// SQLite, and PostgreSQL when a server is named; BENCH_ENGINES=postgres (or sqlite) picks one.
 pub fn engines() -> Vec<&'static str> {
+    let mut engines = vec!["sqlite"];
     if pg_admin().is_some() {
-        vec!["sqlite", "postgres"]
+        engines.push("postgres");
     } else {
         println!("postgres: skipped (set BENCH_DATABASE_URL or TEST_DATABASE_URL)");
-        vec!["sqlite"]
     }
+    if let Ok(only) = std::env::var("BENCH_ENGINES") {
+        engines.retain(|e| only.split(',').any(|o| o.trim() == *e));
+    }
+    engines
 }
 
 /// A comma-separated list of numbers from `var`, or the defaults.

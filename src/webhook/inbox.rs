@@ -2,7 +2,13 @@
 //! commit costs about the same for one row as for a hundred (one fsync on PostgreSQL; SQLite has
 //! one writer). So requests hand their delivery to one writer task, which stores whatever has
 //! queued up while the previous batch was committing in one statement, then answers each.
-use std::sync::Arc;
+use std::{
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use sea_orm::DatabaseConnection;
 use tokio::sync::{mpsc, oneshot, Notify};
@@ -31,19 +37,64 @@ struct Pending {
 #[derive(Clone)]
 pub struct Inbox {
     queue: mpsc::Sender<Pending>,
+    waiting: Waiting,
+}
+
+/// How many requests are waiting for their delivery to be stored. The processor defers to them:
+/// GitHub waits for each answer (and gives up after 10 s), processing can lag a moment.
+#[derive(Clone, Default)]
+pub struct Waiting(Arc<AtomicUsize>);
+
+/// The processor never defers longer than this per delivery, so it progresses under any load.
+const MAX_DEFER: Duration = Duration::from_millis(20);
+
+impl Waiting {
+    /// Returns once no request waits for the inbox, or after `MAX_DEFER`.
+    pub async fn defer(&self) {
+        self.defer_up_to(MAX_DEFER).await
+    }
+
+    async fn defer_up_to(&self, max: Duration) {
+        let until = tokio::time::Instant::now() + max;
+        while self.0.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+}
+
+/// Counts a request from its hand-over to its answer, even if the request is dropped.
+struct Counted(Arc<AtomicUsize>);
+
+impl Counted {
+    fn new(waiting: &Waiting) -> Self {
+        waiting.0.fetch_add(1, Ordering::Relaxed);
+        Self(waiting.0.clone())
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Inbox {
     /// Starts the writer. It ends once every `Inbox` clone is dropped (the HTTP server stopped),
     /// after storing what was queued. `stored` is notified after each batch with a new delivery.
-    pub fn start(db: DatabaseConnection, stored: Arc<Notify>, tasks: &TaskTracker) -> Self {
+    pub fn start(
+        db: DatabaseConnection,
+        stored: Arc<Notify>,
+        waiting: Waiting,
+        tasks: &TaskTracker,
+    ) -> Self {
         let (queue, rx) = mpsc::channel(4 * MAX_BATCH);
         tasks.spawn(write(db, rx, stored));
-        Self { queue }
+        Self { queue, waiting }
     }
 
     /// Stores the delivery unless its delivery id is stored already; true when it was new.
     pub async fn store(&self, delivery: NewDelivery) -> Result<bool, InboxError> {
+        let _counted = Counted::new(&self.waiting);
         let (tx, rx) = oneshot::channel();
         self.queue
             .send(Pending {
@@ -98,5 +149,45 @@ async fn store_batch(
             }
             results
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_processor_defers_while_requests_wait_and_no_longer() {
+        let waiting = Waiting::default();
+        let started = tokio::time::Instant::now();
+        waiting.defer_up_to(Duration::from_secs(60)).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "nothing waits: no deferring"
+        );
+
+        let held = Counted::new(&waiting);
+        let started = tokio::time::Instant::now();
+        waiting.defer_up_to(Duration::from_millis(30)).await;
+        assert!(
+            started.elapsed() >= Duration::from_millis(30),
+            "a waiting request goes first"
+        );
+
+        let releaser = {
+            let waiting = waiting.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                drop(held);
+                waiting
+            })
+        };
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            waiting.defer_up_to(Duration::from_secs(60)),
+        )
+        .await
+        .expect("deferring ends when the last waiting request is answered");
+        assert_eq!(releaser.await.unwrap().0.load(Ordering::Relaxed), 0);
     }
 }

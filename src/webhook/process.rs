@@ -14,6 +14,7 @@ use super::{
     events::Event,
     handle::{handle, HandleError, Outcome},
     headers::EventName,
+    inbox::Waiting,
 };
 use crate::{
     config::WebhookConfig,
@@ -33,6 +34,8 @@ pub struct Processor {
     db: DatabaseConnection,
     config: WebhookConfig,
     wakeup: Arc<Notify>,
+    /// Requests waiting for the inbox go first.
+    ingest: Waiting,
     sync: SyncHandoff,
 }
 
@@ -49,12 +52,14 @@ impl Processor {
         db: DatabaseConnection,
         config: WebhookConfig,
         wakeup: Arc<Notify>,
+        ingest: Waiting,
         sync: SyncHandoff,
     ) -> Self {
         Self {
             db,
             config,
             wakeup,
+            ingest,
             sync,
         }
     }
@@ -108,6 +113,9 @@ impl Processor {
                     continue;
                 }
                 let done = if w.is_due(now) {
+                    // On SQLite the processor's transaction holds the one connection the
+                    // inbox writes through; on either engine it takes CPU from answering.
+                    self.ingest.defer().await;
                     // Its own task, so that a bug that panics on one delivery rolls that delivery
                     // back and leaves the processor running for the others.
                     let this = self.clone();
