@@ -10,11 +10,13 @@ use sea_orm::sqlx::{
 };
 use tokio_util::sync::CancellationToken;
 
-const EVERY: Duration = Duration::from_secs(1);
-/// Past this many WAL pages (64 MiB of 4 KiB pages) a checkpoint also makes the next writer
-/// start the log from the beginning, pausing writes briefly: a WAL that writes never let up on
-/// would otherwise grow without bound.
-const RESTART_PAGES: i64 = 16_384;
+/// Often enough that the log stays small and is restarted between a sync's transactions
+/// (every second, a 10,000-file initial sync took 2.1 s instead of 1.7 s).
+const EVERY: Duration = Duration::from_millis(200);
+/// Past this many WAL pages (256 MiB of 4 KiB pages) a checkpoint also makes the next writer
+/// start the log from the beginning, pausing writes (60-130 ms at 64 MiB under a burst of
+/// webhooks): a WAL that writes never let up on would otherwise grow without bound.
+const RESTART_PAGES: i64 = 65_536;
 
 /// Runs until `shutdown` is cancelled; the pool's automatic checkpoint is off (`store::connect`).
 pub async fn run(url: String, shutdown: CancellationToken) {
