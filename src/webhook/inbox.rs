@@ -10,8 +10,8 @@ use std::{
     time::Duration,
 };
 
-use sea_orm::DatabaseConnection;
-use tokio::sync::{mpsc, oneshot, Notify};
+use sea_orm::{DatabaseBackend, DatabaseConnection};
+use tokio::sync::{mpsc, oneshot, Mutex, Notify};
 use tokio_util::task::TaskTracker;
 
 use crate::store::deliveries::{self, NewDelivery};
@@ -91,7 +91,15 @@ impl Inbox {
         tasks: &TaskTracker,
     ) -> Self {
         let (queue, rx) = mpsc::channel(4 * MAX_BATCH);
-        tasks.spawn(write(db, rx, stored));
+        // PostgreSQL commits one batch while the next is sent; SQLite has one writer anyway.
+        let writers = match db.get_database_backend() {
+            DatabaseBackend::Sqlite => 1,
+            _ => 2,
+        };
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..writers {
+            tasks.spawn(write(db.clone(), rx.clone(), stored.clone()));
+        }
         Self { queue, waiting }
     }
 
@@ -110,15 +118,24 @@ impl Inbox {
     }
 }
 
-async fn write(db: DatabaseConnection, mut rx: mpsc::Receiver<Pending>, stored: Arc<Notify>) {
-    while let Some(first) = rx.recv().await {
-        let mut bytes = first.delivery.payload.len();
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
-            let Ok(next) = rx.try_recv() else { break };
-            bytes += next.delivery.payload.len();
-            batch.push(next);
-        }
+async fn write(
+    db: DatabaseConnection,
+    rx: Arc<Mutex<mpsc::Receiver<Pending>>>,
+    stored: Arc<Notify>,
+) {
+    loop {
+        let batch = {
+            let mut rx = rx.lock().await;
+            let Some(first) = rx.recv().await else { break };
+            let mut bytes = first.delivery.payload.len();
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
+                let Ok(next) = rx.try_recv() else { break };
+                bytes += next.delivery.payload.len();
+                batch.push(next);
+            }
+            batch
+        };
         let (rows, replies): (Vec<_>, Vec<_>) =
             batch.into_iter().map(|p| (p.delivery, p.stored)).unzip();
         let results = store_batch(&db, &rows).await;
