@@ -1,8 +1,8 @@
 //! Webhook deliveries: the durable inbox. Stored before they are acknowledged, processed from
 //! here in order per installation, by whichever hubsync process claims them first.
-use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 
+use chrono::{DateTime, Utc};
 use sea_orm::{
     sea_query::OnConflict, ActiveValue::Set, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait,
     QueryTrait, Statement, Value,

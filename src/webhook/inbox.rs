@@ -1,6 +1,6 @@
 //! Group commit for deliveries. Every `202` waits for its delivery to be durably stored, and a
 //! commit costs about the same for one row as for a hundred (one fsync on PostgreSQL; SQLite has
-//! one writer). So requests hand their delivery to one writer task, which stores whatever has
+//! one writer). So requests hand their delivery to a writer task, which stores whatever has
 //! queued up while the previous batch was committing in one statement, then answers each.
 use std::{
     sync::{
