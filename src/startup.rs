@@ -84,8 +84,11 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
 
     let shutdown = CancellationToken::new();
     let background = TaskTracker::new();
+    let ingest_waiting = Waiting::default();
     if let DatabaseUrl::Sqlite(url) = &config.database_url {
-        background.spawn(store::checkpoint::run(url.clone(), shutdown.clone()));
+        let waiting = ingest_waiting.clone();
+        let busy = move || waiting.is_burst();
+        background.spawn(store::checkpoint::run(url.clone(), busy, shutdown.clone()));
     }
     let hub = progress::Hub::new(1024);
     background.spawn(hub.clone().run(db.clone(), EVENT_POLL, shutdown.clone()));
@@ -106,7 +109,6 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
     workers.clone().spawn(&background, &shutdown);
     background.spawn(reconcile::run(workers.clone(), shutdown.clone()));
     let webhook_wakeup = Arc::new(Notify::new());
-    let ingest_waiting = Waiting::default();
     if config.webhook.process {
         let handoff = SyncHandoff {
             auto_select: config.sync.auto_select,

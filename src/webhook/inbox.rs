@@ -52,6 +52,11 @@ const BURST: usize = 8;
 const MAX_DEFER: Duration = Duration::from_millis(20);
 
 impl Waiting {
+    /// Whether a burst of requests is waiting for the inbox right now.
+    pub fn is_burst(&self) -> bool {
+        self.0.load(Ordering::Relaxed) >= BURST
+    }
+
     /// Returns once fewer than `BURST` requests wait for the inbox, or after `MAX_DEFER`.
     pub async fn defer(&self) {
         self.defer_up_to(MAX_DEFER).await
@@ -59,7 +64,7 @@ impl Waiting {
 
     async fn defer_up_to(&self, max: Duration) {
         let until = tokio::time::Instant::now() + max;
-        while self.0.load(Ordering::Relaxed) >= BURST && tokio::time::Instant::now() < until {
+        while self.is_burst() && tokio::time::Instant::now() < until {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
