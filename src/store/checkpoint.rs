@@ -20,8 +20,8 @@ const EVERY: Duration = Duration::from_millis(200);
 /// ingestion measured, under `RESTART_PAGES` (at 2 s the restart paused writes for 0.45 s).
 const MAX_DEFER: Duration = Duration::from_secs(1);
 /// Past this many WAL pages (256 MiB of 4 KiB pages) a checkpoint also makes the next writer
-/// start the log from the beginning, pausing writes (60-130 ms at 64 MiB under a burst of
-/// webhooks): a WAL that writes never let up on would otherwise grow without bound.
+/// start the log from the beginning, pausing writes (0.3-0.5 s under a sustained burst of
+/// webhooks): a log that writes never let up on would otherwise grow without bound.
 const RESTART_PAGES: i64 = 65_536;
 
 /// Runs until `shutdown` is cancelled; the pool's automatic checkpoint is off (`store::connect`).
