@@ -66,8 +66,7 @@ async fn post(
 }
 
 async fn bench(engine: &str, testdb: &BenchDb, senders: usize, total: usize) -> serde_json::Value {
-    let processing = std::env::var("HUBSYNC_WEBHOOK_PROCESSING").unwrap_or_else(|_| "on".into());
-    let app = ChildApp::start(None, testdb, &[("HUBSYNC_WEBHOOK_PROCESSING", &processing)]).await;
+    let app = ChildApp::start(None, testdb, &[]).await;
     let db = Database::connect(&testdb.url)
         .await
         .expect("bench connects");

@@ -112,30 +112,7 @@ impl Processor {
                 if w.installation_id.is_some_and(|i| blocked.contains(&i)) {
                     continue;
                 }
-                let done = if w.is_due(now) {
-                    // On SQLite the processor's transaction holds the one connection the
-                    // inbox writes through; on either engine it takes CPU from answering.
-                    self.ingest.defer().await;
-                    // Its own task, so that a bug that panics on one delivery rolls that delivery
-                    // back and leaves the processor running for the others.
-                    let this = self.clone();
-                    let id = w.id;
-                    match tokio::spawn(async move { this.process(id).await }).await {
-                        Ok(Ok(Some(done))) => {
-                            result = result.max(Pass::Handled);
-                            done
-                        }
-                        Ok(Ok(None)) => false,
-                        Ok(Err(e)) => return Err(e),
-                        Err(panic) => {
-                            tracing::error!(error = %panic, "webhook processor panicked on a delivery");
-                            result = Pass::Panicked;
-                            false
-                        }
-                    }
-                } else {
-                    false
-                };
+                let done = w.is_due(now) && self.process_isolated(w.id, &mut result).await?;
                 if !done {
                     if let Some(i) = w.installation_id {
                         blocked.insert(i);
@@ -145,6 +122,29 @@ impl Processor {
             match page.last() {
                 Some(last) if page.len() as u64 == PAGE => after = last.id,
                 _ => return Ok(result),
+            }
+        }
+    }
+
+    /// `process` in its own task, so that a bug that panics on one delivery rolls that delivery
+    /// back and leaves the processor running for the others. True when the delivery is done
+    /// with; `result` records that it was handled or panicked.
+    async fn process_isolated(&self, id: i64, result: &mut Pass) -> Result<bool, DbErr> {
+        // On SQLite the processor's transaction holds the one connection the inbox writes
+        // through; on either engine it takes CPU from answering.
+        self.ingest.defer().await;
+        let this = self.clone();
+        match tokio::spawn(async move { this.process(id).await }).await {
+            Ok(Ok(Some(done))) => {
+                *result = (*result).max(Pass::Handled);
+                Ok(done)
+            }
+            Ok(Ok(None)) => Ok(false),
+            Ok(Err(e)) => Err(e),
+            Err(panic) => {
+                tracing::error!(error = %panic, "webhook processor panicked on a delivery");
+                *result = Pass::Panicked;
+                Ok(false)
             }
         }
     }
