@@ -1,11 +1,14 @@
 //! Webhook deliveries: the durable inbox. Stored before they are acknowledged, processed from
 //! here in order per installation, by whichever hubsync process claims them first.
-use std::collections::HashSet;
+use std::{collections::HashSet, sync::Arc};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    sea_query::OnConflict, ActiveValue::Set, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait,
-    QueryTrait, Statement, Value,
+    sea_query::OnConflict,
+    sqlx::{self, PgPool},
+    ActiveValue::Set,
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait, QueryTrait,
+    RuntimeErr, Statement, Value,
 };
 
 use super::entities::deliveries;
@@ -47,7 +50,7 @@ pub struct NewDelivery {
 /// is stored already. Returns, for each, whether it was new; of copies within the batch only the
 /// first can be. The unique index keeps this right when other processes store copies too.
 pub async fn insert_new(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     batch: &[NewDelivery],
 ) -> Result<Vec<bool>, DbErr> {
     let now = Utc::now();
@@ -56,30 +59,76 @@ pub async fn insert_new(
         .iter()
         .map(|d| seen.insert(d.delivery_id.as_str()))
         .collect();
-    let rows: Vec<deliveries::ActiveModel> = batch
+    let rows: Vec<&NewDelivery> = batch
         .iter()
         .zip(&first)
-        .filter(|(_, first)| **first)
-        .map(|(d, _)| row(d, now))
+        .filter_map(|(d, first)| first.then_some(d))
         .collect();
-    let mut insert = deliveries::Entity::insert_many(rows)
-        .on_conflict(
-            OnConflict::column(deliveries::Column::DeliveryId)
-                .do_nothing()
-                .to_owned(),
-        )
-        .into_query();
-    insert.returning_col(deliveries::Column::DeliveryId);
-    let backend = db.get_database_backend();
-    let mut stored = HashSet::new();
-    for r in db.query_all_raw(backend.build(&insert)).await? {
-        stored.insert(r.try_get::<String>("", "delivery_id")?);
-    }
+    let stored = match db.get_database_backend() {
+        DatabaseBackend::Postgres => insert_arrays(db.get_postgres_connection_pool(), &rows, now)
+            .await
+            .map_err(|e| DbErr::Query(RuntimeErr::SqlxError(Arc::new(e))))?,
+        _ => insert_values(db, &rows, now).await?,
+    };
     Ok(batch
         .iter()
         .zip(first)
         .map(|(d, first)| first && stored.contains(&d.delivery_id))
         .collect())
+}
+
+/// PostgreSQL: one column array per parameter, so the statement is the same for every batch
+/// size. It is prepared and planned once per connection; a VALUES list of 13 parameters per row
+/// was a new statement, parsed and planned again, for each batch size.
+async fn insert_arrays(
+    pool: &PgPool,
+    rows: &[&NewDelivery],
+    now: DateTime<Utc>,
+) -> Result<HashSet<String>, sqlx::Error> {
+    const INSERT: &str = "INSERT INTO deliveries (delivery_id, event, action, installation_id, \
+            hook_id, headers, payload, status, attempts, received_at, processed_at) \
+        SELECT d, e, a, i, h, hd::json, p, s, 0, $9, CASE WHEN s = 'received' THEN NULL ELSE $9 END \
+        FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::text[], \
+            $7::text[], $8::text[]) AS t(d, e, a, i, h, hd, p, s) \
+        ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id";
+    let column = |f: fn(&NewDelivery) -> &str| rows.iter().map(|d| f(d)).collect::<Vec<_>>();
+    let headers: Vec<String> = rows.iter().map(|d| d.headers.to_string()).collect();
+    let stored: Vec<String> = sqlx::query_scalar(INSERT)
+        .bind(column(|d| &d.delivery_id))
+        .bind(column(|d| &d.event))
+        .bind(rows.iter().map(|d| d.action.as_deref()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|d| d.installation_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|d| d.hook_id).collect::<Vec<_>>())
+        .bind(headers)
+        .bind(column(|d| &d.payload))
+        .bind(column(|d| d.status.as_str()))
+        .bind(now)
+        .fetch_all(pool)
+        .await?;
+    Ok(stored.into_iter().collect())
+}
+
+/// SQLite: a multi-row VALUES list (it has no arrays; statements are cheap to prepare there).
+async fn insert_values(
+    db: &DatabaseConnection,
+    rows: &[&NewDelivery],
+    now: DateTime<Utc>,
+) -> Result<HashSet<String>, DbErr> {
+    let mut insert =
+        deliveries::Entity::insert_many(rows.iter().map(|d| row(d, now)).collect::<Vec<_>>())
+            .on_conflict(
+                OnConflict::column(deliveries::Column::DeliveryId)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .into_query();
+    insert.returning_col(deliveries::Column::DeliveryId);
+    let backend = db.get_database_backend();
+    db.query_all_raw(backend.build(&insert))
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String>("", "delivery_id"))
+        .collect()
 }
 
 fn row(d: &NewDelivery, now: DateTime<Utc>) -> deliveries::ActiveModel {
