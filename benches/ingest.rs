@@ -23,7 +23,7 @@ use std::{
 };
 
 use actix_web::web::Bytes;
-use common::{BenchDb, ChildApp};
+use common::{http1::Conn, BenchDb, ChildApp};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use support::{signing::github_signature, webhooks::SECRET};
 
@@ -44,25 +44,15 @@ async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
     row.try_get_by_index::<i64>(0).expect("a number")
 }
 
-async fn post(
-    client: &reqwest::Client,
-    url: &str,
-    event: &str,
-    id: &str,
-    body: &Bytes,
-    sig: &str,
-) -> u16 {
-    client
-        .post(url)
-        .header("Content-Type", "application/json")
-        .header("X-GitHub-Event", event)
-        .header("X-GitHub-Delivery", id)
-        .header("X-Hub-Signature-256", sig)
-        .body(body.clone())
-        .send()
-        .await
-        .map(|r| r.status().as_u16())
-        .unwrap_or(0)
+async fn post(conn: &mut Conn, event: &str, id: &str, body: &[u8], sig: &str) -> u16 {
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("User-Agent", "GitHub-Hookshot/bench"),
+        ("X-GitHub-Event", event),
+        ("X-GitHub-Delivery", id),
+        ("X-Hub-Signature-256", sig),
+    ];
+    conn.post("/webhooks/github", &headers, body).await
 }
 
 async fn bench(engine: &str, testdb: &BenchDb, senders: usize, total: usize) -> serde_json::Value {
@@ -70,17 +60,13 @@ async fn bench(engine: &str, testdb: &BenchDb, senders: usize, total: usize) -> 
     let db = Database::connect(&testdb.url)
         .await
         .expect("bench connects");
-    let url = app.url("/webhooks/github");
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(senders)
-        .build()
-        .unwrap();
+    let base = app.base.clone();
 
     // The installation first, so that the pushes are processed, not retried.
     let install = fixture("installation.created");
+    let mut conn = Conn::new(&base);
     let status = post(
-        &client,
-        &url,
+        &mut conn,
         "installation",
         "bench-install",
         &install,
@@ -96,13 +82,8 @@ async fn bench(engine: &str, testdb: &BenchDb, senders: usize, total: usize) -> 
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..senders {
-        let (client, url, push, sig, next) = (
-            client.clone(),
-            url.clone(),
-            push.clone(),
-            sig.clone(),
-            next.clone(),
-        );
+        let (mut conn, push, sig, next) =
+            (Conn::new(&base), push.clone(), sig.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut refused = 0usize;
@@ -113,7 +94,7 @@ async fn bench(engine: &str, testdb: &BenchDb, senders: usize, total: usize) -> 
                 }
                 let id = format!("00000000-0000-4000-8000-{i:012}");
                 let t = Instant::now();
-                let status = post(&client, &url, "push", &id, &push, &sig).await;
+                let status = post(&mut conn, "push", &id, &push, &sig).await;
                 latencies.push(t.elapsed());
                 if status != 202 {
                     refused += 1;

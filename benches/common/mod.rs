@@ -3,6 +3,8 @@
 //! and the JSON report under target/bench/.
 #![allow(dead_code)]
 
+pub mod http1;
+
 use std::{
     path::PathBuf,
     process::{Child, Stdio},
