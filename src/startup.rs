@@ -127,8 +127,7 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
     }
 
     let addr = config.bind;
-    let listener =
-        std::net::TcpListener::bind(addr).map_err(|source| StartupError::Bind { addr, source })?;
+    let listener = listen(addr).map_err(|source| StartupError::Bind { addr, source })?;
     let addr = listener
         .local_addr()
         .map_err(|source| StartupError::Bind { addr, source })?;
@@ -225,4 +224,47 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// A burst of deliveries opens many connections at once. std's listen backlog of 128 dropped
+/// the SYNs past it, and those senders waited a second to retry (seen at 256 senders).
+const BACKLOG: i32 = 2048;
+
+fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // As std does on Unix: a restarted hubsync rebinds while old connections linger in TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{net::TcpStream, time::Duration};
+
+    use super::*;
+
+    #[test]
+    fn the_listener_queues_a_burst_of_connections_while_none_is_accepted() {
+        let cap: usize = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(usize::MAX);
+        if cap < 300 {
+            eprintln!("skipped: the kernel caps listen backlogs at {cap} (net.core.somaxconn)");
+            return;
+        }
+        let listener = listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Nothing accepts, as when the workers are busy: each connection waits in the backlog.
+        // Past a full backlog the kernel drops the SYN and connect() retries after a second.
+        let _held: Vec<TcpStream> = (0..300)
+            .map(|i| {
+                TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+                    .unwrap_or_else(|e| panic!("connection {i}: {e}"))
+            })
+            .collect();
+    }
 }
