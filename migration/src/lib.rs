@@ -4,7 +4,6 @@ pub use sea_orm_migration::prelude::*;
 mod data_loss;
 mod m20261126_000001_initial;
 mod m20261126_000002_deliveries_due;
-mod m20261126_000003_deliveries_inline;
 
 pub use data_loss::DataLoss;
 
@@ -16,7 +15,6 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_initial::Migration),
             Box::new(m20261126_000002_deliveries_due::Migration),
-            Box::new(m20261126_000003_deliveries_inline::Migration),
         ]
     }
 }
