@@ -87,9 +87,9 @@ async fn insert_arrays(
 ) -> Result<HashSet<String>, sqlx::Error> {
     const INSERT: &str = "INSERT INTO deliveries (delivery_id, event, action, installation_id, \
             hook_id, headers, payload, status, attempts, received_at, processed_at) \
-        SELECT d, e, a, i, h, hd::json, p, s, 0, $9, CASE WHEN s = 'received' THEN NULL ELSE $9 END \
+        SELECT d, e, a, i, h, hd::json, p, s, 0, $9, pa \
         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::text[], \
-            $7::text[], $8::text[]) AS t(d, e, a, i, h, hd, p, s) \
+            $7::text[], $8::text[], $10::timestamptz[]) AS t(d, e, a, i, h, hd, p, s, pa) \
         ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id";
     let column = |f: fn(&NewDelivery) -> &str| rows.iter().map(|d| f(d)).collect::<Vec<_>>();
     let headers: Vec<String> = rows.iter().map(|d| d.headers.to_string()).collect();
@@ -103,6 +103,7 @@ async fn insert_arrays(
         .bind(column(|d| &d.payload))
         .bind(column(|d| d.status.as_str()))
         .bind(now)
+        .bind(rows.iter().map(|d| d.processed_at(now)).collect::<Vec<_>>())
         .fetch_all(pool)
         .await?;
     Ok(stored.into_iter().collect())
@@ -131,8 +132,14 @@ async fn insert_values(
         .collect()
 }
 
+impl NewDelivery {
+    /// A delivery stored as already done (ignored) is processed when it is received.
+    fn processed_at(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        (self.status != DeliveryStatus::Received).then_some(now)
+    }
+}
+
 fn row(d: &NewDelivery, now: DateTime<Utc>) -> deliveries::ActiveModel {
-    let done = d.status != DeliveryStatus::Received;
     deliveries::ActiveModel {
         delivery_id: Set(d.delivery_id.clone()),
         event: Set(d.event.clone()),
@@ -146,7 +153,7 @@ fn row(d: &NewDelivery, now: DateTime<Utc>) -> deliveries::ActiveModel {
         error: Set(None),
         not_before: Set(None),
         received_at: Set(now),
-        processed_at: Set(done.then_some(now)),
+        processed_at: Set(d.processed_at(now)),
         ..Default::default()
     }
 }
