@@ -3,7 +3,9 @@
 //! level), against the real `hubsync serve` (a child process, so that its threads and memory are
 //! its own) on SQLite and (when BENCH_DATABASE_URL or TEST_DATABASE_URL names a PostgreSQL
 //! server) on PostgreSQL. Counts the stored rows afterwards to show nothing accepted was lost.
-//! Peak RSS is the server's VmHWM during the level.
+//! The senders' connections are opened, and an untimed warm-up sent, before the clock starts;
+//! the warm-up's first wave is reported as the cold start. Peak RSS is the server's VmHWM
+//! during the measured burst, CPU time per delivery the server's and the senders' own.
 //!
 //! `cargo bench --bench ingest`; BENCH_DELIVERIES (10000), BENCH_SENDERS (1,16,64,256),
 //! BENCH_DRAIN=1 also waits for the background processor to catch up.
@@ -55,6 +57,70 @@ async fn post(conn: &mut Conn, event: &str, id: &str, body: &[u8], sig: &str) ->
     conn.post("/webhooks/github", &headers, body).await
 }
 
+/// What one burst of sending gave back: every latency, the first request of each sender (sent
+/// all at once), and how many were not answered `202`.
+struct Burst {
+    latencies: Vec<Duration>,
+    first_wave: Vec<Duration>,
+    refused: usize,
+}
+
+/// Sends deliveries `prefix{0..total}` over `conns`, each connection taking the next delivery
+/// as soon as its previous one is answered; gives the connections back for the next burst.
+async fn burst(conns: Vec<Conn>, prefix: &str, total: usize) -> (Vec<Conn>, Burst) {
+    let push = fixture("push");
+    let sig: Arc<str> = sign(&push).into();
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for mut conn in conns {
+        let (push, sig, next, prefix) =
+            (push.clone(), sig.clone(), next.clone(), prefix.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let (mut latencies, mut refused) = (Vec::new(), 0usize);
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    break;
+                }
+                let id = format!("{prefix}{i:012}");
+                let t = Instant::now();
+                if post(&mut conn, "push", &id, &push, &sig).await != 202 {
+                    refused += 1;
+                }
+                latencies.push(t.elapsed());
+            }
+            (conn, latencies, refused)
+        }));
+    }
+    let mut out = Burst {
+        latencies: Vec::with_capacity(total),
+        first_wave: Vec::new(),
+        refused: 0,
+    };
+    let mut conns = Vec::new();
+    for t in tasks {
+        let (conn, latencies, refused) = t.await.expect("a sender");
+        out.first_wave.extend(latencies.first().copied());
+        out.latencies.extend(latencies);
+        out.refused += refused;
+        conns.push(conn);
+    }
+    out.latencies.sort();
+    out.first_wave.sort();
+    (conns, out)
+}
+
+/// Deliveries sent, untimed, before the measured burst: `hubsync serve` was just started for
+/// this level, and a running service has its database connections, prepared statements and
+/// caches warm. The first wave of the warm-up (one request per sender, all at once, on a cold
+/// service) is reported on its own as the cold start.
+fn warm_up(senders: usize) -> usize {
+    (senders * 8).max(200)
+}
+
+const MEASURED: &str = "00000000-0000-4000-8000-";
+const WARM_UP: &str = "00000000-0000-4000-9000-";
+
 async fn bench(engine: &str, testdb: &BenchDb, senders: usize, total: usize) -> serde_json::Value {
     let app = ChildApp::start(None, testdb, &[]).await;
     let db = Database::connect(&testdb.url)
@@ -75,50 +141,37 @@ async fn bench(engine: &str, testdb: &BenchDb, senders: usize, total: usize) -> 
     .await;
     assert_eq!(status, 202);
 
-    let push = fixture("push");
-    let sig: Arc<str> = sign(&push).into();
-    let next = Arc::new(AtomicUsize::new(0));
-    app.reset_peak();
-    let started = Instant::now();
-    let mut tasks = Vec::new();
+    // Connections are opened before the clock starts, as a sender's keep-alive pool would be.
+    let mut conns = Vec::new();
     for _ in 0..senders {
-        let (mut conn, push, sig, next) =
-            (Conn::new(&base), push.clone(), sig.clone(), next.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut refused = 0usize;
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= total {
-                    break;
-                }
-                let id = format!("00000000-0000-4000-8000-{i:012}");
-                let t = Instant::now();
-                let status = post(&mut conn, "push", &id, &push, &sig).await;
-                latencies.push(t.elapsed());
-                if status != 202 {
-                    refused += 1;
-                }
-            }
-            (latencies, refused)
-        }));
+        let mut conn = Conn::new(&base);
+        conn.connect().await.expect("the bench connects to hubsync");
+        conns.push(conn);
     }
-    let mut latencies = Vec::with_capacity(total);
-    let mut refused = 0;
-    for s in tasks {
-        let (l, r) = s.await.unwrap();
-        latencies.extend(l);
-        refused += r;
-    }
-    let elapsed = started.elapsed();
-    let peak = app.peak_rss_kib();
-    latencies.sort();
-    let pct = |p: f64| common::pct(&latencies, p);
+    let (conns, cold) = burst(conns, WARM_UP, warm_up(senders)).await;
 
-    let stored = count(&db, "SELECT COUNT(*) FROM deliveries WHERE event = 'push'").await;
+    app.reset_peak();
+    let (server_cpu, senders_cpu) = (app.cpu(), common::cpu_of("self"));
+    let started = Instant::now();
+    let (_conns, run) = burst(conns, MEASURED, total).await;
+    let elapsed = started.elapsed();
+    let per_delivery = |d: Duration| d.as_secs_f64() * 1e6 / total as f64;
+    let server_us = per_delivery(app.cpu().saturating_sub(server_cpu));
+    let senders_us = per_delivery(common::cpu_of("self").saturating_sub(senders_cpu));
+    let peak = app.peak_rss_kib();
+    let latencies = &run.latencies;
+    let refused = run.refused;
+    let pct = |p: f64| common::pct(latencies, p);
+
+    let measured = format!("event = 'push' AND delivery_id LIKE '{MEASURED}%'");
+    let stored = count(
+        &db,
+        &format!("SELECT COUNT(*) FROM deliveries WHERE {measured}"),
+    )
+    .await;
     let processed_at_end = count(
         &db,
-        "SELECT COUNT(*) FROM deliveries WHERE event = 'push' AND status = 'processed'",
+        &format!("SELECT COUNT(*) FROM deliveries WHERE {measured} AND status = 'processed'"),
     )
     .await;
     let mut drained = None;
@@ -139,12 +192,16 @@ async fn bench(engine: &str, testdb: &BenchDb, senders: usize, total: usize) -> 
     }
     let rate = total as f64 / elapsed.as_secs_f64();
     let max = latencies.last().copied().unwrap_or_default();
+    let cold_p50 = common::pct(&cold.first_wave, 0.5);
+    let cold_max = cold.first_wave.last().copied().unwrap_or_default();
     println!(
-        "{engine:<8} {senders:>4} {total:>7} {rate:>10.0} {:>8.2} {:>8.2} {:>8.2} {refused:>6} {stored:>7} {processed_at_end:>9} {:>9.1}{}",
+        "{engine:<8} {senders:>4} {total:>7} {rate:>10.0} {:>8.2} {:>8.2} {:>8.2} {refused:>6} {stored:>7} {processed_at_end:>9} {:>9.1} {server_us:>7.0} {senders_us:>7.0} {:>6.1}/{:<6.1}{}",
         common::ms(pct(0.50)),
         common::ms(pct(0.99)),
         common::ms(max),
         common::mib(peak),
+        common::ms(cold_p50),
+        common::ms(cold_max),
         drained.map(|d| format!("  all processed after {d:.1} s")).unwrap_or_default(),
     );
     // Reported, not asserted: a refused delivery is a finding, and the other levels still run.
@@ -157,6 +214,9 @@ async fn bench(engine: &str, testdb: &BenchDb, senders: usize, total: usize) -> 
         "not_202": refused, "accepted": accepted, "stored": stored,
         "nothing_lost": if refused == 0 && stored as usize >= accepted { "PASS" } else { "FAIL" }, "processed_when_sending_ended": processed_at_end,
         "peak_rss_kib": peak, "all_processed_after_s": drained,
+        "server_cpu_us_per_delivery": server_us.round(), "senders_cpu_us_per_delivery": senders_us.round(),
+        "warm_up_deliveries": warm_up(senders), "warm_up_not_202": cold.refused,
+        "cold_first_wave_p50_ms": common::ms(cold_p50), "cold_first_wave_max_ms": common::ms(cold_max),
         "p99_target_10ms_at_64": (senders == 64).then(|| if pct(0.99) < Duration::from_millis(10) { "PASS" } else { "FAIL" }),
     })
 }
@@ -166,9 +226,13 @@ async fn main() {
     // `cargo bench` passes --bench; nothing else to parse.
     let total = common::num_var("BENCH_DELIVERIES", 10_000);
     let levels = common::list_var("BENCH_SENDERS", &[1, 16, 64, 256]);
-    println!("ingest: signed push deliveries (9 KB) to `hubsync serve`; peak RSS is the server's");
+    println!("ingest: signed push deliveries (9 KB) to `hubsync serve`, after an untimed warm-up");
+    println!("peak RSS is the server's; srv/snd µs: CPU time per delivery of the server and the");
     println!(
-        "{:<8} {:>4} {:>7} {:>10} {:>8} {:>8} {:>8} {:>6} {:>7} {:>9} {:>9}",
+        "senders; cold p50/max: the warm-up's first wave, one request per sender at once, in ms"
+    );
+    println!(
+        "{:<8} {:>4} {:>7} {:>10} {:>8} {:>8} {:>8} {:>6} {:>7} {:>9} {:>9} {:>7} {:>7} {:>13}",
         "engine",
         "send",
         "sent",
@@ -179,7 +243,10 @@ async fn main() {
         "!202",
         "stored",
         "processed",
-        "peak MiB"
+        "peak MiB",
+        "srv µs",
+        "snd µs",
+        "cold p50/max"
     );
     let mut rows = Vec::new();
     for engine in common::engines() {

@@ -42,17 +42,23 @@ impl Conn {
         }
     }
 
+    /// Opens the connection unless it is open.
+    pub async fn connect(&mut self) -> io::Result<()> {
+        if self.stream.is_none() {
+            let stream = TcpStream::connect(&self.addr).await?;
+            stream.set_nodelay(true)?;
+            self.stream = Some(BufReader::new(stream));
+        }
+        Ok(())
+    }
+
     async fn try_post(
         &mut self,
         path: &str,
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> io::Result<u16> {
-        if self.stream.is_none() {
-            let stream = TcpStream::connect(&self.addr).await?;
-            stream.set_nodelay(true)?;
-            self.stream = Some(BufReader::new(stream));
-        }
+        self.connect().await?;
         let stream = self.stream.as_mut().expect("connected above");
         self.request.clear();
         self.request.extend_from_slice(

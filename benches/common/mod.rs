@@ -141,6 +141,11 @@ impl ChildApp {
         status_kib(self.pid(), "VmRSS").unwrap_or(0)
     }
 
+    /// CPU time (user + system) the server has used so far.
+    pub fn cpu(&self) -> Duration {
+        cpu_of(&self.pid().to_string())
+    }
+
     /// Starts a new peak-RSS measurement (Linux: writing 5 to clear_refs resets VmHWM).
     pub fn reset_peak(&self) {
         let _ = std::fs::write(format!("/proc/{}/clear_refs", self.pid()), "5");
@@ -173,6 +178,21 @@ pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
         .nth(1)?
         .parse()
         .ok()
+}
+
+/// CPU time (user + system) of a process so far: `/proc/PID/stat` fields 14 and 15, in clock
+/// ticks (100 per second on Linux). Steadier than latency on a shared machine.
+pub fn cpu_of(pid: &str) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name (field 2) may hold spaces; the fields after it are plain.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
 }
 
 pub fn self_peak_rss_kib() -> u64 {
