@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 mod data_loss;
 mod m20261126_000001_initial;
 mod m20261126_000002_deliveries_due;
+mod m20261126_000003_drop_unused_delivery_index;
 
 pub use data_loss::DataLoss;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_initial::Migration),
             Box::new(m20261126_000002_deliveries_due::Migration),
+            Box::new(m20261126_000003_drop_unused_delivery_index::Migration),
         ]
     }
 }

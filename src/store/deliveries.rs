@@ -210,7 +210,8 @@ pub async fn waiting(
     limit: u64,
 ) -> Result<Vec<Waiting>, DbErr> {
     let backend = db.get_database_backend();
-    // SQLite picks idx_deliveries_pending otherwise, which returns the rows out of id order.
+    // Pinned: SQLite's planner chose (status, installation_id, id) here while that index
+    // existed, then sorted every waiting row by id.
     let due = match backend {
         DatabaseBackend::Sqlite => "INDEXED BY idx_deliveries_due",
         _ => "",

@@ -82,8 +82,9 @@ pub fn destructive(backend: DatabaseBackend) -> Vec<(Box<dyn MigrationTrait>, Ha
         ),
         (Box::new(DropFilesSize), DropColumn),
         (
-            sql("m20991231_900011_drop_index", |_| {
-                vec!["DROP INDEX idx_files_blob_sha"]
+            // Unique: it enforced something. (A plain index goes quietly; migration 000003 is one.)
+            sql("m20991231_900011_drop_unique_index", |_| {
+                vec!["DROP INDEX uq_deliveries_delivery_id"]
             }),
             DropIndex,
         ),

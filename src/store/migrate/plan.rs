@@ -266,8 +266,11 @@ async fn plan_on(
     }
     capture_works(scratch).await?;
     for m in pending {
+        // The schema this migration will find: what the applied and earlier pending ones built.
+        let before = schema::snapshot(&scratch.conn()).await?;
         let (result, statements) = Capture::run(m.up(&SchemaManager::new(scratch.conn()))).await;
-        let mut analyzer = Analyzer::new(has_rows);
+        let mut analyzer =
+            Analyzer::new(has_rows).with_plain_indexes(schema::plain_indexes(&before));
         let hazards = statements
             .iter()
             .flat_map(|s| analyzer.analyze(s))

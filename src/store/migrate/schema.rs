@@ -108,6 +108,19 @@ pub async fn snapshot(db: &impl ConnectionTrait) -> Result<Snapshot, DbErr> {
     Ok(snap)
 }
 
+/// The indexes that are not unique: SQLite's automatic indexes and every index PostgreSQL
+/// builds for a constraint are unique, so only a plain `CREATE INDEX` qualifies.
+pub fn plain_indexes(snapshot: &Snapshot) -> impl Iterator<Item = String> + '_ {
+    snapshot
+        .values()
+        .flat_map(|t| &t.indexes)
+        .filter(|(_, def)| {
+            def.get(..13)
+                .is_some_and(|d| d.eq_ignore_ascii_case("CREATE INDEX "))
+        })
+        .map(|(name, _)| name.clone())
+}
+
 /// Every way `actual` differs from `expected`, one line each.
 pub fn diff(expected: &Snapshot, actual: &Snapshot) -> Vec<String> {
     let mut out = Vec::new();

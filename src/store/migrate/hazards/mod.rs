@@ -29,7 +29,7 @@ impl HazardKind {
         match self {
             Self::DropTable => "drops a table and every row in it",
             Self::DropColumn => "drops a column and its data",
-            Self::DropIndex => "drops an index, and any uniqueness it enforced",
+            Self::DropIndex => "drops a unique (or unknown) index, and the uniqueness it enforced",
             Self::DropOther => "drops a schema, database or sequence",
             Self::Truncate => "truncates a table",
             Self::DeleteWithoutWhere => "deletes every row (DELETE without WHERE)",
@@ -59,10 +59,12 @@ impl fmt::Display for Hazard {
 
 /// Reads the destructive steps of one migration's SQL, in order. `has_rows` says whether a
 /// table holds rows in the database being migrated. Objects the migration itself created are
-/// fair game: dropping or renaming them loses nothing.
+/// fair game: dropping or renaming them loses nothing. So is an index the schema shows to be
+/// plain (not unique): it holds no data and enforces nothing, and queries still run without it.
 pub struct Analyzer<'a> {
     has_rows: &'a dyn Fn(&str) -> bool,
     created: HashSet<String>,
+    plain_indexes: HashSet<String>,
 }
 
 impl<'a> Analyzer<'a> {
@@ -70,7 +72,15 @@ impl<'a> Analyzer<'a> {
         Self {
             has_rows,
             created: HashSet::new(),
+            plain_indexes: HashSet::new(),
         }
+    }
+
+    /// The indexes known to be plain in the schema the migration runs on. Any other index
+    /// dropped (unique, or not known) is flagged, since it may have enforced uniqueness.
+    pub fn with_plain_indexes(mut self, names: impl IntoIterator<Item = String>) -> Self {
+        self.plain_indexes.extend(names);
+        self
     }
 
     pub fn analyze(&mut self, sql: &str) -> Vec<Hazard> {
@@ -129,7 +139,8 @@ impl<'a> Analyzer<'a> {
             }
             let mut out = Vec::new();
             while let Some((name, next)) = qualified_name(t, j) {
-                if !self.created.contains(&name) {
+                let plain = kind == HazardKind::DropIndex && self.plain_indexes.contains(&name);
+                if !self.created.contains(&name) && !plain {
                     out.push((kind, name));
                 }
                 if t.get(next) != Some(&Tok::Punct(',')) {

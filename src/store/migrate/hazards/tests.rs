@@ -112,3 +112,27 @@ fn a_sqlite_table_rebuild_is_a_drop_of_the_old_table() {
         vec![(HazardKind::DropTable, "files".to_owned())]
     );
 }
+
+#[test]
+fn dropping_an_index_the_schema_shows_plain_loses_nothing() {
+    let has_rows = |_: &str| true;
+    let drop = r#"DROP INDEX "idx_deliveries_pending"; DROP INDEX "uq_deliveries_delivery_id""#;
+    let flagged = |plain: &[&str]| -> Vec<String> {
+        Analyzer::new(&has_rows)
+            .with_plain_indexes(plain.iter().map(|s| s.to_string()))
+            .analyze(drop)
+            .into_iter()
+            .map(|h| h.target)
+            .collect()
+    };
+    assert_eq!(
+        flagged(&["idx_deliveries_pending"]),
+        vec!["uq_deliveries_delivery_id"],
+        "a plain index goes quietly, a unique one is flagged"
+    );
+    assert_eq!(
+        flagged(&[]),
+        vec!["idx_deliveries_pending", "uq_deliveries_delivery_id"],
+        "an index not known to be plain is flagged"
+    );
+}
