@@ -269,39 +269,38 @@ mod tests {
         }
     }
 
-    /// Runs `gather` in a task; gives back its batch size with the receiver.
-    fn spawn_gather(
-        mut rx: mpsc::Receiver<Pending>,
-        flight: Arc<InFlight>,
-    ) -> tokio::task::JoinHandle<(usize, mpsc::Receiver<Pending>)> {
-        tokio::spawn(async move {
+    type Gathering = tokio::task::JoinHandle<(usize, mpsc::Receiver<Pending>)>;
+
+    /// `gather` running in a task on one queued delivery, with another batch being stored (until
+    /// the returned guard is dropped) when `busy`.
+    async fn start_gathering(busy: bool) -> (mpsc::Sender<Pending>, Option<Storing>, Gathering) {
+        let flight = Arc::new(InFlight::default());
+        let storing = busy.then(|| Storing::new(&flight));
+        let (tx, mut rx) = mpsc::channel(4 * MAX_BATCH);
+        tx.send(pending(0)).await.unwrap();
+        let gathering = tokio::spawn(async move {
             let n = gather(&mut rx, &flight).await.map_or(0, |b| b.len());
             (n, rx)
-        })
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        (tx, storing, gathering)
     }
 
-    const SOON: Duration = Duration::from_secs(30);
+    /// The size of the batch `gathering` gave, with the receiver.
+    async fn gathered(gathering: Gathering) -> (usize, mpsc::Receiver<Pending>) {
+        let gathered = tokio::time::timeout(Duration::from_secs(30), gathering).await;
+        gathered.expect("the batch goes").expect("gather ran")
+    }
 
     #[tokio::test]
     async fn with_no_batch_being_stored_a_lone_delivery_goes_at_once() {
-        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-        tx.send(pending(0)).await.unwrap();
-        let gathering = spawn_gather(rx, Arc::new(InFlight::default()));
-        let (n, _rx) = tokio::time::timeout(SOON, gathering)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(n, 1);
+        let (_tx, _, gathering) = start_gathering(false).await;
+        assert_eq!(gathered(gathering).await.0, 1);
     }
 
     #[tokio::test]
     async fn a_small_batch_gathers_until_the_batch_being_stored_is_done() {
-        let flight = Arc::new(InFlight::default());
-        let storing = Storing::new(&flight);
-        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-        tx.send(pending(0)).await.unwrap();
-        let gathering = spawn_gather(rx, flight.clone());
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (tx, storing, gathering) = start_gathering(true).await;
         tx.send(pending(1)).await.unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(
@@ -309,31 +308,20 @@ mod tests {
             "still gathering while a batch is stored"
         );
         drop(storing);
-        let (n, _rx) = tokio::time::timeout(SOON, gathering)
-            .await
-            .unwrap()
-            .unwrap();
         assert_eq!(
-            n, 2,
+            gathered(gathering).await.0,
+            2,
             "both deliveries go together once the other batch is done"
         );
     }
 
     #[tokio::test]
     async fn a_batch_that_reaches_the_gather_size_goes_without_waiting() {
-        let flight = Arc::new(InFlight::default());
-        let _storing = Storing::new(&flight);
-        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-        tx.send(pending(0)).await.unwrap();
-        let gathering = spawn_gather(rx, flight.clone());
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (tx, _storing, gathering) = start_gathering(true).await;
         for n in 1..GATHER {
             tx.send(pending(n)).await.unwrap();
         }
-        let (n, mut rx) = tokio::time::timeout(SOON, gathering)
-            .await
-            .unwrap()
-            .unwrap();
+        let (n, mut rx) = gathered(gathering).await;
         assert_eq!(n, GATHER);
         tx.send(pending(GATHER)).await.unwrap();
         assert!(
