@@ -224,6 +224,9 @@ pub fn write_report(name: &str, report: &Value) {
     std::fs::create_dir_all(&dir).expect("target/bench");
     let path = dir.join(format!("{name}.json"));
     std::fs::write(&path, serde_json::to_vec_pretty(report).unwrap()).expect("write report");
+    if let Some(speed) = report["machine"].get("speed") {
+        println!("machine yardsticks: {speed}");
+    }
     println!("report: {}", path.display());
 }
 
@@ -239,7 +242,45 @@ pub fn machine() -> Value {
                 .map(|s| s.trim().to_owned())
         })
         .unwrap_or_default();
-    serde_json::json!({ "cpus": cpus, "cpu": model, "os": std::env::consts::OS })
+    serde_json::json!({ "cpus": cpus, "cpu": model, "os": std::env::consts::OS, "speed": speed() })
+}
+
+/// Two yardsticks of the machine, so that figures from different machines can be compared: VMs
+/// that report the same CPU model have differed twofold here. The server's own work per
+/// delivery is mostly JSON, hashing and loopback TCP, so: one parse of the 9 KB push payload on
+/// one core, and one 1-byte round trip over loopback TCP between two threads.
+pub fn speed() -> Value {
+    use std::io::{Read, Write};
+    let push = crate::support::webhooks::fixture("push");
+    let parses = 2_000;
+    let t = Instant::now();
+    for _ in 0..parses {
+        std::hint::black_box(serde_json::from_slice::<Value>(&push).expect("the fixture parses"));
+    }
+    let parse_us = t.elapsed().as_secs_f64() * 1e6 / parses as f64;
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let addr = listener.local_addr().expect("its address");
+    let echo = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().expect("the yardstick connects");
+        let mut b = [0u8];
+        while s.read_exact(&mut b).is_ok() && s.write_all(&b).is_ok() {}
+    });
+    let mut s = std::net::TcpStream::connect(addr).expect("loopback connects");
+    s.set_nodelay(true).expect("nodelay");
+    let trips = 5_000;
+    let mut b = [0u8];
+    let t = Instant::now();
+    for _ in 0..trips {
+        s.write_all(&b)
+            .and_then(|_| s.read_exact(&mut b))
+            .expect("a round trip");
+    }
+    let trip_us = t.elapsed().as_secs_f64() * 1e6 / trips as f64;
+    drop(s);
+    let _ = echo.join();
+    let round = |x: f64| (x * 10.0).round() / 10.0;
+    serde_json::json!({ "push_parse_us": round(parse_us), "loopback_round_trip_us": round(trip_us) })
 }
 
 /// Raises this process's open-file limit to the hard limit; returns the soft limit now in force.
