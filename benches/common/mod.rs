@@ -263,6 +263,7 @@ pub fn speed() -> Value {
     let addr = listener.local_addr().expect("its address");
     let echo = std::thread::spawn(move || {
         let (mut s, _) = listener.accept().expect("the yardstick connects");
+        s.set_nodelay(true).expect("nodelay");
         let mut b = [0u8];
         while s.read_exact(&mut b).is_ok() && s.write_all(&b).is_ok() {}
     });
