@@ -290,3 +290,25 @@ db_test! {
         b.stop().await;
     }
 }
+
+db_test! {
+    async fn a_failure_among_deliveries_handled_together_holds_back_only_its_installation(db) {
+        // Stored while processing is off, then handled in one pass: on PostgreSQL in one
+        // transaction.
+        let app = spawn_app_with(webhook_config(&db, &[("HUBSYNC_WEBHOOK_PROCESSING", "off")])).await;
+        let push = app.deliver_fixture("push", "push").await;
+        let later = app.deliver_fixture("repository", "repository.edited").await;
+        let ping = app.deliver_fixture("ping", "ping").await;
+        app.stop().await;
+
+        let app = spawn_app_with(webhook_config(&db, &[("HUBSYNC_WEBHOOK_MAX_ATTEMPTS", "50"), ("HUBSYNC_WEBHOOK_RETRY_MS", "60000")])).await;
+        // The push's installation is unknown: it fails and waits for a retry a minute away.
+        assert_eq!(app.processed(&ping).await.status, "processed");
+        let failed = app.delivery(&push).await.unwrap();
+        assert_eq!((failed.status.as_str(), failed.attempts), ("received", 1));
+        assert!(failed.error.as_deref().unwrap_or_default().contains("installation 42 is not known"), "{:?}", failed.error);
+        let held = app.delivery(&later).await.unwrap();
+        assert_eq!((held.status.as_str(), held.attempts), ("received", 0), "not tried ahead of the earlier delivery");
+        app.stop().await;
+    }
+}

@@ -1,11 +1,11 @@
 //! The background processor: walks the stored deliveries in id order, handles each (in order
-//! per installation) in a transaction that also records its outcome, and retries failures a
-//! bounded number of times. Deliveries left over by a crash or a stop are simply still
+//! per installation) in the transaction that also records its outcome (on PostgreSQL several
+//! deliveries share one, each in a savepoint), and retries failures a bounded number of times. Deliveries left over by a crash or a stop are simply still
 //! `received`, so a restart picks them up.
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use chrono::Utc;
-use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use sea_orm::{DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -26,6 +26,10 @@ use crate::{
 const POLL: Duration = Duration::from_secs(2);
 /// Waiting deliveries read per query.
 const PAGE: u64 = 64;
+/// Deliveries handled per transaction on PostgreSQL, where a commit waits for an fsync and each
+/// statement for a round trip. On SQLite each goes alone: a transaction holds the one connection
+/// the inbox writes through.
+const PER_TRANSACTION: usize = 16;
 /// Retries never wait longer than this.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(600);
 
@@ -100,62 +104,118 @@ impl Processor {
     /// process). Deliveries without an installation wait for nothing.
     pub async fn pass(&self, shutdown: &CancellationToken) -> Result<Pass, DbErr> {
         let now = Utc::now();
-        let mut blocked = HashSet::new();
-        let mut result = Pass::Nothing;
+        let mut walk = Walk {
+            blocked: HashSet::new(),
+            result: Pass::Nothing,
+        };
+        let per_transaction = match self.db.get_database_backend() {
+            DatabaseBackend::Sqlite => 1,
+            _ => PER_TRANSACTION,
+        };
         let mut after = 0;
         loop {
             let page = deliveries::waiting(&self.db, after, PAGE).await?;
+            let mut chunk = Vec::new();
             for w in &page {
                 if shutdown.is_cancelled() {
-                    return Ok(result);
+                    return Ok(walk.result);
                 }
-                if w.installation_id.is_some_and(|i| blocked.contains(&i)) {
+                if walk.is_blocked(w) {
                     continue;
                 }
-                let done = w.is_due(now) && self.process_isolated(w.id, &mut result).await?;
-                if !done {
-                    if let Some(i) = w.installation_id {
-                        blocked.insert(i);
-                    }
+                if !w.is_due(now) {
+                    walk.block(w);
+                    continue;
                 }
+                chunk.push(w.clone());
+                // Under a burst one at a time, as before: a chunk would keep the CPU longer.
+                if chunk.len() >= per_transaction || self.ingest.is_burst() {
+                    self.process_isolated(std::mem::take(&mut chunk), &mut walk)
+                        .await?;
+                }
+            }
+            if !chunk.is_empty() {
+                self.process_isolated(chunk, &mut walk).await?;
             }
             match page.last() {
                 Some(last) if page.len() as u64 == PAGE => after = last.id,
-                _ => return Ok(result),
+                _ => return Ok(walk.result),
             }
         }
     }
 
-    /// `process` in its own task, so that a bug that panics on one delivery rolls that delivery
-    /// back and leaves the processor running for the others. True when the delivery is done
-    /// with; `result` records that it was handled or panicked.
-    async fn process_isolated(&self, id: i64, result: &mut Pass) -> Result<bool, DbErr> {
+    /// `process` in its own task, so that a bug that panics rolls the chunk back and leaves the
+    /// processor running. A chunk that panicked is handled again one delivery at a time, so that
+    /// only the delivery that panics is held back.
+    async fn process_isolated(
+        &self,
+        chunk: Vec<deliveries::Waiting>,
+        walk: &mut Walk,
+    ) -> Result<(), DbErr> {
         // On SQLite the processor's transaction holds the one connection the inbox writes
         // through; on either engine it takes CPU from answering.
         self.ingest.defer().await;
-        let this = self.clone();
-        match tokio::spawn(async move { this.process(id).await }).await {
-            Ok(Ok(Some(done))) => {
-                *result = (*result).max(Pass::Handled);
-                Ok(done)
+        let alone = chunk.len() == 1;
+        match self.spawn_process(chunk.clone()).await {
+            Ok(handled) => walk.record(&chunk, handled?),
+            Err(_) if !alone => {
+                tracing::warn!(
+                    deliveries = chunk.len(),
+                    "webhook processor panicked in a chunk; handling it one delivery at a time"
+                );
+                for w in chunk {
+                    if walk.is_blocked(&w) {
+                        continue;
+                    }
+                    self.ingest.defer().await;
+                    match self.spawn_process(vec![w.clone()]).await {
+                        Ok(handled) => walk.record(&[w], handled?),
+                        Err(panic) => walk.panicked(&w, panic),
+                    }
+                }
             }
-            Ok(Ok(None)) => Ok(false),
-            Ok(Err(e)) => Err(e),
-            Err(panic) => {
-                tracing::error!(error = %panic, "webhook processor panicked on a delivery");
-                *result = Pass::Panicked;
-                Ok(false)
-            }
+            Err(panic) => walk.panicked(&chunk[0], panic),
         }
+        Ok(())
+    }
+
+    async fn spawn_process(
+        &self,
+        chunk: Vec<deliveries::Waiting>,
+    ) -> Result<Result<Vec<Option<bool>>, DbErr>, tokio::task::JoinError> {
+        let this = self.clone();
+        tokio::spawn(async move { this.process(&chunk).await }).await
+    }
+
+    /// Handles the chunk's deliveries in order in one transaction: it shares the commit (an
+    /// fsync on PostgreSQL) and the round trips around it. A delivery whose installation has an
+    /// earlier one in the chunk that is not done is left waiting. For each: see `process_one`.
+    async fn process(&self, chunk: &[deliveries::Waiting]) -> Result<Vec<Option<bool>>, DbErr> {
+        let txn = crate::store::begin_write(&self.db).await?;
+        let mut held = HashSet::new();
+        let mut handled = Vec::with_capacity(chunk.len());
+        for w in chunk {
+            let done = match w.installation_id {
+                Some(i) if held.contains(&i) => None,
+                _ => self.process_one(&txn, w.id).await?,
+            };
+            if done != Some(true) {
+                held.extend(w.installation_id);
+            }
+            handled.push(done);
+        }
+        txn.commit().await?;
+        if handled.iter().any(Option::is_some) {
+            self.sync.nudge.nudge();
+        }
+        Ok(handled)
     }
 
     /// Handles delivery `id` if it can still be claimed. `Some(true)` when it is done with
     /// (processed, ignored or failed for good), `Some(false)` when it waits for a retry, `None`
     /// when it was not claimed (gone, or held by another process).
-    async fn process(&self, id: i64) -> Result<Option<bool>, DbErr> {
-        let txn = crate::store::begin_write(&self.db).await?;
-        let Some(claimed) = deliveries::claim(&txn, id).await? else {
-            txn.rollback().await?;
+    async fn process_one(&self, txn: &DatabaseTransaction, id: i64) -> Result<Option<bool>, DbErr> {
+        let Some(claimed) = deliveries::claim(txn, id).await? else {
             return Ok(None);
         };
         let span = tracing::info_span!(
@@ -182,7 +242,7 @@ impl Processor {
                         Outcome::Processed => (DeliveryStatus::Processed, None),
                         Outcome::Ignored(why) => (DeliveryStatus::Ignored, Some(why)),
                     };
-                    deliveries::finish(&txn, claimed.id, status, note, Utc::now()).await?;
+                    deliveries::finish(txn, claimed.id, status, note, Utc::now()).await?;
                     tracing::info!(status = status.as_str(), "delivery handled");
                     true
                 }
@@ -192,7 +252,7 @@ impl Processor {
                     if claimed.attempts >= self.config.max_attempts as i32 {
                         tracing::error!(%error, "delivery failed; giving up");
                         deliveries::finish(
-                            &txn,
+                            txn,
                             claimed.id,
                             DeliveryStatus::Failed,
                             Some(&error),
@@ -204,18 +264,50 @@ impl Processor {
                         let delay = retry_delay(self.config.retry_delay, claimed.attempts);
                         tracing::warn!(%error, retry_in = ?delay, "delivery failed; will retry");
                         let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
-                        deliveries::retry_later(&txn, claimed.id, &error, at).await?;
+                        deliveries::retry_later(txn, claimed.id, &error, at).await?;
                         false
                     }
                 }
             };
-            txn.commit().await?;
             Ok::<_, DbErr>(done)
         }
         .instrument(span)
         .await?;
-        self.sync.nudge.nudge();
         Ok(Some(done))
+    }
+}
+
+/// What a pass has found so far: the installations whose later deliveries must wait, and what
+/// the run loop must know.
+struct Walk {
+    blocked: HashSet<i64>,
+    result: Pass,
+}
+
+impl Walk {
+    fn is_blocked(&self, w: &deliveries::Waiting) -> bool {
+        w.installation_id.is_some_and(|i| self.blocked.contains(&i))
+    }
+
+    fn block(&mut self, w: &deliveries::Waiting) {
+        self.blocked.extend(w.installation_id);
+    }
+
+    fn record(&mut self, chunk: &[deliveries::Waiting], handled: Vec<Option<bool>>) {
+        for (w, done) in chunk.iter().zip(handled) {
+            if done.is_some() {
+                self.result = self.result.max(Pass::Handled);
+            }
+            if done != Some(true) {
+                self.block(w);
+            }
+        }
+    }
+
+    fn panicked(&mut self, w: &deliveries::Waiting, panic: tokio::task::JoinError) {
+        tracing::error!(error = %panic, "webhook processor panicked on a delivery");
+        self.result = Pass::Panicked;
+        self.block(w);
     }
 }
 
