@@ -46,12 +46,21 @@ struct Pending {
 pub struct Inbox {
     queue: mpsc::Sender<Pending>,
     waiting: Waiting,
+    flight: Arc<InFlight>,
 }
 
 /// How many requests are waiting for their delivery to be stored. The processor defers to them:
 /// GitHub waits for each answer (and gives up after 10 s), processing can lag a moment.
 #[derive(Clone, Default)]
-pub struct Waiting(Arc<AtomicUsize>);
+pub struct Waiting(Arc<WaitingCount>);
+
+#[derive(Default)]
+pub struct WaitingCount {
+    requests: AtomicUsize,
+    /// Notified when a burst ends. Polling for that every millisecond cost hubsync's runtime a
+    /// thousand context switches a second during a burst.
+    calm: Notify,
+}
 
 /// The processor defers only to a burst: this many requests waiting at once. A steady stream
 /// keeps a request or two waiting most of the time and must not slow processing down.
@@ -62,7 +71,7 @@ const MAX_DEFER: Duration = Duration::from_millis(20);
 impl Waiting {
     /// Whether a burst of requests is waiting for the inbox right now.
     pub fn is_burst(&self) -> bool {
-        self.0.load(Ordering::Relaxed) >= BURST
+        self.0.requests.load(Ordering::SeqCst) >= BURST
     }
 
     /// Returns once fewer than `BURST` requests wait for the inbox, or after `MAX_DEFER`.
@@ -72,25 +81,33 @@ impl Waiting {
 
     async fn defer_up_to(&self, max: Duration) {
         let until = tokio::time::Instant::now() + max;
-        while self.is_burst() && tokio::time::Instant::now() < until {
-            tokio::time::sleep(Duration::from_millis(1)).await;
+        loop {
+            // Registered before the check, so that a burst ending in between is not missed.
+            let calm = self.0.calm.notified();
+            tokio::pin!(calm);
+            calm.as_mut().enable();
+            if !self.is_burst() || tokio::time::timeout_at(until, calm).await.is_err() {
+                return;
+            }
         }
     }
 }
 
 /// Counts a request from its hand-over to its answer, even if the request is dropped.
-struct Counted(Arc<AtomicUsize>);
+struct Counted(Arc<WaitingCount>);
 
 impl Counted {
     fn new(waiting: &Waiting) -> Self {
-        waiting.0.fetch_add(1, Ordering::Relaxed);
+        waiting.0.requests.fetch_add(1, Ordering::SeqCst);
         Self(waiting.0.clone())
     }
 }
 
 impl Drop for Counted {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        if self.0.requests.fetch_sub(1, Ordering::SeqCst) == BURST {
+            self.0.calm.notify_waiters();
+        }
     }
 }
 
@@ -119,29 +136,63 @@ impl Inbox {
                 flight.clone(),
             ));
         }
-        Self { queue, waiting }
+        Self {
+            queue,
+            waiting,
+            flight,
+        }
     }
 
     /// Stores the delivery unless its delivery id is stored already; true when it was new.
     pub async fn store(&self, delivery: NewDelivery) -> Result<bool, InboxError> {
         let _counted = Counted::new(&self.waiting);
         let (tx, rx) = oneshot::channel();
-        self.queue
-            .send(Pending {
+        hand_over(
+            &self.queue,
+            &self.flight,
+            Pending {
                 delivery,
                 stored: tx,
-            })
-            .await
-            .map_err(|_| InboxError::Closed)?;
+            },
+        )
+        .await?;
         rx.await.map_err(|_| InboxError::Closed)?
     }
 }
 
-/// How many batches the writers are storing right now, and a signal when one is done.
-#[derive(Default)]
+/// Queues a delivery for the writers, and wakes the gathering one only once enough have queued
+/// for its batch: a wake-up per delivery cost a context switch of hubsync's runtime per request.
+async fn hand_over(
+    queue: &mpsc::Sender<Pending>,
+    flight: &InFlight,
+    pending: Pending,
+) -> Result<(), InboxError> {
+    queue.send(pending).await.map_err(|_| InboxError::Closed)?;
+    let queued = queue.max_capacity() - queue.capacity();
+    if queued >= flight.wanted.load(Ordering::SeqCst) {
+        flight.enough.notify_one();
+    }
+    Ok(())
+}
+
+/// How many batches the writers are storing right now, and a signal when one is done; how many
+/// more queued deliveries the gathering writer waits for, and a signal when they have queued.
 struct InFlight {
     storing: AtomicUsize,
     done: Notify,
+    wanted: AtomicUsize,
+    enough: Notify,
+}
+
+impl Default for InFlight {
+    fn default() -> Self {
+        Self {
+            storing: AtomicUsize::new(0),
+            done: Notify::new(),
+            wanted: AtomicUsize::new(usize::MAX),
+            enough: Notify::new(),
+        }
+    }
 }
 
 /// Counts a batch as being stored until dropped, even if storing it panics.
@@ -177,23 +228,28 @@ async fn gather(rx: &mut mpsc::Receiver<Pending>, flight: &InFlight) -> Option<V
         if full(&batch, bytes) || batch.len() >= GATHER {
             return Some(batch);
         }
-        // Registered before the check, so that a batch finishing in between is not missed.
+        // Registered before the checks, so that a batch finishing or deliveries queuing in
+        // between are not missed.
         let done = flight.done.notified();
-        tokio::pin!(done);
+        let enough = flight.enough.notified();
+        tokio::pin!(done, enough);
         done.as_mut().enable();
-        if flight.storing.load(Ordering::SeqCst) == 0 {
+        enough.as_mut().enable();
+        let wanted = GATHER - batch.len();
+        flight.wanted.store(wanted, Ordering::SeqCst);
+        if flight.storing.load(Ordering::SeqCst) == 0 || rx.is_closed() {
+            flight.wanted.store(usize::MAX, Ordering::SeqCst);
             return Some(batch);
         }
-        tokio::select! {
-            next = rx.recv() => match next {
-                Some(next) => {
-                    bytes += next.delivery.payload.len();
-                    batch.push(next);
-                }
-                None => return Some(batch),
-            },
-            _ = done => return Some(batch),
+        if rx.len() < wanted {
+            tokio::select! {
+                _ = done => {}
+                _ = enough => {}
+            }
         }
+        flight.wanted.store(usize::MAX, Ordering::SeqCst);
+        // Done or enough queued: take what has queued; a small batch keeps gathering only if
+        // another batch is still being stored.
     }
 }
 
@@ -271,13 +327,23 @@ mod tests {
 
     type Gathering = tokio::task::JoinHandle<(usize, mpsc::Receiver<Pending>)>;
 
+    /// Hands deliveries to a gathering writer as requests do.
+    struct Sender(mpsc::Sender<Pending>, Arc<InFlight>);
+
+    impl Sender {
+        async fn send(&self, pending: Pending) {
+            hand_over(&self.0, &self.1, pending).await.unwrap();
+        }
+    }
+
     /// `gather` running in a task on one queued delivery, with another batch being stored (until
     /// the returned guard is dropped) when `busy`.
-    async fn start_gathering(busy: bool) -> (mpsc::Sender<Pending>, Option<Storing>, Gathering) {
+    async fn start_gathering(busy: bool) -> (Sender, Option<Storing>, Gathering) {
         let flight = Arc::new(InFlight::default());
         let storing = busy.then(|| Storing::new(&flight));
         let (tx, mut rx) = mpsc::channel(4 * MAX_BATCH);
-        tx.send(pending(0)).await.unwrap();
+        let tx = Sender(tx, flight.clone());
+        tx.send(pending(0)).await;
         let gathering = tokio::spawn(async move {
             let n = gather(&mut rx, &flight).await.map_or(0, |b| b.len());
             (n, rx)
@@ -301,7 +367,7 @@ mod tests {
     #[tokio::test]
     async fn a_small_batch_gathers_until_the_batch_being_stored_is_done() {
         let (tx, storing, gathering) = start_gathering(true).await;
-        tx.send(pending(1)).await.unwrap();
+        tx.send(pending(1)).await;
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(
             !gathering.is_finished(),
@@ -319,11 +385,11 @@ mod tests {
     async fn a_batch_that_reaches_the_gather_size_goes_without_waiting() {
         let (tx, _storing, gathering) = start_gathering(true).await;
         for n in 1..GATHER {
-            tx.send(pending(n)).await.unwrap();
+            tx.send(pending(n)).await;
         }
         let (n, mut rx) = gathered(gathering).await;
         assert_eq!(n, GATHER);
-        tx.send(pending(GATHER)).await.unwrap();
+        tx.send(pending(GATHER)).await;
         assert!(
             rx.try_recv().is_ok(),
             "later deliveries are left for the next batch"
@@ -371,6 +437,6 @@ mod tests {
         .await
         .expect("deferring ends when the burst is answered");
         let (waiting, _held) = releaser.await.unwrap();
-        assert_eq!(waiting.0.load(Ordering::Relaxed), BURST - 1);
+        assert_eq!(waiting.0.requests.load(Ordering::SeqCst), BURST - 1);
     }
 }
