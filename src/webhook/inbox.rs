@@ -55,7 +55,7 @@ pub struct Inbox {
 pub struct Waiting(Arc<WaitingCount>);
 
 #[derive(Default)]
-pub struct WaitingCount {
+struct WaitingCount {
     requests: AtomicUsize,
     /// Notified when a burst ends. Polling for that every millisecond cost hubsync's runtime a
     /// thousand context switches a second during a burst.
