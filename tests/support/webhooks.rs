@@ -10,11 +10,12 @@ pub const SECRET: &str = "test-webhook-secret";
 
 /// A test app that has a webhook secret, retries quickly, plus any extra variables.
 pub fn webhook_config(db: &TestDb, extra: &[(&str, &str)]) -> hubsync::config::Config {
-    let mut vars = vec![
+    // Extras first: the first match wins, so a test can override the defaults below.
+    let mut vars = extra.to_vec();
+    vars.extend([
         ("GITHUB_WEBHOOK_SECRET", SECRET),
         ("HUBSYNC_WEBHOOK_RETRY_MS", "20"),
-    ];
-    vars.extend_from_slice(extra);
+    ]);
     test_config(db, &vars)
 }
 
