@@ -237,17 +237,17 @@ async fn gather(rx: &mut mpsc::Receiver<Pending>, flight: &InFlight) -> Option<V
         enough.as_mut().enable();
         let wanted = GATHER - batch.len();
         flight.wanted.store(wanted, Ordering::SeqCst);
-        if flight.storing.load(Ordering::SeqCst) == 0 || rx.is_closed() {
-            flight.wanted.store(usize::MAX, Ordering::SeqCst);
-            return Some(batch);
-        }
-        if rx.len() < wanted {
+        let go = flight.storing.load(Ordering::SeqCst) == 0 || rx.is_closed();
+        if !go && rx.len() < wanted {
             tokio::select! {
                 _ = done => {}
                 _ = enough => {}
             }
         }
         flight.wanted.store(usize::MAX, Ordering::SeqCst);
+        if go {
+            return Some(batch);
+        }
         // Done or enough queued: take what has queued; a small batch keeps gathering only if
         // another batch is still being stored.
     }

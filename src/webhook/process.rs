@@ -1,7 +1,8 @@
 //! The background processor: walks the stored deliveries in id order, handles each (in order
 //! per installation) in the transaction that also records its outcome (on PostgreSQL several
-//! deliveries share one, each in a savepoint), and retries failures a bounded number of times. Deliveries left over by a crash or a stop are simply still
-//! `received`, so a restart picks them up.
+//! deliveries share one, each in a savepoint), and retries failures a bounded number of times.
+//! Deliveries left over by a crash or a stop are simply still `received`, so a restart picks
+//! them up.
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use chrono::Utc;
