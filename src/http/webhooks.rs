@@ -40,7 +40,7 @@ async fn receive(
         DeliveryHeaders::parse(req.headers()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let span =
         tracing::info_span!("webhook", delivery_id = %headers.delivery, event = %headers.event);
-    let outcome = ingest(&state.inbox, &headers, &body)
+    let outcome = ingest(&state.inbox, &headers, body)
         .instrument(span.clone())
         .await
         .map_err(|e| match e {
@@ -70,7 +70,7 @@ async fn read_body(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
-) -> Result<web::BytesMut, ApiError> {
+) -> Result<Vec<u8>, ApiError> {
     let too_large = || {
         ApiError::PayloadTooLarge(format!(
             "the body is larger than the {limit} bytes hubsync accepts"
@@ -84,7 +84,8 @@ async fn read_body(
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
+    // A Vec, not BytesMut: it becomes the stored payload's String without a copy.
+    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit));
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("reading the body: {e}")))?;
         if body.len() + chunk.len() > limit {

@@ -133,10 +133,8 @@ impl DeliveryHeaders {
         for name in KEPT {
             if let Some(v) = headers.get(name).and_then(|v| v.to_str().ok()) {
                 // A header is at most a few hundred bytes from GitHub; cap what others send.
-                kept.insert(
-                    name.to_owned(),
-                    Value::String(v.chars().take(512).collect()),
-                );
+                // `to_str` passed only visible ASCII, so any byte offset is a char boundary.
+                kept.insert(name.to_owned(), Value::String(v[..v.len().min(512)].into()));
             }
         }
         Ok(Self {
@@ -172,5 +170,28 @@ mod tests {
         for bad in ["", "Push", "push event", &"a".repeat(65)] {
             assert!(EventName::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn kept_headers_are_capped_and_skip_values_that_are_not_visible_ascii() {
+        use actix_web::http::header::{HeaderName, HeaderValue};
+        let mut map = HeaderMap::new();
+        let mut set = |name: &'static str, value: HeaderValue| {
+            map.insert(HeaderName::from_static(name), value)
+        };
+        set("x-github-event", HeaderValue::from_static("push"));
+        set("x-github-delivery", HeaderValue::from_static("d-1"));
+        set(
+            "user-agent",
+            HeaderValue::from_str(&"u".repeat(2000)).unwrap(),
+        );
+        set(
+            "x-github-hook-installation-target-type",
+            HeaderValue::from_bytes("intégration".as_bytes()).unwrap(),
+        );
+        let kept = DeliveryHeaders::parse(&map).unwrap().kept;
+        assert_eq!(kept["user-agent"].as_str().map(str::len), Some(512));
+        assert_eq!(kept["x-github-event"], "push");
+        assert!(kept.get("x-github-hook-installation-target-type").is_none());
     }
 }

@@ -44,9 +44,9 @@ fn short(e: serde_json::Error) -> String {
 pub async fn ingest(
     inbox: &Inbox,
     headers: &DeliveryHeaders,
-    body: &[u8],
+    body: Vec<u8>,
 ) -> Result<Ingested, IngestError> {
-    let text = std::str::from_utf8(body).map_err(|_| IngestError::NotUtf8)?;
+    let text = String::from_utf8(body).map_err(|_| IngestError::NotUtf8)?;
     let refused = |e: serde_json::Error| {
         if e.is_data() {
             IngestError::Shape {
@@ -59,7 +59,7 @@ pub async fn ingest(
     };
     // The typed parse runs now so that a payload processing could not read is refused while
     // the sender is still listening, rather than failing later in the background.
-    let event = Event::parse(&headers.event, text).map_err(refused)?;
+    let event = Event::parse(&headers.event, &text).map_err(refused)?;
     let envelope = match event {
         // Pushes, nearly all deliveries, have no action: their installation comes from the
         // typed parse rather than a second pass over 9 KB.
@@ -67,7 +67,7 @@ pub async fn ingest(
             action: None,
             installation: push.installation,
         },
-        _ => serde_json::from_str(text).map_err(refused)?,
+        _ => serde_json::from_str(&text).map_err(refused)?,
     };
     let status = if Event::is_handled(&headers.event) {
         DeliveryStatus::Received
@@ -82,7 +82,7 @@ pub async fn ingest(
             installation_id: envelope.installation.map(|i| i.id),
             hook_id: headers.hook_id,
             headers: headers.kept.clone(),
-            payload: text.to_owned(),
+            payload: text,
             status,
         })
         .await?;
