@@ -250,7 +250,7 @@ async fn main() {
         "cold p50/max"
     );
     // On a shared VM one run samples the host's load of the moment as much as hubsync: the same
-    // binary has run 2.5x apart within an hour here. Repeated runs show the spread.
+    // binary has run 3x apart within an hour here. Repeated runs show the spread.
     let repeat = common::num_var("BENCH_REPEAT", 1).max(1);
     let mut rows = Vec::new();
     for engine in common::engines() {
