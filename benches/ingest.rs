@@ -307,7 +307,7 @@ fn summarise(rows: &[serde_json::Value]) -> Vec<serde_json::Value> {
         let mid = v.len() / 2;
         let median = match v.len() {
             0 => 0.0,
-            n if n % 2 == 0 => (v[mid - 1] + v[mid]) / 2.0,
+            n if n % 2 == 0 => ((v[mid - 1] + v[mid]) * 50.0).round() / 100.0,
             _ => v[mid],
         };
         serde_json::json!({ "median": median, "min": v.first(), "max": v.last() })
