@@ -290,55 +290,51 @@ async fn main() {
 /// Per engine and sender count: the median and range of the repeated runs' figures, and how many
 /// runs met the p99 target. Printed, and returned for the report.
 fn summarise(rows: &[serde_json::Value]) -> Vec<serde_json::Value> {
-    let mut groups: Vec<(&str, u64, Vec<&serde_json::Value>)> = Vec::new();
-    for r in rows {
-        let key = (
-            r["engine"].as_str().unwrap_or(""),
-            r["senders"].as_u64().unwrap_or(0),
-        );
-        match groups.iter_mut().find(|(e, s, _)| (*e, *s) == key) {
-            Some((_, _, runs)) => runs.push(r),
-            None => groups.push((key.0, key.1, vec![r])),
-        }
-    }
-    let spread = |runs: &[&serde_json::Value], field: &str| {
+    // Median, min and max of one figure over the runs.
+    let spread = |runs: &[serde_json::Value], field: &str| -> [f64; 3] {
         let mut v: Vec<f64> = runs.iter().filter_map(|r| r[field].as_f64()).collect();
         v.sort_by(f64::total_cmp);
-        let mid = v.len() / 2;
-        let median = match v.len() {
-            0 => 0.0,
-            n if n % 2 == 0 => ((v[mid - 1] + v[mid]) * 50.0).round() / 100.0,
-            _ => v[mid],
+        let (Some(&min), Some(&max)) = (v.first(), v.last()) else {
+            return [0.0; 3];
         };
-        serde_json::json!({ "median": median, "min": v.first(), "max": v.last() })
+        let mid = v.len() / 2;
+        let median = if v.len().is_multiple_of(2) {
+            ((v[mid - 1] + v[mid]) * 50.0).round() / 100.0
+        } else {
+            v[mid]
+        };
+        [median, min, max]
+    };
+    // Rows come level by level, each level's runs in a row.
+    let same_level = |a: &serde_json::Value, b: &serde_json::Value| {
+        a["engine"] == b["engine"] && a["senders"] == b["senders"]
     };
     let mut out = Vec::new();
-    for (engine, senders, runs) in groups {
+    for runs in rows.chunk_by(same_level) {
+        let (engine, senders) = (&runs[0]["engine"], &runs[0]["senders"]);
+        let at_64 = *senders == 64;
         let under = runs
             .iter()
             .filter(|r| r["p99_target_10ms_at_64"] == "PASS")
             .count();
-        let s = serde_json::json!({
-            "engine": engine, "senders": senders, "runs": runs.len(),
-            "accepted_per_s": spread(&runs, "accepted_per_s"), "p99_ms": spread(&runs, "p99_ms"),
-            "server_cpu_us_per_delivery": spread(&runs, "server_cpu_us_per_delivery"),
-            "p99_under_10ms_runs": (senders == 64).then_some(under),
-        });
-        // f64's Display, not JSON's: 17002 rather than 17002.0.
-        let n = |v: &serde_json::Value| v.as_f64().unwrap_or(0.0);
-        let fmt = |k: &str| {
-            let v = &s[k];
-            format!("{} ({}-{})", n(&v["median"]), n(&v["min"]), n(&v["max"]))
-        };
+        let [rate, p99, cpu] = ["accepted_per_s", "p99_ms", "server_cpu_us_per_delivery"]
+            .map(|field| spread(runs, field));
+        let fmt = |[median, min, max]: [f64; 3]| format!("{median} ({min}-{max})");
         println!(
-            "{engine} at {senders} senders, {} runs, median (range): accepted/s {}, p99 {} ms, server CPU {} µs{}",
+            "{} at {senders} senders, {} runs, median (range): accepted/s {}, p99 {} ms, server CPU {} µs{}",
+            engine.as_str().unwrap_or(""),
             runs.len(),
-            fmt("accepted_per_s"),
-            fmt("p99_ms"),
-            fmt("server_cpu_us_per_delivery"),
-            if senders == 64 { format!("; p99 under 10 ms in {under} of {}", runs.len()) } else { String::new() },
+            fmt(rate),
+            fmt(p99),
+            fmt(cpu),
+            if at_64 { format!("; p99 under 10 ms in {under} of {}", runs.len()) } else { String::new() },
         );
-        out.push(s);
+        let json = |[median, min, max]: [f64; 3]| serde_json::json!({ "median": median, "min": min, "max": max });
+        out.push(serde_json::json!({
+            "engine": engine, "senders": senders, "runs": runs.len(),
+            "accepted_per_s": json(rate), "p99_ms": json(p99), "server_cpu_us_per_delivery": json(cpu),
+            "p99_under_10ms_runs": at_64.then_some(under),
+        }));
     }
     out
 }
