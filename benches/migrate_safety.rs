@@ -32,7 +32,7 @@ impl MigrationTrait for AddColumn {
 
 async fn fill(db: &DatabaseConnection, files: usize) {
     let pg = db.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
-    let now = "'2026-11-26 00:00:00+00:00'";
+    let now = format!("'{}'", chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%:z"));
     for sql in [
         format!("INSERT INTO installations (id, account_login, account_id, account_type, created_at, updated_at) VALUES (1, 'o', 1, 'Organization', {now}, {now})"),
         format!("INSERT INTO repositories (id, installation_id, full_name, default_branch, private, created_at, updated_at) VALUES (1, 1, 'o/r', 'main', {}, {now}, {now})", if pg { "TRUE" } else { "1" }),

@@ -54,10 +54,22 @@ async fn table_names(db: &DatabaseConnection) -> Vec<String> {
         .collect()
 }
 
-const NOW: &str = "'2026-11-26 00:00:00+00:00'";
+/// An hour ago as an SQL timestamp literal: recent by any retention, on any day the suite runs.
+fn recent() -> String {
+    ago(chrono::Duration::hours(1))
+}
+
+/// `now - age` as an SQL literal, in the RFC 3339 form hubsync itself writes.
+fn ago(age: chrono::Duration) -> String {
+    format!(
+        "'{}'",
+        (chrono::Utc::now() - age).format("%Y-%m-%dT%H:%M:%S%:z")
+    )
+}
 
 /// One row in each table, in foreign-key order.
 async fn seed(db: &DatabaseConnection) {
+    let now = recent();
     let b = db.get_database_backend();
     let (t, f) = if b == DatabaseBackend::Sqlite {
         ("1", "0")
@@ -65,16 +77,16 @@ async fn seed(db: &DatabaseConnection) {
         ("TRUE", "FALSE")
     };
     for sql in [
-        format!("INSERT INTO installations (id, account_login, account_id, account_type, created_at, updated_at) VALUES (1, 'octo-org', 10, 'Organization', {NOW}, {NOW})"),
-        format!("INSERT INTO repositories (id, installation_id, full_name, default_branch, private, archived, created_at, updated_at) VALUES (100, 1, 'octo-org/hello', 'main', {t}, {f}, {NOW}, {NOW})"),
-        format!("INSERT INTO projects (repository_id, created_at) VALUES (100, {NOW})"),
-        format!("INSERT INTO project_syncs (project_id, branch, created_at, updated_at) VALUES (1, 'main', {NOW}, {NOW})"),
-        format!("INSERT INTO sync_runs (project_sync_id, trigger, status, queued_at) VALUES (1, 'install', 'queued', {NOW})"),
-        format!("INSERT INTO blobs (sha, size, {q}binary{q}, content, created_at) VALUES ('ce013625030ba8dba906f756967f9e9ca394464a', 6, {f}, {x}, {NOW})",
+        format!("INSERT INTO installations (id, account_login, account_id, account_type, created_at, updated_at) VALUES (1, 'octo-org', 10, 'Organization', {now}, {now})"),
+        format!("INSERT INTO repositories (id, installation_id, full_name, default_branch, private, archived, created_at, updated_at) VALUES (100, 1, 'octo-org/hello', 'main', {t}, {f}, {now}, {now})"),
+        format!("INSERT INTO projects (repository_id, created_at) VALUES (100, {now})"),
+        format!("INSERT INTO project_syncs (project_id, branch, created_at, updated_at) VALUES (1, 'main', {now}, {now})"),
+        format!("INSERT INTO sync_runs (project_sync_id, trigger, status, queued_at) VALUES (1, 'install', 'queued', {now})"),
+        format!("INSERT INTO blobs (sha, size, {q}binary{q}, content, created_at) VALUES ('ce013625030ba8dba906f756967f9e9ca394464a', 6, {f}, {x}, {now})",
             q = '"', x = if b == DatabaseBackend::Sqlite { "X'68656c6c6f0a'" } else { "'\\x68656c6c6f0a'::bytea" }),
         "INSERT INTO files (project_sync_id, path, blob_sha, mode, size) VALUES (1, 'README.md', 'ce013625030ba8dba906f756967f9e9ca394464a', '100644', 6)".to_string(),
-        format!("INSERT INTO deliveries (delivery_id, event, headers, payload, status, received_at) VALUES ('72d3162e-cc78-11e3-81ab-4c9367dc0958', 'ping', '{{}}', '{{\"zen\":\"x\"}}', 'processed', {NOW})"),
-        format!("INSERT INTO sync_events (project_id, run_id, kind, data, created_at) VALUES (1, 1, 'queued', '{{}}', {NOW})"),
+        format!("INSERT INTO deliveries (delivery_id, event, headers, payload, status, received_at) VALUES ('72d3162e-cc78-11e3-81ab-4c9367dc0958', 'ping', '{{}}', '{{\"zen\":\"x\"}}', 'processed', {now})"),
+        format!("INSERT INTO sync_events (project_id, run_id, kind, data, created_at) VALUES (1, 1, 'queued', '{{}}', {now})"),
     ] {
         exec(db, &sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
@@ -84,6 +96,7 @@ db_test! {
     async fn migrating_an_empty_database_creates_every_table_and_constraint(db) {
         let app = spawn_app(&db).await;
         let conn = &app.app.db;
+        let now = recent();
         let tables = table_names(conn).await;
         for t in TABLES {
             assert!(tables.contains(&t.to_string()), "{t} missing from {tables:?} on {}", db.engine);
@@ -92,20 +105,20 @@ db_test! {
 
         // Each unique constraint, proven by the database refusing a duplicate.
         for (what, sql) in [
-            ("delivery id", format!("INSERT INTO deliveries (delivery_id, event, headers, payload, status, received_at) VALUES ('72d3162e-cc78-11e3-81ab-4c9367dc0958', 'push', '{{}}', '{{}}', 'received', {NOW})")),
-            ("one project per repository", format!("INSERT INTO projects (repository_id, created_at) VALUES (100, {NOW})")),
+            ("delivery id", format!("INSERT INTO deliveries (delivery_id, event, headers, payload, status, received_at) VALUES ('72d3162e-cc78-11e3-81ab-4c9367dc0958', 'push', '{{}}', '{{}}', 'received', {now})")),
+            ("one project per repository", format!("INSERT INTO projects (repository_id, created_at) VALUES (100, {now})")),
             ("(project_sync_id, path)", "INSERT INTO files (project_sync_id, path, blob_sha, mode) VALUES (1, 'README.md', 'x', '100644')".to_string()),
-            ("(project, branch)", format!("INSERT INTO project_syncs (project_id, branch, created_at, updated_at) VALUES (1, 'main', {NOW}, {NOW})")),
-            ("one queued run per branch", format!("INSERT INTO sync_runs (project_sync_id, trigger, status, queued_at) VALUES (1, 'push', 'queued', {NOW})")),
-            ("blob sha", format!("INSERT INTO blobs (sha, size, {q}binary{q}, created_at) VALUES ('ce013625030ba8dba906f756967f9e9ca394464a', 1, {f}, {NOW})", q = '"', f = if db.engine == "sqlite" { "0" } else { "FALSE" })),
+            ("(project, branch)", format!("INSERT INTO project_syncs (project_id, branch, created_at, updated_at) VALUES (1, 'main', {now}, {now})")),
+            ("one queued run per branch", format!("INSERT INTO sync_runs (project_sync_id, trigger, status, queued_at) VALUES (1, 'push', 'queued', {now})")),
+            ("blob sha", format!("INSERT INTO blobs (sha, size, {q}binary{q}, created_at) VALUES ('ce013625030ba8dba906f756967f9e9ca394464a', 1, {f}, {now})", q = '"', f = if db.engine == "sqlite" { "0" } else { "FALSE" })),
         ] {
             assert!(exec(conn, &sql).await.is_err(), "{what} is not unique on {}", db.engine);
         }
         // Foreign keys are enforced (SQLite needs them switched on per connection).
-        let orphan = format!("INSERT INTO project_syncs (project_id, branch, created_at, updated_at) VALUES (999, 'x', {NOW}, {NOW})");
+        let orphan = format!("INSERT INTO project_syncs (project_id, branch, created_at, updated_at) VALUES (999, 'x', {now}, {now})");
         assert!(exec(conn, &orphan).await.is_err(), "foreign keys are off on {}", db.engine);
         // A second queued run is refused, but a running one beside the queued one is fine.
-        exec(conn, &format!("INSERT INTO sync_runs (project_sync_id, trigger, status, queued_at) VALUES (1, 'push', 'running', {NOW})")).await.unwrap();
+        exec(conn, &format!("INSERT INTO sync_runs (project_sync_id, trigger, status, queued_at) VALUES (1, 'push', 'running', {now})")).await.unwrap();
 
         let out = hubsync_bin().args(["migrate", "status"]).env("DATABASE_URL", &db.url).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -132,7 +145,9 @@ db_test! {
         seed(&app.app.db).await;
         app.stop().await;
 
-        let app = spawn_app(&db).await;
+        // The shortest retention the setting allows still keeps the hour-old event: a restart
+        // (and the retention pass it runs) loses nothing that is meant to be kept.
+        let app = spawn_app_with(test_config(&db, &[("HUBSYNC_EVENT_RETENTION_DAYS", "0.5")])).await;
         let conn = &app.app.db;
         assert!(store::migrate(conn).await.unwrap().is_empty(), "nothing is pending after a restart");
         assert_eq!(count(conn, "seaql_migrations").await, migration_names().len() as i64);
@@ -143,6 +158,41 @@ db_test! {
             .query_one_raw(Statement::from_string(conn.get_database_backend(), "SELECT content FROM blobs"))
             .await.unwrap().unwrap();
         assert_eq!(row.try_get::<Vec<u8>>("", "content").unwrap(), b"hello\n");
+        app.stop().await;
+    }
+}
+
+db_test! {
+    async fn the_retention_pass_deletes_only_events_older_than_the_retention(db) {
+        let app = spawn_app(&db).await;
+        let conn = &app.app.db;
+        seed(conn).await;
+        let (f, old) = (if db.engine == "sqlite" { "0" } else { "FALSE" }, ago(chrono::Duration::days(30)));
+        for sql in [
+            // Rows of other tables far older than the retention: never the pass's business.
+            format!("INSERT INTO deliveries (delivery_id, event, headers, payload, status, received_at) VALUES ('0c1d5d1e-0000-0000-0000-000000000001', 'ping', '{{}}', '{{}}', 'processed', {old})"),
+            format!("INSERT INTO sync_runs (project_sync_id, trigger, status, queued_at, finished_at) VALUES (1, 'push', 'succeeded', {old}, {old})"),
+            format!("INSERT INTO blobs (sha, size, {q}binary{q}, created_at) VALUES ('{sha}', 1, {f}, {old})", q = '"', sha = "e".repeat(40)),
+        ] {
+            exec(conn, &sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+        for (days, kind) in [(8, "old"), (6, "kept"), (30, "oldest")] {
+            exec(conn, &format!("INSERT INTO sync_events (project_id, kind, data, created_at) VALUES (1, '{kind}', '{{}}', {})", ago(chrono::Duration::days(days)))).await.unwrap();
+        }
+        let before: Vec<i64> = futures_util::future::join_all(TABLES.iter().map(|t| count(conn, t))).await;
+
+        let deleted = hubsync::progress::prune(conn, Duration::from_secs(7 * 86_400)).await.unwrap();
+        assert_eq!(deleted, 2, "the 8- and 30-day-old events on {}", db.engine);
+        let kinds: Vec<String> = conn
+            .query_all_raw(Statement::from_string(conn.get_database_backend(), "SELECT kind FROM sync_events ORDER BY id"))
+            .await.unwrap().iter().map(|r| r.try_get::<String>("", "kind").unwrap()).collect();
+        assert_eq!(kinds, ["queued", "kept"], "the recent and the 6-day-old events stay on {}", db.engine);
+        for (t, n) in TABLES.iter().zip(before) {
+            let expected = if *t == "sync_events" { n - 2 } else { n };
+            assert_eq!(count(conn, t).await, expected, "{t} on {}", db.engine);
+        }
+        // A second pass has nothing left to do.
+        assert_eq!(hubsync::progress::prune(conn, Duration::from_secs(7 * 86_400)).await.unwrap(), 0);
         app.stop().await;
     }
 }
