@@ -1,4 +1,4 @@
-//! The sync layer: the queue of runs, the worker, one run's algorithm (see DESIGN.md).
+//! The sync layer: the queue of runs, the worker, one run's algorithm (see docs/architecture.md).
 pub mod intake;
 pub mod planner;
 pub mod reconcile;

@@ -1,4 +1,4 @@
-//! One sync run, DESIGN.md's algorithm: resolve the branch head now, diff GitHub's tree with the
+//! One sync run, the algorithm in docs/architecture.md: resolve the branch head now, diff GitHub's tree with the
 //! stored manifest by blob sha, fetch only the blobs not stored yet, swap the manifest in one
 //! transaction.
 use std::{

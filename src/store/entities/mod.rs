@@ -1,4 +1,4 @@
-//! SeaORM entities, one per table of DESIGN.md's data model.
+//! SeaORM entities, one per table of the data model in docs/architecture.md.
 pub mod blobs;
 pub mod deliveries;
 pub mod files;
