@@ -1,5 +1,6 @@
 //! hubsync: a self-hosted GitHub App that keeps selected branches synced into a database.
-//! See docs/architecture.md for the flow; `startup::run` builds the app for `main` and the tests alike.
+//! See docs/architecture.md for the flow; `startup::run` builds the app for `main` and the tests
+//! alike.
 pub mod cli;
 pub mod config;
 pub mod credentials;

@@ -1,4 +1,5 @@
-//! The initial schema (docs/architecture.md, Data model). Written with sea-query so it runs the same on SQLite and PostgreSQL.
+//! The initial schema (docs/architecture.md, Data model). Written with sea-query so it runs the
+//! same on SQLite and PostgreSQL.
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]

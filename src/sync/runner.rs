@@ -1,6 +1,6 @@
-//! One sync run, the algorithm in docs/architecture.md: resolve the branch head now, diff GitHub's tree with the
-//! stored manifest by blob sha, fetch only the blobs not stored yet, swap the manifest in one
-//! transaction.
+//! One sync run, the algorithm in docs/architecture.md: resolve the branch head now, diff GitHub's
+//! tree with the stored manifest by blob sha, fetch only the blobs not stored yet, swap the
+//! manifest in one transaction.
 use std::{
     collections::{HashMap, HashSet},
     time::Instant,
