@@ -38,6 +38,8 @@ pub struct RunningApp {
     pub db: DatabaseConnection,
     /// The GitHub App client (None until credentials exist) for the sync worker.
     pub github: GithubSlot,
+    /// The progress hub: what SSE subscribers of this process receive.
+    pub hub: progress::Hub,
     server: ServerHandle,
     server_task: JoinHandle<std::io::Result<()>>,
     /// Cancelled on shutdown; background workers and open event streams watch it.
@@ -45,9 +47,6 @@ pub struct RunningApp {
     /// Background tasks (webhook processor, workers); `stop` waits for them.
     background: TaskTracker,
 }
-
-/// How often the progress hub looks for events written by other processes.
-const EVENT_POLL: Duration = Duration::from_millis(250);
 
 /// Connects to the database, applies pending migrations, binds and starts serving.
 pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
@@ -90,8 +89,10 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         let busy = move || waiting.is_burst();
         background.spawn(store::checkpoint::run(url.clone(), busy, shutdown.clone()));
     }
-    let hub = progress::Hub::new(1024);
-    background.spawn(hub.clone().run(db.clone(), EVENT_POLL, shutdown.clone()));
+    let (hub, tailer) = progress::Hub::start(&db, 1024)
+        .await
+        .map_err(StoreError::from)?;
+    background.spawn(tailer.run(shutdown.clone()));
     background.spawn(progress::run_pruner(
         db.clone(),
         config.event_retention,
@@ -145,7 +146,7 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         public_url,
         setup_states: Default::default(),
         inbox: Inbox::start(db.clone(), webhook_wakeup, ingest_waiting, &background),
-        hub,
+        hub: hub.clone(),
         nudge,
         shutdown: shutdown.clone(),
     });
@@ -168,6 +169,7 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         addr,
         db,
         github,
+        hub,
         server: handle,
         server_task,
         shutdown,

@@ -11,6 +11,7 @@ mod github_setup;
 mod migrations;
 mod pages;
 mod sse;
+mod sse_burst;
 mod sync_flow;
 mod sync_lifecycle;
 mod sync_queue;

@@ -19,6 +19,8 @@ const RETRY: Duration = Duration::from_secs(3);
 /// reconnects with `Last-Event-ID`, replayed from the table.
 const CLIENT_BUFFER: usize = 64;
 const REPLAY_PAGE: u64 = 500;
+/// How long a fresh stream waits for the hub to publish what was committed before it opened.
+const SNAPSHOT_WAIT: Duration = Duration::from_secs(1);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -79,13 +81,13 @@ fn open(
     project: Option<i64>,
     after: Option<i64>,
 ) -> Sse<impl futures_util::Stream<Item = Result<sse::Event, std::convert::Infallible>>> {
-    // Subscribe before reading the table, so nothing falls between replay and live.
+    // Subscribe before asking the hub how far it got, so nothing falls between replay and live.
     let mut live = state.hub.subscribe();
     let keep_alive = state.config.sse_keep_alive;
     let (tx, rx) = mpsc::channel::<sse::Event>(CLIENT_BUFFER);
     tokio::spawn(async move {
         let mut high = match after {
-            Some(after) => match replay_into(&state, project, after, &tx).await {
+            Some(after) => match catch_up(&state, project, after, &tx).await {
                 Some(high) => high,
                 None => return,
             },
@@ -112,8 +114,16 @@ fn open(
             };
             let ev = match received {
                 Ok(ev) => ev,
-                // Too slow: drop the stream; the client reconnects with Last-Event-ID.
-                Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
+                // Fell behind the hub's buffer: read what was missed from the table instead.
+                Err(RecvError::Lagged(_)) => {
+                    live = state.hub.subscribe();
+                    match catch_up(&state, project, high, &tx).await {
+                        Some(h) => high = h,
+                        None => return,
+                    }
+                    continue;
+                }
+                Err(RecvError::Closed) => return,
             };
             if ev.id <= high || project.is_some_and(|p| p != ev.project_id) {
                 continue;
@@ -129,15 +139,18 @@ fn open(
         .with_retry_duration(RETRY)
 }
 
-/// Sends every stored event after `after`; returns the last id sent (or `after`).
-async fn replay_into(
+/// Sends every stored event after `after` up to what the hub has published (call it after
+/// subscribing: later events come live). Returns the id the live stream continues from.
+async fn catch_up(
     state: &AppState,
     project: Option<i64>,
     mut after: i64,
     tx: &mpsc::Sender<sse::Event>,
 ) -> Option<i64> {
+    let upto = state.hub.published();
+    let high = after.max(upto);
     loop {
-        let rows = progress::replay(&state.db, project, after, REPLAY_PAGE)
+        let rows = progress::replay(&state.db, project, after, upto, REPLAY_PAGE)
             .await
             .ok()?;
         let n = rows.len();
@@ -146,7 +159,7 @@ async fn replay_into(
             tx.send(to_sse(&row)).await.ok()?;
         }
         if n < REPLAY_PAGE as usize {
-            return Some(after);
+            return Some(high);
         }
     }
 }
@@ -170,7 +183,8 @@ fn to_sse(ev: &sync_events::Model) -> sse::Event {
 
 /// The state of every selected branch now, labelled with the newest event id it reflects.
 async fn snapshot(state: &AppState, project: Option<i64>) -> Result<(i64, Value), sea_orm::DbErr> {
-    let id = progress::latest_id(&state.db).await?;
+    // Read after subscribing (see `open`): the events after it come live.
+    let id = state.hub.caught_up(&state.db, SNAPSHOT_WAIT).await;
     let records = match project {
         Some(p) => projects::load(&state.db, p).await?.into_iter().collect(),
         None => projects::load_all(&state.db).await?,
