@@ -26,29 +26,8 @@ const EVENTS: usize = 5000;
 
 /// An app with `PROJECTS` projects (no GitHub credentials, so no run starts).
 async fn app_with_projects(db: &TestDb) -> (TestApp, Vec<i64>) {
-    use hubsync::sync::intake::{signal, AutoSelect, SyncSignal};
     let app = spawn_app_with(test_config(db, &[("HUBSYNC_ADMIN_TOKEN", TOKEN)])).await;
-    let conn = &app.app.db;
-    seed::installation(conn, 1, "big-org").await;
-    let ids: Vec<i64> = (0..PROJECTS).map(|i| 100 + i).collect();
-    for id in &ids {
-        seed::repository(conn, 1, *id, &format!("big-org/repo-{id}")).await;
-    }
-    let added = SyncSignal::RepositoriesAdded {
-        installation_id: 1,
-        repository_ids: ids.clone(),
-    };
-    signal(conn, AutoSelect::DefaultBranch, added)
-        .await
-        .unwrap();
-    let mut projects = Vec::new();
-    for id in ids {
-        let p = store::selections::project_of_repository(conn, id)
-            .await
-            .unwrap()
-            .unwrap();
-        projects.push(p.id);
-    }
+    let projects = seed::projects(&app.app.db, PROJECTS).await;
     (app, projects)
 }
 

@@ -9,10 +9,7 @@ use serde_json::{json, Value};
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 
 use super::{api::views::BranchView, auth::Admin, ApiError, AppState};
-use crate::{
-    progress,
-    store::{entities::sync_events, projects},
-};
+use crate::{progress, store::projects};
 
 const RETRY: Duration = Duration::from_secs(3);
 /// Events buffered per client; a client that falls further behind is dropped and, when it
@@ -125,10 +122,10 @@ fn open(
                 }
                 Err(RecvError::Closed) => return,
             };
-            if ev.id <= high || project.is_some_and(|p| p != ev.project_id) {
+            if ev.row.id <= high || project.is_some_and(|p| p != ev.row.project_id) {
                 continue;
             }
-            high = ev.id;
+            high = ev.row.id;
             if tx.send(to_sse(&ev)).await.is_err() {
                 return;
             }
@@ -156,7 +153,7 @@ async fn catch_up(
         let n = rows.len();
         for row in rows {
             after = row.id;
-            tx.send(to_sse(&row)).await.ok()?;
+            tx.send(to_sse(&row.into())).await.ok()?;
         }
         if n < REPLAY_PAGE as usize {
             return Some(high);
@@ -164,20 +161,10 @@ async fn catch_up(
     }
 }
 
-pub fn event_data(ev: &sync_events::Model) -> Value {
-    let mut data = ev.data.clone();
-    if let Value::Object(map) = &mut data {
-        map.insert("project_id".into(), json!(ev.project_id));
-        // When it happened, so a replayed event shows the right "time since" and run duration.
-        map.insert("at".into(), json!(ev.created_at.to_rfc3339()));
-    }
-    data
-}
-
-fn to_sse(ev: &sync_events::Model) -> sse::Event {
-    sse::Data::new(event_data(ev).to_string())
-        .event(ev.kind.clone())
-        .id(ev.id.to_string())
+fn to_sse(ev: &progress::Published) -> sse::Event {
+    sse::Data::new(ev.data.clone())
+        .event(ev.row.kind.clone())
+        .id(ev.row.id.to_string())
         .into()
 }
 

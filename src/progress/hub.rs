@@ -16,11 +16,11 @@ use sea_orm::{DatabaseConnection, DbBackend, DbErr};
 use tokio::sync::{broadcast, watch, Notify};
 use tokio_util::sync::CancellationToken;
 
-use super::{listen, tail::Tail};
+use super::{listen, tail::Tail, Published};
 use crate::store::entities::sync_events;
 
 /// A progress event as subscribers see it.
-pub type Event = Arc<sync_events::Model>;
+pub type Event = Arc<Published>;
 
 /// Looks for new rows this often when nothing announced them: no notifications (SQLite), or
 /// the PostgreSQL listener is down.
@@ -120,17 +120,22 @@ impl Hub {
 }
 
 impl Tailer {
-    /// Tails `sync_events` until shutdown.
-    pub async fn run(mut self, shutdown: CancellationToken) {
+    /// Tails `sync_events` until shutdown (and on PostgreSQL listens for other replicas' events).
+    pub async fn run(self, shutdown: CancellationToken) {
+        let options = (self.db.get_database_backend() == DbBackend::Postgres)
+            .then(|| self.db.get_postgres_connection_pool().connect_options());
         let shared = self.hub.shared.clone();
-        if self.db.get_database_backend() == DbBackend::Postgres {
-            let options = self.db.get_postgres_connection_pool().connect_options();
-            tokio::spawn(listen::run(
-                (*options).clone(),
-                shared.clone(),
-                shutdown.clone(),
-            ));
-        }
+        let stop = shutdown.clone();
+        let listen = async move {
+            if let Some(options) = options {
+                listen::run((*options).clone(), shared, stop).await;
+            }
+        };
+        tokio::join!(listen, self.tail(shutdown.clone()));
+    }
+
+    async fn tail(mut self, shutdown: CancellationToken) {
+        let shared = self.hub.shared.clone();
         let mut settle = SETTLE_FIRST;
         loop {
             let step = self.tail.step(&self.db).await;
@@ -147,7 +152,7 @@ impl Tailer {
                     });
                     for row in step.ready {
                         // No subscribers is fine: the row stays in the table for replay.
-                        let _ = shared.tx.send(Arc::new(row));
+                        let _ = shared.tx.send(Arc::new(Published::from(row)));
                     }
                     if step.more {
                         Duration::ZERO
