@@ -10,6 +10,7 @@ mod github_fake;
 mod github_setup;
 mod migrations;
 mod pages;
+mod replicas;
 mod sse;
 mod sse_burst;
 mod sync_flow;
