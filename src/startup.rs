@@ -38,6 +38,8 @@ pub struct RunningApp {
     pub db: DatabaseConnection,
     /// The GitHub App client (None until credentials exist) for the sync worker.
     pub github: GithubSlot,
+    /// The progress hub: what SSE subscribers of this process receive.
+    pub hub: progress::Hub,
     server: ServerHandle,
     server_task: JoinHandle<std::io::Result<()>>,
     /// Cancelled on shutdown; background workers and open event streams watch it.
@@ -46,8 +48,9 @@ pub struct RunningApp {
     background: TaskTracker,
 }
 
-/// How often the progress hub looks for events written by other processes.
-const EVENT_POLL: Duration = Duration::from_millis(250);
+/// Events a subscriber may fall behind before it catches up from the table instead: a burst of
+/// thousands goes out from memory (16,384 pointers; the rows are shared by every subscriber).
+const EVENT_BUFFER: usize = 16_384;
 
 /// Connects to the database, applies pending migrations, binds and starts serving.
 pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
@@ -90,8 +93,10 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         let busy = move || waiting.is_burst();
         background.spawn(store::checkpoint::run(url.clone(), busy, shutdown.clone()));
     }
-    let hub = progress::Hub::new(1024);
-    background.spawn(hub.clone().run(db.clone(), EVENT_POLL, shutdown.clone()));
+    let (hub, tailer) = progress::Hub::start(&db, EVENT_BUFFER)
+        .await
+        .map_err(StoreError::from)?;
+    background.spawn(tailer.run(shutdown.clone()));
     background.spawn(progress::run_pruner(
         db.clone(),
         config.event_retention,
@@ -145,7 +150,7 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         public_url,
         setup_states: Default::default(),
         inbox: Inbox::start(db.clone(), webhook_wakeup, ingest_waiting, &background),
-        hub,
+        hub: hub.clone(),
         nudge,
         shutdown: shutdown.clone(),
     });
@@ -168,6 +173,7 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         addr,
         db,
         github,
+        hub,
         server: handle,
         server_task,
         shutdown,

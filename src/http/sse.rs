@@ -9,16 +9,15 @@ use serde_json::{json, Value};
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 
 use super::{api::views::BranchView, auth::Admin, ApiError, AppState};
-use crate::{
-    progress,
-    store::{entities::sync_events, projects},
-};
+use crate::{progress, store::projects};
 
 const RETRY: Duration = Duration::from_secs(3);
 /// Events buffered per client; a client that falls further behind is dropped and, when it
 /// reconnects with `Last-Event-ID`, replayed from the table.
 const CLIENT_BUFFER: usize = 64;
 const REPLAY_PAGE: u64 = 500;
+/// How long a fresh stream waits for the hub to publish what was committed before it opened.
+const SNAPSHOT_WAIT: Duration = Duration::from_secs(1);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -79,13 +78,13 @@ fn open(
     project: Option<i64>,
     after: Option<i64>,
 ) -> Sse<impl futures_util::Stream<Item = Result<sse::Event, std::convert::Infallible>>> {
-    // Subscribe before reading the table, so nothing falls between replay and live.
+    // Subscribe before asking the hub how far it got, so nothing falls between replay and live.
     let mut live = state.hub.subscribe();
     let keep_alive = state.config.sse_keep_alive;
     let (tx, rx) = mpsc::channel::<sse::Event>(CLIENT_BUFFER);
     tokio::spawn(async move {
         let mut high = match after {
-            Some(after) => match replay_into(&state, project, after, &tx).await {
+            Some(after) => match catch_up(&state, project, after, &tx).await {
                 Some(high) => high,
                 None => return,
             },
@@ -112,13 +111,21 @@ fn open(
             };
             let ev = match received {
                 Ok(ev) => ev,
-                // Too slow: drop the stream; the client reconnects with Last-Event-ID.
-                Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
+                // Fell behind the hub's buffer: read what was missed from the table instead.
+                Err(RecvError::Lagged(_)) => {
+                    live = state.hub.subscribe();
+                    match catch_up(&state, project, high, &tx).await {
+                        Some(h) => high = h,
+                        None => return,
+                    }
+                    continue;
+                }
+                Err(RecvError::Closed) => return,
             };
-            if ev.id <= high || project.is_some_and(|p| p != ev.project_id) {
+            if ev.row.id <= high || project.is_some_and(|p| p != ev.row.project_id) {
                 continue;
             }
-            high = ev.id;
+            high = ev.row.id;
             if tx.send(to_sse(&ev)).await.is_err() {
                 return;
             }
@@ -129,48 +136,42 @@ fn open(
         .with_retry_duration(RETRY)
 }
 
-/// Sends every stored event after `after`; returns the last id sent (or `after`).
-async fn replay_into(
+/// Sends every stored event after `after` up to what the hub has published (call it after
+/// subscribing: later events come live). Returns the id the live stream continues from.
+async fn catch_up(
     state: &AppState,
     project: Option<i64>,
     mut after: i64,
     tx: &mpsc::Sender<sse::Event>,
 ) -> Option<i64> {
+    let upto = state.hub.published();
+    let high = after.max(upto);
     loop {
-        let rows = progress::replay(&state.db, project, after, REPLAY_PAGE)
+        let rows = progress::replay(&state.db, project, after, upto, REPLAY_PAGE)
             .await
             .ok()?;
         let n = rows.len();
         for row in rows {
             after = row.id;
-            tx.send(to_sse(&row)).await.ok()?;
+            tx.send(to_sse(&row.into())).await.ok()?;
         }
         if n < REPLAY_PAGE as usize {
-            return Some(after);
+            return Some(high);
         }
     }
 }
 
-pub fn event_data(ev: &sync_events::Model) -> Value {
-    let mut data = ev.data.clone();
-    if let Value::Object(map) = &mut data {
-        map.insert("project_id".into(), json!(ev.project_id));
-        // When it happened, so a replayed event shows the right "time since" and run duration.
-        map.insert("at".into(), json!(ev.created_at.to_rfc3339()));
-    }
-    data
-}
-
-fn to_sse(ev: &sync_events::Model) -> sse::Event {
-    sse::Data::new(event_data(ev).to_string())
-        .event(ev.kind.clone())
-        .id(ev.id.to_string())
+fn to_sse(ev: &progress::Published) -> sse::Event {
+    sse::Data::new(ev.data.clone())
+        .event(ev.row.kind.clone())
+        .id(ev.row.id.to_string())
         .into()
 }
 
 /// The state of every selected branch now, labelled with the newest event id it reflects.
 async fn snapshot(state: &AppState, project: Option<i64>) -> Result<(i64, Value), sea_orm::DbErr> {
-    let id = progress::latest_id(&state.db).await?;
+    // Read after subscribing (see `open`): the events after it come live.
+    let id = state.hub.caught_up(&state.db, SNAPSHOT_WAIT).await;
     let records = match project {
         Some(p) => projects::load(&state.db, p).await?.into_iter().collect(),
         None => projects::load_all(&state.db).await?,

@@ -1,8 +1,13 @@
 //! Progress events: every change a watcher should see is a `sync_events` row, so live streams and
-//! replays (`Last-Event-ID`) read the same log. The hub tails that table and fans rows out to
-//! subscribers in this process, whichever process (or replica) wrote them.
+//! replays (`Last-Event-ID`) read the same log. The hub tails that table by id and fans rows out
+//! to subscribers in this process, whichever process (or replica) wrote them.
+mod event;
+mod gaps;
 mod hub;
+mod listen;
 mod record;
+mod tail;
 
-pub use hub::{latest_id, replay, Event, Hub};
+pub use event::{wire_data, Published};
+pub use hub::{replay, Event, Hub, Tailer};
 pub use record::*;

@@ -1,6 +1,8 @@
 //! Writing progress events.
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, Set};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DbBackend, DbErr, FromQueryResult, Set, Statement,
+};
 use serde_json::Value;
 
 use crate::store::entities::sync_events;
@@ -12,6 +14,8 @@ pub const SUCCEEDED: &str = "succeeded";
 pub const FAILED: &str = "failed";
 pub const SELECTION_CHANGED: &str = "selection_changed";
 
+/// Appends an event. On PostgreSQL the same statement announces it to every replica's tailer
+/// (`NOTIFY`, sent when the surrounding transaction commits; see src/progress/listen.rs).
 pub async fn record(
     db: &impl ConnectionTrait,
     project_id: i64,
@@ -19,6 +23,30 @@ pub async fn record(
     kind: &str,
     data: Value,
 ) -> Result<sync_events::Model, DbErr> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        let sql = format!(
+            "INSERT INTO sync_events (project_id, run_id, kind, data, created_at) \
+             VALUES ($1, $2, $3, $4, $5) \
+             RETURNING id, project_id, run_id, kind, data, created_at, \
+               pg_notify('{}', id::text)::text AS announced",
+            super::listen::CHANNEL
+        );
+        let stmt = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            [
+                project_id.into(),
+                run_id.into(),
+                kind.into(),
+                data.into(),
+                Utc::now().into(),
+            ],
+        );
+        return sync_events::Model::find_by_statement(stmt)
+            .one(db)
+            .await?
+            .ok_or_else(|| DbErr::RecordNotInserted);
+    }
     sync_events::ActiveModel {
         project_id: Set(project_id),
         run_id: Set(run_id),

@@ -73,3 +73,28 @@ pub async fn app_with_project(
     let id = project(&app.app.db, full_name).await;
     (app, id)
 }
+
+/// Installation 1 with `n` repositories (ids 100, 101, ...) made projects through the sync
+/// intake. Returns the project ids.
+pub async fn projects(db: &impl ConnectionTrait, n: i64) -> Vec<i64> {
+    use hubsync::sync::intake::{signal, AutoSelect, SyncSignal};
+    installation(db, 1, "big-org").await;
+    let ids: Vec<i64> = (0..n).map(|i| 100 + i).collect();
+    for id in &ids {
+        repository(db, 1, *id, &format!("big-org/repo-{id}")).await;
+    }
+    let added = SyncSignal::RepositoriesAdded {
+        installation_id: 1,
+        repository_ids: ids.clone(),
+    };
+    signal(db, AutoSelect::DefaultBranch, added).await.unwrap();
+    let mut projects = Vec::new();
+    for id in ids {
+        let p = hubsync::store::selections::project_of_repository(db, id)
+            .await
+            .unwrap()
+            .unwrap();
+        projects.push(p.id);
+    }
+    projects
+}
