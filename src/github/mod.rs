@@ -4,6 +4,7 @@ mod api;
 mod app;
 mod client;
 mod error;
+mod excerpt;
 mod jwt;
 pub mod manifest;
 pub mod retry;
