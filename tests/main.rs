@@ -12,6 +12,7 @@ mod migrations;
 mod pages;
 mod sse;
 mod sync_flow;
+mod sync_history;
 mod sync_lifecycle;
 mod sync_queue;
 mod webhooks;

@@ -61,8 +61,7 @@ pub async fn reconcile_once(workers: &Workers, app: &Arc<GithubApp>) -> Result<u
                 intake::enqueue(
                     &txn,
                     p.project.id,
-                    sel.id,
-                    &sel.branch,
+                    sel,
                     runs::Trigger::Reconcile,
                     head.as_ref(),
                 )
