@@ -15,6 +15,7 @@ mod sync_flow;
 mod sync_history;
 mod sync_lifecycle;
 mod sync_queue;
+mod sync_reconcile;
 mod webhooks;
 mod webhooks_burst;
 mod webhooks_events;
