@@ -14,6 +14,7 @@ mod sse;
 mod sync_flow;
 mod sync_history;
 mod sync_lifecycle;
+mod sync_patterns;
 mod sync_queue;
 mod sync_reconcile;
 mod webhooks;

@@ -19,6 +19,8 @@ const JSON: &str = "application/vnd.github+json";
 const RAW: &str = "application/vnd.github.raw+json";
 /// Subtrees fetched at once when walking a truncated tree.
 const TREE_WALK_CONCURRENCY: usize = 4;
+/// Pages followed per listing: 100,000 entries at 100 a page; a `Link` loop ends here.
+const MAX_PAGES: usize = 1000;
 
 /// A byte stream of a gzipped tar archive, read as it arrives from GitHub.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, GithubError>> + Send>>;
@@ -151,34 +153,74 @@ impl InstallationClient {
         decode(route, &answer)
     }
 
-    /// Every repository the installation can see (`GET /installation/repositories`, all pages).
-    pub async fn list_repositories(&self) -> Result<Vec<Repository>, GithubError> {
-        const ROUTE: &str = "GET /installation/repositories";
-        let mut url = self
-            .app
-            .http
-            .url("/installation/repositories?per_page=100")?;
-        let mut repos = Vec::new();
-        loop {
-            let answer = self.send(ROUTE, url, JSON, Mode::Buffer).await?;
-            let page: RawInstallationRepos = decode(ROUTE, &answer)?;
-            for raw in page.repositories {
-                repos.push(raw.parse(ROUTE)?);
-            }
+    /// Reads `path` and every page its `Link` headers lead to (on the API host only, at most
+    /// `MAX_PAGES`), handing each page to `each`.
+    async fn pages<P: DeserializeOwned>(
+        &self,
+        route: &'static str,
+        path: &str,
+        mut each: impl FnMut(P) -> Result<(), GithubError>,
+    ) -> Result<(), GithubError> {
+        let mut url = self.app.http.url(path)?;
+        for _ in 0..MAX_PAGES {
+            let answer = self.send(route, url, JSON, Mode::Buffer).await?;
+            each(decode(route, &answer)?)?;
             let Some(next) = next_link(&answer) else {
-                return Ok(repos);
+                return Ok(());
             };
             url = Url::parse(&next).map_err(|e| GithubError::Decode {
-                route: ROUTE,
+                route,
                 reason: format!("bad Link URL: {e}"),
             })?;
             if !self.app.http.same_origin(&url) {
                 return Err(GithubError::Decode {
-                    route: ROUTE,
+                    route,
                     reason: "Link points away from the API host".into(),
                 });
             }
         }
+        Err(GithubError::Decode {
+            route,
+            reason: format!("more than {MAX_PAGES} pages"),
+        })
+    }
+
+    /// Every repository the installation can see (`GET /installation/repositories`, all pages).
+    pub async fn list_repositories(&self) -> Result<Vec<Repository>, GithubError> {
+        const ROUTE: &str = "GET /installation/repositories";
+        let mut repos = Vec::new();
+        let path = "/installation/repositories?per_page=100";
+        self.pages(ROUTE, path, |page: RawInstallationRepos| {
+            for raw in page.repositories {
+                repos.push(raw.parse(ROUTE)?);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(repos)
+    }
+
+    /// Every branch of a repository and the commit it points at (`GET .../branches`, all pages).
+    /// A name git would refuse is left out (and logged) rather than failing the listing.
+    pub async fn list_branches(&self, repo: &RepoName) -> Result<Vec<BranchRef>, GithubError> {
+        const ROUTE: &str = "GET /repos/{owner}/{repo}/branches";
+        let mut branches = Vec::new();
+        let path = format!("/repos/{repo}/branches?per_page=100");
+        self.pages(ROUTE, &path, |page: Vec<RawBranchRef>| {
+            for raw in page {
+                let commit = Sha::parse(&raw.commit.sha).map_err(|e| GithubError::Decode {
+                    route: ROUTE,
+                    reason: e.to_string(),
+                })?;
+                match BranchName::parse(&raw.name) {
+                    Ok(name) => branches.push(BranchRef { name, commit }),
+                    Err(e) => tracing::warn!(%repo, error = %e, "branch name skipped"),
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(branches)
     }
 
     pub async fn repository(&self, repo: &RepoName) -> Result<Repository, GithubError> {

@@ -18,7 +18,8 @@ pub use app::GithubApp;
 pub use client::{GithubHttp, GithubOptions, RequestCounter};
 pub use error::GithubError;
 pub use types::{
-    BranchHead, ChangedFile, CompareStatus, Comparison, EntryKind, RepoName, Repository, TreeEntry,
+    BranchHead, BranchRef, ChangedFile, CompareStatus, Comparison, EntryKind, RepoName, Repository,
+    TreeEntry,
 };
 
 use crate::secret::Secret;

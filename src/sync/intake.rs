@@ -161,12 +161,14 @@ pub async fn signal(
     Ok(())
 }
 
-/// Queues a run of every selected branch that still exists, to catch up after syncing was off.
+/// Queues a run of every selected branch that still exists, and lists the patterns' branches
+/// again, to catch up after syncing was off.
 async fn catch_up(
     db: &impl ConnectionTrait,
     project_id: i64,
     selections: &[project_syncs::Model],
 ) -> Result<(), DbErr> {
+    selections::relist_patterns(db, project_id).await?;
     for sel in selections
         .iter()
         .filter(|s| s.enabled && !s.is_pattern && s.deleted_at.is_none())

@@ -2,6 +2,7 @@
 pub mod backoff;
 pub mod discover;
 pub mod intake;
+pub mod patterns;
 pub mod planner;
 pub mod reconcile;
 pub mod runner;

@@ -1,13 +1,20 @@
 //! Self-healing: compare every selected branch's stored head with GitHub's and queue a run where
 //! they differ, so a missed webhook costs a delay, never a stale copy. The same background task
-//! looks up what webhooks leave out (default branches) after every processed delivery.
+//! looks up what webhooks leave out (default branches, the branches a pattern matches) after
+//! every processed delivery.
 use std::{sync::Arc, time::Duration};
 
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{backoff::Backoff, discover::discover, intake, worker::Workers};
+use super::{
+    backoff::Backoff,
+    discover::discover,
+    intake,
+    patterns::{self, Which},
+    worker::Workers,
+};
 use crate::{
     git::{BranchName, Sha},
     github::{GithubApp, GithubError, RepoName},
@@ -18,10 +25,15 @@ use crate::{
 /// notify this process) is looked at within this.
 const IDLE: Duration = Duration::from_secs(60);
 
-/// One pass over every active project. Returns how many runs it queued.
-pub async fn reconcile_once(workers: &Workers, app: &Arc<GithubApp>) -> Result<usize, DbErr> {
+/// One pass over every active project: patterns relisted, then each branch's head compared.
+/// Returns how many runs it queued.
+pub async fn reconcile_once(
+    workers: &Workers,
+    app: &Arc<GithubApp>,
+    lookups: &mut Backoff,
+) -> Result<usize, DbErr> {
     let db = &workers.db;
-    let mut queued = 0;
+    let mut queued = patterns::expand(workers, app, lookups, Which::All).await?;
     for p in projects::load_all(db).await? {
         if p.stopped_because().is_some() {
             continue;
@@ -73,7 +85,8 @@ pub async fn reconcile_once(workers: &Workers, app: &Arc<GithubApp>) -> Result<u
 
 /// Until shutdown: reconciles at start and then every `reconcile_interval` on a fixed schedule
 /// (deliveries do not push it back); after every processed delivery (`Workers::discover` is
-/// notified), and when a failed lookup's backoff is over, looks up default branches.
+/// notified), and when a failed lookup's backoff is over, looks up default branches and lists
+/// pending patterns.
 pub async fn run(workers: Workers, shutdown: CancellationToken) {
     let period = workers.settings.reconcile_interval;
     let mut lookups = Backoff::new(workers.settings.lookup_retry);
@@ -84,11 +97,14 @@ pub async fn run(workers: Workers, shutdown: CancellationToken) {
             if let Err(e) = discover(&workers, &app, &mut lookups).await {
                 tracing::warn!(error = %e, "discovering default branches failed");
             }
+            if let Err(e) = patterns::expand(&workers, &app, &mut lookups, Which::Pending).await {
+                tracing::warn!(error = %e, "listing the branches of new patterns failed");
+            }
             if !period.is_zero() {
                 let now = Instant::now();
                 if now >= next_reconcile {
                     next_reconcile = now + period;
-                    match reconcile_once(&workers, &app).await {
+                    match reconcile_once(&workers, &app, &mut lookups).await {
                         Ok(n) => tracing::info!(queued = n, "reconcile pass done"),
                         Err(e) => tracing::warn!(error = %e, "reconcile pass failed"),
                     }

@@ -204,6 +204,10 @@ pub async fn queue_sync(
             .collect(),
     };
     let txn = crate::store::begin_write(&state.db).await?;
+    if branch.is_none() {
+        // Every branch: patterns look for new matches too (in the background).
+        crate::store::selections::relist_patterns(&txn, p.project.id).await?;
+    }
     let mut queued = Vec::new();
     for sel in targets {
         let q = intake::enqueue(&txn, p.project.id, sel, Trigger::Manual, None).await?;

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::{
     auth::mint,
     repos::{git_bare, resolve},
-    routes::{not_found, visible, Data},
+    routes::{link_header, not_found, visible, Data, Page},
     server::github_error,
 };
 
@@ -80,6 +80,55 @@ pub(crate) async fn branch(
         "protected": false,
         "protection_url": format!("{base}/repos/{full}/branches/{branch}/protection"),
     }))
+}
+
+/// `GET /repos/{owner}/{repo}/branches`: GitHub's "short branch" objects in name order, paged
+/// with `per_page`/`page` and a `Link` header.
+pub(crate) async fn branches(
+    state: Data,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    q: web::Query<Page>,
+) -> HttpResponse {
+    let (owner, name) = path.into_inner();
+    let (_, bare) = match visible(&state, &req, &owner, &name) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let Some(out) = git_bare(
+        &bare,
+        &[
+            "for-each-ref",
+            "--sort=refname",
+            "--format=%(refname:strip=2)%00%(objectname)",
+            "refs/heads",
+        ],
+    )
+    .await
+    else {
+        return github_error(StatusCode::INTERNAL_SERVER_ERROR, "Server Error");
+    };
+    let text = String::from_utf8_lossy(&out);
+    let all: Vec<(&str, &str)> = text.lines().filter_map(|l| l.split_once('\0')).collect();
+    let (per_page, page, range) = q.slice(&all);
+    let full = format!("{owner}/{name}");
+    let base = state.base();
+    let listed: Vec<Value> = all[range]
+        .iter()
+        .map(|(branch, sha)| {
+            json!({
+                "name": branch,
+                "commit": { "sha": sha, "url": format!("{base}/repos/{full}/commits/{sha}") },
+                "protected": false,
+            })
+        })
+        .collect();
+    let mut res = HttpResponse::Ok();
+    let path = format!("/repos/{full}/branches");
+    if let Some(links) = link_header(&state, &path, per_page, page, all.len()) {
+        res.insert_header((header::LINK, links));
+    }
+    res.json(listed)
 }
 
 #[derive(Deserialize)]
