@@ -17,6 +17,7 @@ mod sync_lifecycle;
 mod sync_patterns;
 mod sync_queue;
 mod sync_reconcile;
+mod sync_size_limit;
 mod webhooks;
 mod webhooks_burst;
 mod webhooks_events;

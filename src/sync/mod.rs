@@ -1,4 +1,5 @@
 //! The sync layer: the queue of runs, the worker, one run's algorithm (see DESIGN.md).
+pub mod backfill;
 pub mod backoff;
 pub mod discover;
 pub mod intake;

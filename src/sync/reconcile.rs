@@ -9,6 +9,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{
+    backfill,
     backoff::Backoff,
     discover::discover,
     intake,
@@ -83,13 +84,23 @@ pub async fn reconcile_once(
     Ok(queued)
 }
 
-/// Until shutdown: reconciles at start and then every `reconcile_interval` on a fixed schedule
-/// (deliveries do not push it back); after every processed delivery (`Workers::discover` is
-/// notified), and when a failed lookup's backoff is over, looks up default branches and lists
-/// pending patterns.
+/// Until shutdown: at start, queues the branches whose skipped files the size limit now allows;
+/// reconciles at start and then every `reconcile_interval` on a fixed schedule (deliveries do not
+/// push it back); after every processed delivery (`Workers::discover` is notified), and when a
+/// failed lookup's backoff is over, looks up default branches and pending patterns.
 pub async fn run(workers: Workers, shutdown: CancellationToken) {
     let period = workers.settings.reconcile_interval;
     let mut lookups = Backoff::new(workers.settings.lookup_retry);
+    match backfill::queue_allowed(&workers).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            branches = n,
+            "queued branches whose skipped files are now within the size limit"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "looking for skipped files the size limit now allows failed")
+        }
+    }
     let mut next_reconcile = Instant::now();
     loop {
         let mut wake_at = Instant::now() + IDLE;

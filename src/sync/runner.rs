@@ -114,7 +114,13 @@ impl Run<'_> {
             Err(e) => return Err(e.into()),
         };
         counts.target_sha = Some(head.commit.to_string());
-        if t.selection.last_synced_sha.as_deref() == Some(head.commit.as_str()) {
+        // Blobs skipped under a lower size limit that this one allows: fetched now.
+        let allowed = manifests::fetchable_stubs(self.db, self.settings.max_file_size).await?;
+        let at_head = t.selection.last_synced_sha.as_deref() == Some(head.commit.as_str());
+        if at_head
+            && (allowed.is_empty()
+                || !manifests::lists_any(self.db, t.selection.id, &allowed).await?)
+        {
             // Already at the head (a coalesced or replayed push): one request, nothing to do.
             let files = manifests::count(self.db, t.selection.id).await? as i64;
             counts.files_total = Some(files);
@@ -140,8 +146,14 @@ impl Run<'_> {
         counts.files_total = Some(tree.len() as i64);
         counts.files_changed = Some((plan.changed + plan.removed) as i64);
 
-        // Only blobs no branch of any project has stored yet are fetched.
-        let missing = manifests::missing_blobs(self.db, &plan.candidates).await?;
+        // Only blobs no branch of any project has stored yet are fetched, and those stored
+        // without content that the size limit now allows.
+        let mut missing = manifests::missing_blobs(self.db, &plan.candidates).await?;
+        missing.extend(
+            tree.iter()
+                .filter(|i| !i.is_submodule() && allowed.contains(&i.sha))
+                .map(|i| i.sha.clone()),
+        );
         let sizes: HashMap<&str, i64> = tree
             .iter()
             .map(|i| (i.sha.as_str(), i.size.unwrap_or(0)))
@@ -166,12 +178,13 @@ impl Run<'_> {
             self.read_tarball(&t.repo, &head.commit, wanted, total, counts)
                 .await?;
             wanted = manifests::missing_blobs(self.db, &shas).await?;
+            let allowed = manifests::fetchable_stubs(self.db, self.settings.max_file_size).await?;
+            wanted.extend(shas.into_iter().filter(|s| allowed.contains(s)));
             done = total - wanted.len();
             self.progress(done, total).await?;
         }
-        let fetched = self.fetch_blobs(&t.repo, wanted, done, total, counts).await;
-        counts.api_requests = self.client.requests_made() as i64;
-        fetched?;
+        self.fetch_blobs(&t.repo, wanted, done, total, counts)
+            .await?;
         counts.api_requests = self.client.requests_made() as i64;
         self.commit(&plan.entries, Some(&old), &head.commit, counts)
             .await
