@@ -9,12 +9,9 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 
-use super::{
-    entities::{
-        sync_run_attempts::{self, Column, Entity as Attempt},
-        sync_runs,
-    },
-    runs::RunCounts,
+use super::entities::{
+    sync_run_attempts::{self, Column, Entity as Attempt},
+    sync_runs,
 };
 
 /// How an attempt ended.
@@ -93,22 +90,30 @@ pub async fn begin(
         .map(|_| ())
 }
 
+/// What one attempt fetched and cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cost {
+    pub files_fetched: i64,
+    pub bytes_fetched: i64,
+    pub api_requests: i64,
+}
+
 /// Ends the attempt `worker` runs, with what it fetched and cost.
 pub async fn end(
     db: &impl ConnectionTrait,
     run: &sync_runs::Model,
     worker: &str,
     status: AttemptStatus,
-    counts: &RunCounts,
+    cost: Cost,
     error: Option<&str>,
 ) -> Result<(), DbErr> {
     Attempt::update_many()
         .col_expr(Column::Status, Expr::value(status.as_str()))
         .col_expr(Column::FinishedAt, Expr::value(Utc::now()))
         .col_expr(Column::Error, Expr::value(error.map(str::to_owned)))
-        .col_expr(Column::FilesFetched, Expr::value(counts.files_fetched))
-        .col_expr(Column::BytesFetched, Expr::value(counts.bytes_fetched))
-        .col_expr(Column::ApiRequests, Expr::value(counts.api_requests))
+        .col_expr(Column::FilesFetched, Expr::value(cost.files_fetched))
+        .col_expr(Column::BytesFetched, Expr::value(cost.bytes_fetched))
+        .col_expr(Column::ApiRequests, Expr::value(cost.api_requests))
         .filter(Column::RunId.eq(run.id))
         .filter(Column::Attempt.eq(run.attempt))
         .filter(Column::Worker.eq(worker))

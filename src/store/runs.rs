@@ -9,7 +9,7 @@ use sea_orm::{
 };
 
 use super::{
-    attempts::{self, AttemptStatus},
+    attempts::{self, AttemptStatus, Cost},
     entities::sync_runs::{self, Column, Entity as Run},
 };
 use crate::git::Sha;
@@ -199,6 +199,14 @@ pub struct RunCounts {
 }
 
 impl RunCounts {
+    fn cost(&self) -> Cost {
+        Cost {
+            files_fetched: self.files_fetched,
+            bytes_fetched: self.bytes_fetched,
+            api_requests: self.api_requests,
+        }
+    }
+
     fn apply(&self, run: &sync_runs::Model, am: &mut sync_runs::ActiveModel) {
         if self.from_sha.is_some() {
             am.from_sha = Set(self.from_sha.clone());
@@ -252,7 +260,7 @@ pub async fn finish(
         SUPERSEDED => AttemptStatus::Superseded,
         _ => AttemptStatus::Failed,
     };
-    attempts::end(db, &run, worker, attempt, counts, error).await?;
+    attempts::end(db, &run, worker, attempt, counts.cost(), error).await?;
     let mut am: sync_runs::ActiveModel = run.clone().into();
     counts.apply(&run, &mut am);
     am.status = Set(status.to_owned());
@@ -278,7 +286,7 @@ pub async fn retry_later(
     let Some(run) = held_run(db, run_id, worker).await? else {
         return Ok(None);
     };
-    attempts::end(db, &run, worker, attempt, counts, Some(error)).await?;
+    attempts::end(db, &run, worker, attempt, counts.cost(), Some(error)).await?;
     let follow_up = queued_run(db, run.project_sync_id).await?.is_some();
     let mut am: sync_runs::ActiveModel = run.clone().into();
     counts.apply(&run, &mut am);

@@ -17,6 +17,7 @@
 #![allow(clippy::result_large_err)]
 
 mod auth;
+mod branches;
 mod faults;
 mod git_api;
 mod repos;

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::{
     auth::{issue_installation_token, mint, require_app, require_installation},
-    git_api,
+    branches, git_api,
     server::{github_error, State},
 };
 
@@ -29,11 +29,11 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     .route("/repos/{owner}/{repo}", web::get().to(repo))
     .route(
         "/repos/{owner}/{repo}/branches",
-        web::get().to(git_api::branches),
+        web::get().to(branches::branches),
     )
     .route(
         "/repos/{owner}/{repo}/branches/{branch:.*}",
-        web::get().to(git_api::branch),
+        web::get().to(branches::branch),
     )
     .route(
         "/repos/{owner}/{repo}/git/trees/{tree_sha}",
