@@ -226,6 +226,11 @@ async fn status_pages_follow_pushes_live_and_survive_a_restart() {
         (&json!("2"), &json!("push"), &json!("succeeded")),
         "{run}"
     );
+    assert_eq!(
+        run[4],
+        json!(format!("{} → {}", &first[..7], &second.after[..7])),
+        "from → to, as stored rows show it: {run}"
+    );
     assert_eq!(run[5], json!(format!("{FILES} / {FILES}")), "{run}");
     assert!(run[8].as_str().unwrap().ends_with(" ms"), "duration: {run}");
     let shot = browser.screenshot("status-page.png").await;

@@ -199,6 +199,52 @@ async fn server_errors_give_up_after_the_attempt_limit() {
 }
 
 #[tokio::test]
+async fn a_server_error_that_is_not_json_says_what_came_back() {
+    let (fake, inst, repo) = setup().await;
+    // A proxy's HTML error page, with a control character and a token-shaped string in it.
+    let page = format!(
+        "<html><head><title>502 Bad Gateway</title></head>\n<body>\u{7}upstream \
+         ghs_16C7e42F292c6912E7710c838347Ae178B4a failed</body></html>{}",
+        "x".repeat(5000)
+    );
+    let fault = Fault::Raw {
+        status: 502,
+        content_type: "text/html",
+        body: page,
+    };
+    fake.inject(route::BRANCH, fault, 10);
+    let gh = fake.app_client().installation(inst);
+    let err = gh
+        .branch_head(&name(&repo), &main_branch())
+        .await
+        .unwrap_err();
+    assert!(err.is_transient());
+    let text = err.to_string();
+    assert!(!text.trim_end().ends_with(':'), "{text}");
+    for part in ["502", "text/html", "<title>502 Bad Gateway</title>"] {
+        assert!(text.contains(part), "{part:?} missing: {text}");
+    }
+    assert!(
+        !text.contains("ghs_16C7"),
+        "a token-shaped string is not repeated: {text}"
+    );
+    assert!(!text.contains('\u{7}') && !text.contains('\n'), "{text:?}");
+    assert!(text.len() < 500, "bounded: {} bytes", text.len());
+
+    let empty = Fault::Raw {
+        status: 503,
+        content_type: "text/plain",
+        body: String::new(),
+    };
+    fake.inject(route::REPO, empty, 10);
+    let text = gh.repository(&name(&repo)).await.unwrap_err().to_string();
+    assert!(
+        text.contains("503") && text.contains("empty body"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn a_secondary_rate_limit_is_waited_out() {
     let (fake, inst, repo) = setup().await;
     fake.inject(route::REPO, Fault::SecondaryRateLimit { retry_after: 1 }, 1);

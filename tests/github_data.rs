@@ -35,6 +35,41 @@ async fn repositories_are_listed_past_the_first_page_of_100() {
 }
 
 #[tokio::test]
+async fn branches_are_listed_past_the_first_page_with_their_heads() {
+    let (fake, inst, repo) = setup().await;
+    let git = |args: &[&str]| {
+        let status = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&repo.work)
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    };
+    for i in 0..130 {
+        git(&["branch", &format!("topic/{i:03}")]);
+    }
+    git(&[
+        "push",
+        "-q",
+        "origin",
+        "refs/heads/topic/*:refs/heads/topic/*",
+    ]);
+    let gh = fake.app_client().installation(inst);
+    let branches = gh.list_branches(&name(&repo)).await.unwrap();
+    assert_eq!(branches.len(), 131, "main and 130 topics");
+    assert_eq!(
+        fake.requests(route::BRANCHES),
+        2,
+        "100 a page, following Link"
+    );
+    let head = repo.head("main").unwrap();
+    assert!(branches.iter().all(|b| b.commit.as_str() == head));
+    assert_eq!(branches[0].name.as_str(), "main");
+    assert_eq!(branches[130].name.as_str(), "topic/129");
+}
+
+#[tokio::test]
 async fn a_truncated_tree_is_walked_subtree_by_subtree() {
     let (fake, inst, repo) = setup().await;
     for d in ["a", "a/b", "a/b/c", "d", "e/f"] {

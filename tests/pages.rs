@@ -104,3 +104,33 @@ db_test! {
         assert_eq!(r.status(), 400);
     }
 }
+
+db_test! {
+    async fn the_overview_lists_projects_that_sync_no_branch(db) {
+        use hubsync::sync::intake::{signal, AutoSelect, SyncSignal};
+        let (app, id) = app_with_project(&db).await;
+        // HUBSYNC_AUTO_SELECT=none: a project with an empty selection.
+        seed::repository(&app.app.db, 1, 101, "octo-org/unselected").await;
+        let added = SyncSignal::RepositoriesAdded { installation_id: 1, repository_ids: vec![101] };
+        signal(&app.app.db, AutoSelect::Nothing, added).await.unwrap();
+        // A pattern that matches no branch.
+        let r = app
+            .client
+            .put(app.url(&format!("/api/v1/projects/{id}/branches")))
+            .bearer_auth(TOKEN)
+            .json(&serde_json::json!({ "branches": ["release/*"] }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+
+        let client = browser();
+        login(&app, &client).await;
+        let html = client.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+        for repo in ["octo-org/secret-plans", "octo-org/unselected"] {
+            let row = html.split("<tr").find(|r| r.contains(repo)).unwrap_or_else(|| panic!("{repo} not listed: {html}"));
+            assert!(row.contains("no branch selected"), "{repo}: {row}");
+        }
+        assert!(html.contains("release/*"), "the pattern is shown: {html}");
+    }
+}

@@ -106,6 +106,9 @@ db_test! {
         let run = sync_runs::Entity::find_by_id(started.id).one(&app.app.db).await.unwrap().unwrap();
         assert_eq!(run.status, "succeeded");
         assert_eq!(run.attempt, 2, "taken over after the crash");
+        let tries = hubsync::store::attempts::of_runs(&app.app.db, &[run.id]).await.unwrap();
+        let statuses: Vec<&str> = tries[&run.id].iter().map(|a| a.status.as_str()).collect();
+        assert_eq!(statuses, ["abandoned", "succeeded"], "the killed attempt is on record");
         eprintln!("blobs fetched before the kill: {fetched_before}, after: {}", fake.requests(route::BLOB) - fetched_before);
     }
 }

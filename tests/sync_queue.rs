@@ -6,6 +6,7 @@ use chrono::Duration;
 use hubsync::{
     git::{BranchName, Sha},
     store::{
+        attempts::AttemptStatus,
         entities::{sync_events, sync_runs},
         runs::{self, RunCounts, Trigger},
         selections,
@@ -182,7 +183,7 @@ db_test! {
         let conn = &app.app.db;
         let (_, sel) = installed(conn).await;
         let run = runs::claim(conn, "w", Duration::seconds(60), Duration::zero()).await.unwrap().unwrap();
-        let back = runs::retry_later(conn, run.id, "w", Duration::seconds(3600), "GitHub answered 502").await.unwrap().unwrap();
+        let back = runs::retry_later(conn, run.id, "w", Duration::seconds(3600), AttemptStatus::Failed, &RunCounts::default(), "GitHub answered 502").await.unwrap().unwrap();
         assert_eq!(back.status, "queued");
         assert!(runs::claim(conn, "w", Duration::seconds(60), Duration::zero()).await.unwrap().is_none(), "not before its backoff");
         let run2 = runs_of(conn, sel).await.pop().unwrap();

@@ -5,6 +5,8 @@ mod data_loss;
 mod m20261126_000001_initial;
 mod m20261126_000002_deliveries_due;
 mod m20261126_000003_drop_unused_delivery_index;
+mod m20261203_000200_sync_run_attempts;
+mod m20261203_000201_blobs_without_content;
 
 pub use data_loss::DataLoss;
 
@@ -17,6 +19,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_initial::Migration),
             Box::new(m20261126_000002_deliveries_due::Migration),
             Box::new(m20261126_000003_drop_unused_delivery_index::Migration),
+            Box::new(m20261203_000200_sync_run_attempts::Migration),
+            Box::new(m20261203_000201_blobs_without_content::Migration),
         ]
     }
 }

@@ -24,6 +24,17 @@ fn defaults_work_on_a_bare_machine() {
 }
 
 #[test]
+fn the_reconcile_interval_takes_fractions_and_zero() {
+    let every = |v: &str| load(&[("HUBSYNC_RECONCILE_SECS", v)]).map(|c| c.sync.reconcile_interval);
+    assert_eq!(every("1.5").unwrap(), Duration::from_millis(1500));
+    assert_eq!(every("0").unwrap(), Duration::ZERO);
+    assert_eq!(
+        load(&[]).unwrap().sync.reconcile_interval,
+        Duration::from_secs(900)
+    );
+}
+
+#[test]
 fn flags_override_env() {
     let o = Overrides {
         bind: Some("0.0.0.0:9000".into()),
@@ -49,6 +60,8 @@ fn errors_name_the_variable() {
         ("HUBSYNC_WEBHOOK_PROCESSING", "maybe"),
         ("HUBSYNC_WEBHOOK_MAX_ATTEMPTS", "-1"),
         ("HUBSYNC_WEBHOOK_RETRY_MS", "soon"),
+        ("HUBSYNC_RECONCILE_SECS", "0.01"),
+        ("HUBSYNC_RECONCILE_SECS", "-1"),
     ] {
         let err = load(&[(var, value)]).unwrap_err();
         assert_eq!(err.var, var, "{err}");

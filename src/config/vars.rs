@@ -58,6 +58,15 @@ pub(super) fn sync_settings(
             "must be at least 0.3 seconds",
         ));
     }
+    // Each pass asks GitHub about every selected branch: more often than every second is a
+    // typo, not a setting.
+    let reconcile_interval = secs("HUBSYNC_RECONCILE_SECS", d.reconcile_interval)?;
+    if !reconcile_interval.is_zero() && reconcile_interval < Duration::from_secs(1) {
+        return Err(invalid(
+            "HUBSYNC_RECONCILE_SECS",
+            "must be 0 (off) or at least 1 second",
+        ));
+    }
     let debounce = number(
         var,
         "HUBSYNC_SYNC_DEBOUNCE_MS",
@@ -90,7 +99,7 @@ pub(super) fn sync_settings(
             |_| true,
             "a number of files",
         )?,
-        reconcile_interval: secs("HUBSYNC_RECONCILE_SECS", d.reconcile_interval)?,
+        reconcile_interval,
         auto_select,
         ..d
     })

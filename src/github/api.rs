@@ -15,6 +15,8 @@ use super::{
 };
 use crate::git::{BranchName, Sha};
 
+mod lists;
+
 const JSON: &str = "application/vnd.github+json";
 const RAW: &str = "application/vnd.github.raw+json";
 /// Subtrees fetched at once when walking a truncated tree.
@@ -66,26 +68,6 @@ fn branch_path(branch: &BranchName) -> String {
         .map(|s| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>())
         .collect::<Vec<_>>()
         .join("/")
-}
-
-/// The `rel="next"` URL of a `Link` header.
-fn next_link(answer: &Answer) -> Option<String> {
-    next_in(answer.headers.get(http::header::LINK)?.to_str().ok()?)
-}
-
-fn next_in(link: &str) -> Option<String> {
-    link.split(',').find_map(|part| {
-        let (url, params) = part.split_once(';')?;
-        params
-            .split(';')
-            .any(|p| p.trim() == "rel=\"next\"")
-            .then(|| {
-                url.trim()
-                    .trim_start_matches('<')
-                    .trim_end_matches('>')
-                    .to_owned()
-            })
-    })
 }
 
 impl InstallationClient {
@@ -149,36 +131,6 @@ impl InstallationClient {
             .send(route, self.app.http.url(path)?, JSON, Mode::Buffer)
             .await?;
         decode(route, &answer)
-    }
-
-    /// Every repository the installation can see (`GET /installation/repositories`, all pages).
-    pub async fn list_repositories(&self) -> Result<Vec<Repository>, GithubError> {
-        const ROUTE: &str = "GET /installation/repositories";
-        let mut url = self
-            .app
-            .http
-            .url("/installation/repositories?per_page=100")?;
-        let mut repos = Vec::new();
-        loop {
-            let answer = self.send(ROUTE, url, JSON, Mode::Buffer).await?;
-            let page: RawInstallationRepos = decode(ROUTE, &answer)?;
-            for raw in page.repositories {
-                repos.push(raw.parse(ROUTE)?);
-            }
-            let Some(next) = next_link(&answer) else {
-                return Ok(repos);
-            };
-            url = Url::parse(&next).map_err(|e| GithubError::Decode {
-                route: ROUTE,
-                reason: format!("bad Link URL: {e}"),
-            })?;
-            if !self.app.http.same_origin(&url) {
-                return Err(GithubError::Decode {
-                    route: ROUTE,
-                    reason: "Link points away from the API host".into(),
-                });
-            }
-        }
     }
 
     pub async fn repository(&self, repo: &RepoName) -> Result<Repository, GithubError> {
@@ -356,18 +308,6 @@ impl InstallationClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_next_page_comes_from_the_link_header() {
-        let link = "<https://api.github.com/installation/repositories?per_page=100&page=1>; \
-                    rel=\"prev\", <https://api.github.com/installation/repositories?per_page=100&page=3>; \
-                    rel=\"next\", <https://api.github.com/installation/repositories?page=9>; rel=\"last\"";
-        assert_eq!(
-            next_in(link).as_deref(),
-            Some("https://api.github.com/installation/repositories?per_page=100&page=3")
-        );
-        assert_eq!(next_in("<https://x/?page=1>; rel=\"first\""), None);
-    }
 
     #[test]
     fn branch_names_are_encoded_per_segment() {

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::{
+    excerpt,
     jwt::AppJwt,
     retry::{classify, quota_spent, RetryPolicy, Verdict},
     GithubApp, GithubError,
@@ -309,19 +310,16 @@ impl GithubHttp {
     }
 }
 
-/// A non-retryable answer as an error, with GitHub's own `message` when it sent one.
+/// A non-retryable answer as an error, saying what came back (see `excerpt`).
 fn status_error(route: &'static str, answer: Answer) -> GithubError {
     let message = match &answer.body {
-        Body::Bytes(b) => serde_json::from_slice::<serde_json::Value>(b)
-            .ok()
-            .and_then(|v| v.get("message")?.as_str().map(str::to_owned))
-            .unwrap_or_default(),
-        Body::Stream(_) => String::new(),
+        Body::Bytes(b) => excerpt::describe(&answer.headers, b),
+        Body::Stream(_) => "a streamed body".into(),
     };
     GithubError::Status {
         status: answer.status.as_u16(),
         route,
-        message: message.chars().take(300).collect(),
+        message,
     }
 }
 

@@ -7,6 +7,7 @@ pub enum GithubError {
     NotFound { route: &'static str },
     #[error("GitHub rejected hubsync's credentials for {route} (401)")]
     Unauthorized { route: &'static str },
+    /// `message` says what came back: GitHub's message, or the body's type, size and first bytes.
     #[error("GitHub answered {status} for {route}: {message}")]
     Status {
         status: u16,

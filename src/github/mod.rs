@@ -4,6 +4,7 @@ mod api;
 mod app;
 mod client;
 mod error;
+mod excerpt;
 mod jwt;
 pub mod manifest;
 pub mod retry;
@@ -17,7 +18,8 @@ pub use app::GithubApp;
 pub use client::{GithubHttp, GithubOptions, RequestCounter};
 pub use error::GithubError;
 pub use types::{
-    BranchHead, ChangedFile, CompareStatus, Comparison, EntryKind, RepoName, Repository, TreeEntry,
+    BranchHead, BranchRef, ChangedFile, CompareStatus, Comparison, EntryKind, RepoName, Repository,
+    TreeEntry,
 };
 
 use crate::secret::Secret;

@@ -66,6 +66,13 @@ pub struct Repository {
     pub archived: bool,
 }
 
+/// A branch as GitHub lists it: its name and the commit it points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BranchRef {
+    pub name: BranchName,
+    pub commit: Sha,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BranchHead {
     pub commit: Sha,
@@ -152,6 +159,13 @@ impl RawRepository {
 #[derive(Deserialize)]
 pub(crate) struct RawInstallationRepos {
     pub repositories: Vec<RawRepository>,
+}
+
+/// One entry of `GET /repos/{owner}/{repo}/branches` ("short branch").
+#[derive(Deserialize)]
+pub(crate) struct RawBranchRef {
+    pub name: String,
+    pub commit: RawShaRef,
 }
 
 #[derive(Deserialize)]

@@ -3,8 +3,8 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use sea_orm::{
-    sea_query::OnConflict, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    sea_query::{Alias, Expr, ExprTrait, OnConflict},
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use super::entities::{blobs, files};
@@ -62,6 +62,66 @@ pub async fn missing_blobs(
     Ok(missing)
 }
 
+/// Blobs stored without content (skipped as too large) that a limit of `max_file_size` allows:
+/// read through the partial index of such blobs, so this costs nothing when there are none.
+pub async fn fetchable_stubs(
+    db: &impl ConnectionTrait,
+    max_file_size: u64,
+) -> Result<HashSet<String>, DbErr> {
+    let max = i64::try_from(max_file_size).unwrap_or(i64::MAX);
+    let shas: Vec<String> = blobs::Entity::find()
+        .select_only()
+        .column(blobs::Column::Sha)
+        .filter(blobs::Column::Content.is_null())
+        .filter(blobs::Column::Size.lte(max))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(shas.into_iter().collect())
+}
+
+/// The branch selections whose manifests list any of these blobs.
+pub async fn selections_listing(
+    db: &impl ConnectionTrait,
+    shas: &HashSet<String>,
+) -> Result<HashSet<i64>, DbErr> {
+    let shas: Vec<&String> = shas.iter().collect();
+    let mut found = HashSet::new();
+    for chunk in shas.chunks(CHUNK) {
+        let ids: Vec<i64> = files::Entity::find()
+            .select_only()
+            .column(files::Column::ProjectSyncId)
+            .distinct()
+            .filter(files::Column::BlobSha.is_in(chunk.iter().map(|s| s.as_str())))
+            .into_tuple()
+            .all(db)
+            .await?;
+        found.extend(ids);
+    }
+    Ok(found)
+}
+
+/// Whether this branch's manifest lists any of these blobs.
+pub async fn lists_any(
+    db: &impl ConnectionTrait,
+    project_sync_id: i64,
+    shas: &HashSet<String>,
+) -> Result<bool, DbErr> {
+    use sea_orm::PaginatorTrait;
+    let shas: Vec<&String> = shas.iter().collect();
+    for chunk in shas.chunks(CHUNK) {
+        let n = files::Entity::find()
+            .filter(files::Column::ProjectSyncId.eq(project_sync_id))
+            .filter(files::Column::BlobSha.is_in(chunk.iter().map(|s| s.as_str())))
+            .count(db)
+            .await?;
+        if n > 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// A blob to store. `content` is None for a blob over the size limit: listed, not stored.
 #[derive(Debug, Clone)]
 pub struct NewBlob {
@@ -85,7 +145,9 @@ pub async fn store_blob(
     store_blobs(db, vec![blob]).await
 }
 
-/// Stores many blobs with multi-row inserts (100 per statement), skipping shas already there.
+/// Stores many blobs with multi-row inserts (100 per statement). A sha already stored keeps its
+/// row, except that content fills in a blob stored without it (skipped under a lower limit);
+/// stored content is never replaced or removed (same sha, same bytes).
 pub async fn store_blobs(db: &impl ConnectionTrait, blobs: Vec<NewBlob>) -> Result<(), DbErr> {
     let now = Utc::now();
     let mut rows = blobs.into_iter().map(|b| blobs::ActiveModel {
@@ -103,7 +165,15 @@ pub async fn store_blobs(db: &impl ConnectionTrait, blobs: Vec<NewBlob>) -> Resu
         blobs::Entity::insert_many(chunk)
             .on_conflict(
                 OnConflict::column(blobs::Column::Sha)
-                    .do_nothing()
+                    .update_columns([blobs::Column::Content, blobs::Column::Binary])
+                    .action_and_where(
+                        Expr::col((blobs::Entity, blobs::Column::Content))
+                            .is_null()
+                            .and(
+                                Expr::col((Alias::new("excluded"), blobs::Column::Content))
+                                    .is_not_null(),
+                            ),
+                    )
                     .to_owned(),
             )
             .exec_without_returning(db)

@@ -1,4 +1,5 @@
 //! The database: connecting, migrating, and the queries grouped by aggregate.
+pub mod attempts;
 pub mod checkpoint;
 pub mod deliveries;
 pub mod entities;

@@ -8,7 +8,10 @@ use sea_orm::{
     TryInsertResult,
 };
 
-use super::entities::sync_runs::{self, Column, Entity as Run};
+use super::{
+    attempts::{self, AttemptStatus, Cost},
+    entities::sync_runs::{self, Column, Entity as Run},
+};
 use crate::git::Sha;
 
 pub const QUEUED: &str = "queued";
@@ -22,6 +25,8 @@ pub const SUPERSEDED: &str = "superseded";
 pub enum Trigger {
     Install,
     Push,
+    /// A branch created on GitHub (the `create` event).
+    Create,
     Manual,
     Reconcile,
     Selection,
@@ -32,6 +37,7 @@ impl Trigger {
         match self {
             Self::Install => "install",
             Self::Push => "push",
+            Self::Create => "create",
             Self::Manual => "manual",
             Self::Reconcile => "reconcile",
             Self::Selection => "selection",
@@ -114,6 +120,7 @@ pub async fn queued_run(
 /// for at least `debounce` (so a burst of pushes folds into one run), and whose branch has no
 /// running run; or a running one whose lease expired (its worker died). PostgreSQL skips rows
 /// other workers are claiming; SQLite serialises writers, so the update is atomic there too.
+/// `started_at` is the first attempt's start: a run's duration covers all of its attempts.
 pub async fn claim(
     db: &impl ConnectionTrait,
     worker: &str,
@@ -129,7 +136,7 @@ pub async fn claim(
     let now = Utc::now();
     let sql = format!(
         "UPDATE sync_runs SET status = 'running', lease_until = $1, leased_by = $2, \
-           attempt = attempt + 1, started_at = $3, not_before = NULL \
+           attempt = attempt + 1, started_at = COALESCE(started_at, $3), not_before = NULL \
          WHERE id = (SELECT r.id FROM sync_runs r \
            WHERE (r.status = 'queued' AND (r.not_before IS NULL OR r.not_before <= $3) \
                   AND r.queued_at <= $4 \
@@ -178,19 +185,65 @@ pub async fn renew_lease(
     Ok(res.rows_affected == 1)
 }
 
-/// Counts recorded with a finished run.
+/// What one attempt found out and cost. The run adds up fetches and requests over its attempts;
+/// shas and file counts are the latest attempt's that got that far (None: it did not).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunCounts {
     pub from_sha: Option<String>,
     pub target_sha: Option<String>,
-    pub files_total: i64,
-    pub files_changed: i64,
+    pub files_total: Option<i64>,
+    pub files_changed: Option<i64>,
     pub files_fetched: i64,
     pub bytes_fetched: i64,
     pub api_requests: i64,
 }
 
-/// Ends a run this worker holds. Returns None when the lease was lost meanwhile.
+impl RunCounts {
+    fn cost(&self) -> Cost {
+        Cost {
+            files_fetched: self.files_fetched,
+            bytes_fetched: self.bytes_fetched,
+            api_requests: self.api_requests,
+        }
+    }
+
+    fn apply(&self, run: &sync_runs::Model, am: &mut sync_runs::ActiveModel) {
+        if self.from_sha.is_some() {
+            am.from_sha = Set(self.from_sha.clone());
+        }
+        if self.target_sha.is_some() {
+            am.target_sha = Set(self.target_sha.clone());
+        }
+        if let Some(n) = self.files_total {
+            am.files_total = Set(n);
+        }
+        if let Some(n) = self.files_changed {
+            am.files_changed = Set(n);
+        }
+        am.files_fetched = Set(run.files_fetched + self.files_fetched);
+        am.bytes_fetched = Set(run.bytes_fetched + self.bytes_fetched);
+        am.api_requests = Set(run.api_requests + self.api_requests);
+    }
+}
+
+/// The branch's sha when the attempt starts, so a running run shows where it comes from.
+pub async fn set_from_sha(
+    db: &impl ConnectionTrait,
+    run_id: i64,
+    from_sha: Option<&str>,
+) -> Result<(), DbErr> {
+    Run::update_many()
+        .col_expr(
+            Column::FromSha,
+            sea_orm::sea_query::Expr::value(from_sha.map(str::to_owned)),
+        )
+        .filter(Column::Id.eq(run_id))
+        .exec(db)
+        .await
+        .map(|_| ())
+}
+
+/// Ends a run this worker holds, and its attempt. Returns None when the lease was lost meanwhile.
 pub async fn finish(
     db: &impl ConnectionTrait,
     run_id: i64,
@@ -202,38 +255,41 @@ pub async fn finish(
     let Some(run) = held_run(db, run_id, worker).await? else {
         return Ok(None);
     };
-    let mut am: sync_runs::ActiveModel = run.into();
+    let attempt = match status {
+        SUCCEEDED => AttemptStatus::Succeeded,
+        SUPERSEDED => AttemptStatus::Superseded,
+        _ => AttemptStatus::Failed,
+    };
+    attempts::end(db, &run, worker, attempt, counts.cost(), error).await?;
+    let mut am: sync_runs::ActiveModel = run.clone().into();
+    counts.apply(&run, &mut am);
     am.status = Set(status.to_owned());
     am.lease_until = Set(None);
     am.finished_at = Set(Some(Utc::now()));
-    am.from_sha = Set(counts.from_sha.clone());
-    if counts.target_sha.is_some() {
-        am.target_sha = Set(counts.target_sha.clone());
-    }
-    am.files_total = Set(counts.files_total);
-    am.files_changed = Set(counts.files_changed);
-    am.files_fetched = Set(counts.files_fetched);
-    am.bytes_fetched = Set(counts.bytes_fetched);
-    am.api_requests = Set(counts.api_requests);
     am.error = Set(error.map(str::to_owned));
     am.update(db).await.map(Some)
 }
 
-/// Puts a failed attempt back in the queue to be retried after `delay`. When a follow-up run is
-/// already queued for the branch, that run will do the work: this one ends failed instead.
-/// Returns the updated run, or None when the lease was lost.
+/// Puts a run back in the queue to be retried after `delay`, ending its attempt as `attempt`
+/// (failed, or interrupted by a shutdown). When a follow-up run is already queued for the branch,
+/// that run will do the work: this one ends superseded instead. Returns the updated run, or None
+/// when the lease was lost.
 pub async fn retry_later(
     db: &impl ConnectionTrait,
     run_id: i64,
     worker: &str,
     delay: Duration,
+    attempt: AttemptStatus,
+    counts: &RunCounts,
     error: &str,
 ) -> Result<Option<sync_runs::Model>, DbErr> {
     let Some(run) = held_run(db, run_id, worker).await? else {
         return Ok(None);
     };
+    attempts::end(db, &run, worker, attempt, counts.cost(), Some(error)).await?;
     let follow_up = queued_run(db, run.project_sync_id).await?.is_some();
-    let mut am: sync_runs::ActiveModel = run.into();
+    let mut am: sync_runs::ActiveModel = run.clone().into();
+    counts.apply(&run, &mut am);
     am.lease_until = Set(None);
     am.error = Set(Some(error.to_owned()));
     if follow_up {

@@ -3,6 +3,8 @@
 //! A selection holds concrete branch rows (each with a manifest and runs) and pattern rows
 //! (`is_pattern`), which spawn a concrete row for every matching branch GitHub reports. A concrete
 //! row is enabled while an explicit name or an enabled pattern selects it; disabling keeps its data.
+//! A pattern row's state says whether its branches were listed from GitHub since it was selected:
+//! `pending` (not yet), `synced` (at `last_synced_at`), or `failed` (to be tried again).
 use chrono::Utc;
 use sea_orm::{
     sea_query::OnConflict, ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
@@ -90,7 +92,8 @@ pub async fn enable(
             let mut am: project_syncs::ActiveModel = row.into();
             am.enabled = Set(true);
             am.is_pattern = Set(is_pattern);
-            if state == DELETED {
+            // A pattern selected again lists its branches again.
+            if state == DELETED || is_pattern {
                 am.state = Set(PENDING.to_owned());
             }
             am.deleted_at = Set(None);
@@ -228,6 +231,33 @@ pub async fn mark_synced(
         )
         .col_expr(Sel::UpdatedAt, sea_orm::sea_query::Expr::value(now))
         .filter(Sel::Id.eq(project_sync_id))
+        .exec(db)
+        .await
+        .map(|_| ())
+}
+
+/// A pattern's matching branches were just listed from GitHub and selected.
+pub async fn mark_listed(db: &impl ConnectionTrait, project_sync_id: i64) -> Result<(), DbErr> {
+    let now = Utc::now();
+    Selection::update_many()
+        .col_expr(Sel::State, sea_orm::sea_query::Expr::value(SYNCED))
+        .col_expr(Sel::LastSyncedAt, sea_orm::sea_query::Expr::value(now))
+        .col_expr(Sel::UpdatedAt, sea_orm::sea_query::Expr::value(now))
+        .filter(Sel::Id.eq(project_sync_id))
+        .filter(Sel::IsPattern.eq(true))
+        .exec(db)
+        .await
+        .map(|_| ())
+}
+
+/// A project's enabled patterns list their branches again at the next background pass.
+pub async fn relist_patterns(db: &impl ConnectionTrait, project_id: i64) -> Result<(), DbErr> {
+    Selection::update_many()
+        .col_expr(Sel::State, sea_orm::sea_query::Expr::value(PENDING))
+        .col_expr(Sel::UpdatedAt, sea_orm::sea_query::Expr::value(Utc::now()))
+        .filter(Sel::ProjectId.eq(project_id))
+        .filter(Sel::IsPattern.eq(true))
+        .filter(Sel::Enabled.eq(true))
         .exec(db)
         .await
         .map(|_| ())

@@ -82,8 +82,7 @@ pub async fn signal(
                     if let Ok(branch) = BranchName::parse(&repo.default_branch) {
                         let sel =
                             selections::enable(db, project.id, branch.as_str(), false).await?;
-                        enqueue(db, project.id, sel.id, &sel.branch, Trigger::Install, None)
-                            .await?;
+                        enqueue(db, project.id, &sel, Trigger::Install, None).await?;
                     }
                 } else {
                     // Visible again after a removal: catch up with whatever happened meanwhile.
@@ -125,15 +124,7 @@ pub async fn signal(
                 let before = selections::selection_for_branch(db, project.id, &branch).await?;
                 if before.is_none() {
                     let sel = selections::enable(db, project.id, branch.as_str(), false).await?;
-                    enqueue(
-                        db,
-                        project.id,
-                        sel.id,
-                        &sel.branch,
-                        Trigger::Selection,
-                        None,
-                    )
-                    .await?;
+                    enqueue(db, project.id, &sel, Trigger::Selection, None).await?;
                 }
             }
         }
@@ -158,7 +149,7 @@ pub async fn signal(
             branch,
             head,
         } => {
-            branch_changed(db, repository_id, &branch, head.as_ref(), Trigger::Push).await?;
+            branch_changed(db, repository_id, &branch, head.as_ref(), Trigger::Create).await?;
         }
         SyncSignal::BranchDeleted {
             repository_id,
@@ -170,25 +161,19 @@ pub async fn signal(
     Ok(())
 }
 
-/// Queues a run of every selected branch that still exists, to catch up after syncing was off.
+/// Queues a run of every selected branch that still exists, and lists the patterns' branches
+/// again, to catch up after syncing was off.
 async fn catch_up(
     db: &impl ConnectionTrait,
     project_id: i64,
     selections: &[project_syncs::Model],
 ) -> Result<(), DbErr> {
+    selections::relist_patterns(db, project_id).await?;
     for sel in selections
         .iter()
         .filter(|s| s.enabled && !s.is_pattern && s.deleted_at.is_none())
     {
-        enqueue(
-            db,
-            project_id,
-            sel.id,
-            &sel.branch,
-            Trigger::Reconcile,
-            None,
-        )
-        .await?;
+        enqueue(db, project_id, sel, Trigger::Reconcile, None).await?;
     }
     Ok(())
 }
@@ -205,7 +190,7 @@ async fn branch_changed(
     };
     // An unselected branch costs nothing: no run, no GitHub request.
     if let Some(sel) = selections::selection_for_branch(db, project.id, branch).await? {
-        enqueue(db, project.id, sel.id, &sel.branch, trigger, head).await?;
+        enqueue(db, project.id, &sel, trigger, head).await?;
     }
     Ok(())
 }
@@ -237,23 +222,24 @@ async fn branch_deleted(
     Ok(())
 }
 
-/// Queues (or coalesces into) a run and records the `queued` event.
+/// Queues (or coalesces into) a run of the branch `sel` and records the `queued` event, whose
+/// `from_sha` is where the branch stands now.
 pub async fn enqueue(
     db: &impl ConnectionTrait,
     project_id: i64,
-    project_sync_id: i64,
-    branch: &str,
+    sel: &project_syncs::Model,
     trigger: Trigger,
     target: Option<&Sha>,
 ) -> Result<runs::Enqueued, DbErr> {
-    let queued = runs::enqueue(db, project_sync_id, trigger, target).await?;
+    let queued = runs::enqueue(db, sel.id, trigger, target).await?;
     progress::record(
         db,
         project_id,
         Some(queued.run.id),
         progress::QUEUED,
-        json!({ "run_id": queued.run.id, "branch": branch, "trigger": queued.run.trigger,
-                "target_sha": queued.run.target_sha, "coalesced": queued.coalesced }),
+        json!({ "run_id": queued.run.id, "branch": sel.branch, "trigger": queued.run.trigger,
+                "from_sha": sel.last_synced_sha, "target_sha": queued.run.target_sha,
+                "coalesced": queued.coalesced }),
     )
     .await?;
     Ok(queued)

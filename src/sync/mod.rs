@@ -1,5 +1,9 @@
 //! The sync layer: the queue of runs, the worker, one run's algorithm (see docs/architecture.md).
+pub mod backfill;
+pub mod backoff;
+pub mod discover;
 pub mod intake;
+pub mod patterns;
 pub mod planner;
 pub mod reconcile;
 pub mod runner;
@@ -66,6 +70,9 @@ pub struct SyncSettings {
     pub poll_interval: Duration,
     /// What a newly visible repository starts with (`HUBSYNC_AUTO_SELECT=default|none`).
     pub auto_select: AutoSelect,
+    /// A GitHub lookup that failed in the background (a repository's default branch, a
+    /// pattern's branch list) is tried again after this, doubling per failure up to an hour.
+    pub lookup_retry: Duration,
 }
 
 impl Default for SyncSettings {
@@ -83,6 +90,7 @@ impl Default for SyncSettings {
             reconcile_interval: Duration::from_secs(15 * 60),
             poll_interval: Duration::from_secs(1),
             auto_select: AutoSelect::DefaultBranch,
+            lookup_retry: Duration::from_secs(60),
         }
     }
 }

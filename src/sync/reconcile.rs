@@ -1,27 +1,40 @@
 //! Self-healing: compare every selected branch's stored head with GitHub's and queue a run where
-//! they differ, so a missed webhook costs a delay, never a stale copy.
-use std::sync::Arc;
+//! they differ, so a missed webhook costs a delay, never a stale copy. The same background task
+//! looks up what webhooks leave out (default branches, the branches a pattern matches) after
+//! every processed delivery.
+use std::{sync::Arc, time::Duration};
 
-use sea_orm::{sea_query::Expr, ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    intake::{self, SyncSignal},
+    backfill,
+    backoff::Backoff,
+    discover::discover,
+    intake,
+    patterns::{self, Which},
     worker::Workers,
 };
 use crate::{
     git::{BranchName, Sha},
     github::{GithubApp, GithubError, RepoName},
-    store::{
-        entities::{repositories, sync_runs},
-        projects, runs,
-    },
+    store::{entities::sync_runs, projects, runs},
 };
 
-/// One pass over every active project. Returns how many runs it queued.
-pub async fn reconcile_once(workers: &Workers, app: &Arc<GithubApp>) -> Result<usize, DbErr> {
+/// How long the task sleeps when nothing wakes it: work another replica stored (which does not
+/// notify this process) is looked at within this.
+const IDLE: Duration = Duration::from_secs(60);
+
+/// One pass over every active project: patterns relisted, then each branch's head compared.
+/// Returns how many runs it queued.
+pub async fn reconcile_once(
+    workers: &Workers,
+    app: &Arc<GithubApp>,
+    lookups: &mut Backoff,
+) -> Result<usize, DbErr> {
     let db = &workers.db;
-    let mut queued = 0;
+    let mut queued = patterns::expand(workers, app, lookups, Which::All).await?;
     for p in projects::load_all(db).await? {
         if p.stopped_because().is_some() {
             continue;
@@ -58,15 +71,8 @@ pub async fn reconcile_once(workers: &Workers, app: &Arc<GithubApp>) -> Result<u
             };
             if head.as_ref().map(Sha::as_str) != sel.last_synced_sha.as_deref() {
                 let txn = crate::store::begin_write(db).await?;
-                intake::enqueue(
-                    &txn,
-                    p.project.id,
-                    sel.id,
-                    &sel.branch,
-                    runs::Trigger::Reconcile,
-                    head.as_ref(),
-                )
-                .await?;
+                let trigger = runs::Trigger::Reconcile;
+                intake::enqueue(&txn, p.project.id, sel, trigger, head.as_ref()).await?;
                 txn.commit().await?;
                 queued += 1;
             }
@@ -78,89 +84,52 @@ pub async fn reconcile_once(workers: &Workers, app: &Arc<GithubApp>) -> Result<u
     Ok(queued)
 }
 
-/// Installation events list repositories without their default branch. For each project whose
-/// repository's default branch is still unknown, ask GitHub, store it, and let the auto-selection
-/// pick it. Returns how many repositories it completed.
-pub async fn discover(workers: &Workers, app: &Arc<GithubApp>) -> Result<usize, DbErr> {
-    let db = &workers.db;
-    // Runs after every processed delivery: one cheap count before loading every project.
-    let incomplete = repositories::Entity::find()
-        .filter(repositories::Column::DefaultBranch.eq(""))
-        .filter(repositories::Column::RemovedAt.is_null())
-        .count(db)
-        .await?;
-    if incomplete == 0 {
-        return Ok(0);
-    }
-    let mut done = 0;
-    for p in projects::load_all(db).await? {
-        if !p.repository.default_branch.is_empty() || p.stopped_because().is_some() {
-            continue;
-        }
-        let repo = match app
-            .installation(p.installation.id)
-            .repository_by_id(p.repository.id)
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(error = %e, repository = p.repository.id, "cannot read the repository's default branch");
-                continue;
-            }
-        };
-        let txn = crate::store::begin_write(db).await?;
-        repositories::Entity::update_many()
-            .col_expr(
-                repositories::Column::DefaultBranch,
-                Expr::value(repo.default_branch.as_str()),
-            )
-            .col_expr(
-                repositories::Column::FullName,
-                Expr::value(repo.full_name.to_string()),
-            )
-            .filter(repositories::Column::Id.eq(p.repository.id))
-            .exec(&txn)
-            .await?;
-        let added = SyncSignal::RepositoriesAdded {
-            installation_id: p.installation.id,
-            repository_ids: vec![p.repository.id],
-        };
-        intake::signal(&txn, workers.settings.auto_select, added).await?;
-        txn.commit().await?;
-        done += 1;
-    }
-    if done > 0 {
-        workers.wake.notify_waiters();
-    }
-    Ok(done)
-}
-
-/// Reconciles at start and then every `reconcile_interval` until shutdown; discovers default
-/// branches whenever new repositories appear (`Workers::discover` is notified).
+/// Until shutdown: at start, queues the branches whose skipped files the size limit now allows;
+/// reconciles at start and then every `reconcile_interval` on a fixed schedule (deliveries do not
+/// push it back); after every processed delivery (`Workers::discover` is notified), and when a
+/// failed lookup's backoff is over, looks up default branches and pending patterns.
 pub async fn run(workers: Workers, shutdown: CancellationToken) {
-    let interval = workers.settings.reconcile_interval;
-    let mut full = true;
+    let period = workers.settings.reconcile_interval;
+    let mut lookups = Backoff::new(workers.settings.lookup_retry);
+    match backfill::queue_allowed(&workers).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            branches = n,
+            "queued branches whose skipped files are now within the size limit"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "looking for skipped files the size limit now allows failed")
+        }
+    }
+    let mut next_reconcile = Instant::now();
     loop {
+        let mut wake_at = Instant::now() + IDLE;
         if let Some(app) = workers.github.app() {
-            if let Err(e) = discover(&workers, &app).await {
+            if let Err(e) = discover(&workers, &app, &mut lookups).await {
                 tracing::warn!(error = %e, "discovering default branches failed");
             }
-            if full && !interval.is_zero() {
-                match reconcile_once(&workers, &app).await {
-                    Ok(n) => tracing::info!(queued = n, "reconcile pass done"),
-                    Err(e) => tracing::warn!(error = %e, "reconcile pass failed"),
+            if let Err(e) = patterns::expand(&workers, &app, &mut lookups, Which::Pending).await {
+                tracing::warn!(error = %e, "listing the branches of new patterns failed");
+            }
+            if !period.is_zero() {
+                let now = Instant::now();
+                if now >= next_reconcile {
+                    next_reconcile = now + period;
+                    match reconcile_once(&workers, &app, &mut lookups).await {
+                        Ok(n) => tracing::info!(queued = n, "reconcile pass done"),
+                        Err(e) => tracing::warn!(error = %e, "reconcile pass failed"),
+                    }
                 }
+                wake_at = wake_at.min(next_reconcile);
+            }
+            if let Some(due) = lookups.next_due(Instant::now()) {
+                wake_at = wake_at.min(due);
             }
         }
-        let sleep = if interval.is_zero() {
-            workers.settings.poll_interval * 60
-        } else {
-            interval
-        };
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = workers.discover.notified() => full = false,
-            _ = tokio::time::sleep(sleep) => full = true,
+            _ = workers.discover.notified() => {}
+            _ = tokio::time::sleep_until(wake_at) => {}
         }
     }
 }

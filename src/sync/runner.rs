@@ -63,7 +63,7 @@ pub struct Target {
 
 /// How a run ended, for the worker to record.
 pub enum Finished {
-    Synced(RunCounts),
+    Synced,
     /// The branch no longer exists on GitHub: its selection and manifest are kept, marked deleted.
     BranchGone,
 }
@@ -105,21 +105,26 @@ impl Batch {
 }
 
 impl Run<'_> {
-    pub async fn execute(&self) -> Result<Finished, RunError> {
+    /// Fills `counts` as it goes, so that a failed attempt still tells what it reached.
+    pub async fn execute(&self, counts: &mut RunCounts) -> Result<Finished, RunError> {
         let t = self.target;
         let head = match self.client.branch_head(&t.repo, &t.branch).await {
             Ok(h) => h,
             Err(GithubError::NotFound { .. }) => return Ok(Finished::BranchGone),
             Err(e) => return Err(e.into()),
         };
-        let mut counts = RunCounts {
-            from_sha: t.selection.last_synced_sha.clone(),
-            target_sha: Some(head.commit.to_string()),
-            ..Default::default()
-        };
-        if t.selection.last_synced_sha.as_deref() == Some(head.commit.as_str()) {
+        counts.target_sha = Some(head.commit.to_string());
+        // Blobs skipped under a lower size limit that this one allows: fetched now.
+        let allowed = manifests::fetchable_stubs(self.db, self.settings.max_file_size).await?;
+        let at_head = t.selection.last_synced_sha.as_deref() == Some(head.commit.as_str());
+        if at_head
+            && (allowed.is_empty()
+                || !manifests::lists_any(self.db, t.selection.id, &allowed).await?)
+        {
             // Already at the head (a coalesced or replayed push): one request, nothing to do.
-            counts.files_total = manifests::count(self.db, t.selection.id).await? as i64;
+            let files = manifests::count(self.db, t.selection.id).await? as i64;
+            counts.files_total = Some(files);
+            counts.files_changed = Some(0);
             counts.api_requests = self.client.requests_made() as i64;
             return self.commit(&[], None, &head.commit, counts).await;
         }
@@ -138,11 +143,17 @@ impl Run<'_> {
             .collect();
         let old = manifests::manifest(self.db, t.selection.id).await?;
         let plan = planner::plan(&tree, &old);
-        counts.files_total = tree.len() as i64;
-        counts.files_changed = (plan.changed + plan.removed) as i64;
+        counts.files_total = Some(tree.len() as i64);
+        counts.files_changed = Some((plan.changed + plan.removed) as i64);
 
-        // Only blobs no branch of any project has stored yet are fetched.
-        let missing = manifests::missing_blobs(self.db, &plan.candidates).await?;
+        // Only blobs no branch of any project has stored yet are fetched, and those stored
+        // without content that the size limit now allows.
+        let mut missing = manifests::missing_blobs(self.db, &plan.candidates).await?;
+        missing.extend(
+            tree.iter()
+                .filter(|i| !i.is_submodule() && allowed.contains(&i.sha))
+                .map(|i| i.sha.clone()),
+        );
         let sizes: HashMap<&str, i64> = tree
             .iter()
             .map(|i| (i.sha.as_str(), i.size.unwrap_or(0)))
@@ -164,13 +175,15 @@ impl Run<'_> {
         // tree, are missing (a first sync), not for a large push into a huge repository.
         if total >= self.settings.tarball_threshold && total * 10 >= tree.len() {
             let shas: Vec<String> = wanted.iter().cloned().collect();
-            self.read_tarball(&t.repo, &head.commit, wanted, total, &mut counts)
+            self.read_tarball(&t.repo, &head.commit, wanted, total, counts)
                 .await?;
             wanted = manifests::missing_blobs(self.db, &shas).await?;
+            let allowed = manifests::fetchable_stubs(self.db, self.settings.max_file_size).await?;
+            wanted.extend(shas.into_iter().filter(|s| allowed.contains(s)));
             done = total - wanted.len();
             self.progress(done, total).await?;
         }
-        self.fetch_blobs(&t.repo, wanted, done, total, &mut counts)
+        self.fetch_blobs(&t.repo, wanted, done, total, counts)
             .await?;
         counts.api_requests = self.client.requests_made() as i64;
         self.commit(&plan.entries, Some(&old), &head.commit, counts)
@@ -183,41 +196,39 @@ impl Run<'_> {
         entries: &[manifests::Entry],
         old: Option<&[files::Model]>,
         head: &Sha,
-        counts: RunCounts,
+        counts: &RunCounts,
     ) -> Result<Finished, RunError> {
         let t = self.target;
         let txn = crate::store::begin_write(self.db).await?;
         if let Some(old) = old {
             manifests::replace_manifest(&txn, t.selection.id, old, entries).await?;
         }
-        if runs::finish(
+        let done = runs::finish(
             &txn,
             self.run.id,
             self.worker,
             runs::SUCCEEDED,
-            &counts,
+            counts,
             None,
         )
         .await?
-        .is_none()
-        {
-            return Err(RunError::LeaseLost);
-        }
+        .ok_or(RunError::LeaseLost)?;
         selections::mark_synced(&txn, t.selection.id, head.as_str()).await?;
+        // The run's figures, every attempt's fetches and requests included, as the history shows.
         progress::record(
             &txn,
             t.project_id,
             Some(self.run.id),
             progress::SUCCEEDED,
             json!({ "run_id": self.run.id, "branch": t.branch.as_str(), "sha": head.as_str(),
-                    "files_total": counts.files_total, "files_changed": counts.files_changed,
-                    "files_fetched": counts.files_fetched, "bytes_fetched": counts.bytes_fetched,
-                    "api_requests": counts.api_requests }),
+                    "from_sha": done.from_sha, "files_total": done.files_total,
+                    "files_changed": done.files_changed, "files_fetched": done.files_fetched,
+                    "bytes_fetched": done.bytes_fetched, "api_requests": done.api_requests }),
         )
         .await?;
         txn.commit().await?;
         self.hub.poke();
-        Ok(Finished::Synced(counts))
+        Ok(Finished::Synced)
     }
 
     /// Stores every wanted blob found in the commit's tarball. A broken or incomplete archive is

@@ -16,6 +16,7 @@ use crate::{
     github::{GithubSlot, RepoName, RequestCounter},
     progress::{self, Hub},
     store::{
+        attempts::{self, AttemptStatus},
         entities::{project_syncs, sync_runs},
         projects,
         runs::{self, RunCounts},
@@ -112,25 +113,30 @@ impl Workers {
         let Some(app) = self.github.app() else {
             return Ok(());
         };
+        attempts::begin(&self.db, run, worker).await?;
         let (target, installation_id) = match self.target(run).await? {
             Ok(t) => t,
             Err(reason) => {
                 tracing::info!(reason, "run superseded");
+                let counts = RunCounts::default();
                 runs::finish(
                     &self.db,
                     run.id,
                     worker,
                     runs::SUPERSEDED,
-                    &RunCounts::default(),
+                    &counts,
                     Some(reason),
                 )
                 .await?;
                 return Ok(());
             }
         };
+        let from_sha = target.selection.last_synced_sha.clone();
+        runs::set_from_sha(&self.db, run.id, from_sha.as_deref()).await?;
         selections::set_state(&self.db, target.selection.id, selections::SYNCING).await?;
         let data = json!({ "run_id": run.id, "branch": target.branch.as_str(), "trigger": run.trigger,
-                           "target_sha": run.target_sha, "attempt": run.attempt });
+                           "from_sha": from_sha, "target_sha": run.target_sha,
+                           "attempt": run.attempt, "started_at": run.started_at });
         progress::record(
             &self.db,
             target.project_id,
@@ -162,19 +168,35 @@ impl Workers {
             worker,
             target: &target,
         };
+        // What the attempt reached, kept when it fails half-way.
+        let mut counts = RunCounts {
+            from_sha,
+            ..Default::default()
+        };
         let result = tokio::select! {
-            r = execution.execute() => r,
-            _ = lost.cancelled() => Err(RunError::LeaseLost),
-            _ = shutdown.cancelled() => {
-                heartbeat.abort();
-                // Hand the run back so the next start (or another replica) picks it up at once.
-                runs::retry_later(&self.db, run.id, worker, chrono::Duration::zero(), "interrupted by shutdown").await?;
-                return Ok(());
-            }
+            r = execution.execute(&mut counts) => Some(r),
+            _ = lost.cancelled() => Some(Err(RunError::LeaseLost)),
+            _ = shutdown.cancelled() => None,
         };
         heartbeat.abort();
-        self.record(worker, run, &target, result, counter.get() as i64)
-            .await
+        counts.api_requests = counter.get() as i64;
+        let Some(result) = result else {
+            // Hand the run back so the next start (or another replica) picks it up at once.
+            let why = "interrupted by shutdown";
+            let back = AttemptStatus::Interrupted;
+            runs::retry_later(
+                &self.db,
+                run.id,
+                worker,
+                chrono::Duration::zero(),
+                back,
+                &counts,
+                why,
+            )
+            .await?;
+            return Ok(());
+        };
+        self.record(worker, run, &target, result, &counts).await
     }
 
     async fn record(
@@ -183,11 +205,11 @@ impl Workers {
         run: &sync_runs::Model,
         target: &Target,
         result: Result<Finished, RunError>,
-        requests: i64,
+        counts: &RunCounts,
     ) -> Result<(), DbErr> {
         let branch = target.branch.as_str();
         match result {
-            Ok(Finished::Synced(counts)) => {
+            Ok(Finished::Synced) => {
                 tracing::info!(
                     files = counts.files_total,
                     changed = counts.files_changed,
@@ -199,20 +221,8 @@ impl Workers {
             }
             Ok(Finished::BranchGone) => {
                 let txn = crate::store::begin_write(&self.db).await?;
-                let counts = RunCounts {
-                    api_requests: requests,
-                    ..Default::default()
-                };
                 let reason = "the branch no longer exists on GitHub";
-                runs::finish(
-                    &txn,
-                    run.id,
-                    worker,
-                    runs::SUPERSEDED,
-                    &counts,
-                    Some(reason),
-                )
-                .await?;
+                runs::finish(&txn, run.id, worker, runs::SUPERSEDED, counts, Some(reason)).await?;
                 selections::mark_deleted(&txn, target.selection.id).await?;
                 let data = json!({ "branch": branch, "state": selections::DELETED });
                 progress::record(
@@ -229,41 +239,33 @@ impl Workers {
             Err(RunError::LeaseLost) => {
                 tracing::warn!("lease lost; another worker owns the run now")
             }
-            Err(e) if e.is_transient() && run.attempt < self.settings.max_attempts => {
-                let delay = runs::backoff(
-                    run.attempt,
-                    chrono_duration(self.settings.retry_base),
-                    chrono::Duration::minutes(30),
-                );
-                let message = e.to_string();
-                tracing::warn!(error = %message, retry_in_s = delay.num_seconds(), "run failed; will retry");
-                let txn = crate::store::begin_write(&self.db).await?;
-                runs::retry_later(&txn, run.id, worker, delay, &message).await?;
-                let data = json!({ "run_id": run.id, "branch": branch, "error": message, "will_retry": true,
-                                   "retry_in_ms": delay.num_milliseconds(), "attempt": run.attempt });
-                progress::record(
-                    &txn,
-                    target.project_id,
-                    Some(run.id),
-                    progress::FAILED,
-                    data,
-                )
-                .await?;
-                txn.commit().await?;
-                self.hub.poke();
-            }
             Err(e) => {
                 let message = e.to_string();
-                tracing::error!(error = %message, "run failed");
+                let retry = e.is_transient() && run.attempt < self.settings.max_attempts;
                 let txn = crate::store::begin_write(&self.db).await?;
-                let counts = RunCounts {
-                    api_requests: requests,
-                    ..Default::default()
-                };
-                runs::finish(&txn, run.id, worker, runs::FAILED, &counts, Some(&message)).await?;
-                // The branch keeps its last good manifest.
-                selections::set_state(&txn, target.selection.id, selections::FAILED).await?;
-                let data = json!({ "run_id": run.id, "branch": branch, "error": message, "will_retry": false });
+                let mut data = json!({ "run_id": run.id, "branch": branch, "error": message,
+                                       "will_retry": retry, "attempt": run.attempt,
+                                       "from_sha": counts.from_sha, "target_sha": counts.target_sha,
+                                       "files_total": counts.files_total,
+                                       "files_changed": counts.files_changed });
+                if retry {
+                    let delay = runs::backoff(
+                        run.attempt,
+                        chrono_duration(self.settings.retry_base),
+                        chrono::Duration::minutes(30),
+                    );
+                    tracing::warn!(error = %message, retry_in_s = delay.num_seconds(), "run failed; will retry");
+                    let failed = AttemptStatus::Failed;
+                    runs::retry_later(&txn, run.id, worker, delay, failed, counts, &message)
+                        .await?;
+                    data["retry_in_ms"] = json!(delay.num_milliseconds());
+                } else {
+                    tracing::error!(error = %message, "run failed");
+                    runs::finish(&txn, run.id, worker, runs::FAILED, counts, Some(&message))
+                        .await?;
+                    // The branch keeps its last good manifest.
+                    selections::set_state(&txn, target.selection.id, selections::FAILED).await?;
+                }
                 progress::record(
                     &txn,
                     target.project_id,

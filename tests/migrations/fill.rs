@@ -207,6 +207,52 @@ pub async fn fill(db: &DatabaseConnection) {
         runs,
     )
     .await;
+    // Tables added by later migrations are filled when the database has them already.
+    if has_table(db, "sync_run_attempts").await {
+        let attempts: Vec<Vec<Value>> = (1..=36i64)
+            .flat_map(|run| {
+                (1..=run % 3 + 1).map(move |n| {
+                    let failed = n <= run % 3;
+                    vec![
+                        run.into(),
+                        (n as i32).into(),
+                        format!("host-ü:{run}:0").into(),
+                        if failed { "failed" } else { "succeeded" }.into(),
+                        failed
+                            .then(|| {
+                                format!(
+                                    "GitHub answered 502 for GET /x: text/html, \"<h1>{n}</h1>\""
+                                )
+                            })
+                            .into(),
+                        (n * 3).into(),
+                        (n * 1000).into(),
+                        (n * 7).into(),
+                        at(50 + run + n).into(),
+                        Some(at(51 + run + n)).into(),
+                    ]
+                })
+            })
+            .collect();
+        insert(
+            db,
+            "sync_run_attempts",
+            &[
+                "run_id",
+                "attempt",
+                "worker",
+                "status",
+                "error",
+                "files_fetched",
+                "bytes_fetched",
+                "api_requests",
+                "started_at",
+                "finished_at",
+            ],
+            attempts,
+        )
+        .await;
+    }
     let blobs: Vec<Vec<Value>> = (0..BLOBS)
         .map(|i| {
             let content = blob_content(i);
@@ -300,6 +346,15 @@ pub async fn fill(db: &DatabaseConnection) {
         events,
     )
     .await;
+}
+
+async fn has_table(db: &DatabaseConnection, table: &str) -> bool {
+    let sql = if db.get_database_backend() == DatabaseBackend::Postgres {
+        format!("SELECT tablename::text AS v FROM pg_tables WHERE schemaname = current_schema() AND tablename = '{table}'")
+    } else {
+        format!("SELECT name AS v FROM sqlite_master WHERE type = 'table' AND name = '{table}'")
+    };
+    !strings(db, sql).await.is_empty()
 }
 
 async fn strings(db: &DatabaseConnection, sql: String) -> Vec<String> {

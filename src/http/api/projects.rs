@@ -11,6 +11,7 @@ use crate::{
     http::{auth::Admin, ApiError, AppState},
     progress,
     store::{
+        attempts,
         projects::{self, ProjectRecord},
         runs::{self, Trigger},
     },
@@ -119,11 +120,14 @@ async fn history(
     let ids: Vec<i64> = names.keys().copied().collect();
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let runs = runs::history(&state.db, &ids, limit).await?;
+    let run_ids: Vec<i64> = runs.iter().map(|r| r.id).collect();
+    let mut attempts = attempts::of_runs(&state.db, &run_ids).await?;
     let views: Vec<RunView> = runs
         .into_iter()
         .map(|r| {
             let b = names[&r.project_sync_id];
-            RunView::new(r, b)
+            let tried = attempts.remove(&r.id).unwrap_or_default();
+            RunView::new(r, b, tried)
         })
         .collect();
     Ok(HttpResponse::Ok().json(json!({ "runs": views })))
@@ -152,15 +156,7 @@ pub async fn apply_selection(
     let enabled = crate::store::selections::set_selection(&txn, p.project.id, &wanted).await?;
     if p.stopped_because().is_none() {
         for sel in &enabled {
-            intake::enqueue(
-                &txn,
-                p.project.id,
-                sel.id,
-                &sel.branch,
-                Trigger::Selection,
-                None,
-            )
-            .await?;
+            intake::enqueue(&txn, p.project.id, sel, Trigger::Selection, None).await?;
         }
     }
     let names: Vec<&str> = wanted.iter().map(Selector::as_str).collect();
@@ -208,18 +204,14 @@ pub async fn queue_sync(
             .collect(),
     };
     let txn = crate::store::begin_write(&state.db).await?;
+    if branch.is_none() {
+        // Every branch: patterns look for new matches too (in the background).
+        crate::store::selections::relist_patterns(&txn, p.project.id).await?;
+    }
     let mut queued = Vec::new();
     for sel in targets {
-        let q = intake::enqueue(
-            &txn,
-            p.project.id,
-            sel.id,
-            &sel.branch,
-            Trigger::Manual,
-            None,
-        )
-        .await?;
-        queued.push(RunView::new(q.run, &sel.branch));
+        let q = intake::enqueue(&txn, p.project.id, sel, Trigger::Manual, None).await?;
+        queued.push(RunView::new(q.run, &sel.branch, Vec::new()));
     }
     txn.commit().await?;
     state.nudge.nudge();

@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::store::{
-    entities::{project_syncs, sync_runs},
+    entities::{project_syncs, sync_run_attempts, sync_runs},
     projects::ProjectRecord,
 };
 
@@ -109,12 +109,50 @@ pub struct RunView {
     pub queued_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// From the first attempt's start to the end, waits between attempts included.
+    pub duration_ms: Option<i64>,
+    /// The last attempt's error; each attempt's is in `attempts`.
+    pub error: Option<String>,
+    pub attempts: Vec<AttemptView>,
+}
+
+#[derive(Serialize)]
+pub struct AttemptView {
+    pub attempt: i32,
+    pub status: String,
+    pub worker: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
     pub duration_ms: Option<i64>,
     pub error: Option<String>,
+    pub files_fetched: i64,
+    pub bytes_fetched: i64,
+    pub api_requests: i64,
+}
+
+impl From<sync_run_attempts::Model> for AttemptView {
+    fn from(a: sync_run_attempts::Model) -> Self {
+        Self {
+            attempt: a.attempt,
+            status: a.status,
+            worker: a.worker,
+            duration_ms: a.finished_at.map(|f| (f - a.started_at).num_milliseconds()),
+            started_at: a.started_at,
+            finished_at: a.finished_at,
+            error: a.error,
+            files_fetched: a.files_fetched,
+            bytes_fetched: a.bytes_fetched,
+            api_requests: a.api_requests,
+        }
+    }
 }
 
 impl RunView {
-    pub fn new(run: sync_runs::Model, branch: &str) -> Self {
+    pub fn new(
+        run: sync_runs::Model,
+        branch: &str,
+        attempts: Vec<sync_run_attempts::Model>,
+    ) -> Self {
         let duration_ms = run
             .started_at
             .zip(run.finished_at)
@@ -137,6 +175,7 @@ impl RunView {
             finished_at: run.finished_at,
             duration_ms,
             error: run.error,
+            attempts: attempts.into_iter().map(AttemptView::from).collect(),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `/`: every installation and project, with each branch's state.
 use actix_web::{get, web, HttpResponse};
-use maud::html;
+use maud::{html, Markup};
 
 use super::{
     layout::{ago, commit_base, page as frame, short},
@@ -47,6 +47,9 @@ pub async fn page(
                     thead { tr { th { "Repository" } th { "Branch" } th { "State" } th { "Commit" } th { "When" } } }
                     tbody {
                         @for p in list {
+                            @if !p.selections.iter().any(|s| !s.is_pattern && s.enabled) {
+                                (unselected(p))
+                            }
                             @for b in p.selections.iter().filter(|s| !s.is_pattern && s.enabled) {
                                 @let repo_url = format!("{}{}", web, p.repository.full_name);
                                 tr data-project=(p.project.id) data-branch=(b.branch) data-commit-url=(commit_base(&repo_url)) {
@@ -74,4 +77,32 @@ pub async fn page(
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(html))
+}
+
+/// A project that syncs no branch (auto-selection off, an emptied selection, or patterns that
+/// match nothing yet) is listed too, saying so.
+fn unselected(p: &projects::ProjectRecord) -> Markup {
+    let patterns: Vec<&str> = p
+        .selections
+        .iter()
+        .filter(|s| s.is_pattern && s.enabled)
+        .map(|s| s.branch.as_str())
+        .collect();
+    html! {
+        tr.unselected data-project=(p.project.id) {
+            td { a href=(format!("/projects/{}", p.project.id)) { (p.repository.full_name) } }
+            td {
+                @if patterns.is_empty() { "—" } @else {
+                    @for (i, pattern) in patterns.iter().enumerate() {
+                        @if i > 0 { ", " }
+                        code { (pattern) }
+                    }
+                    " (matches no branch yet)"
+                }
+            }
+            td { span.state data-state="none" { "no branch selected" } }
+            td.sha { "—" }
+            td { "—" }
+        }
+    }
 }

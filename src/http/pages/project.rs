@@ -14,7 +14,7 @@ use crate::{
         auth::{self, Admin},
         ApiError, AppState,
     },
-    store::{projects::ProjectRecord, runs},
+    store::{attempts, entities::sync_run_attempts, projects::ProjectRecord, runs},
 };
 
 const HISTORY: u64 = 30;
@@ -41,6 +41,8 @@ pub async fn page(
         .map(|s| s.id)
         .collect();
     let history = runs::history(&state.db, &ids, HISTORY).await?;
+    let run_ids: Vec<i64> = history.iter().map(|r| r.id).collect();
+    let tries = attempts::of_runs(&state.db, &run_ids).await?;
     let branch_of = |sel: i64| {
         p.selections
             .iter()
@@ -86,7 +88,15 @@ pub async fn page(
                         td.fetched { (r.files_fetched) }
                         td.requests { (r.api_requests) }
                         td.duration { (r.started_at.zip(r.finished_at).map(|(s, f)| format!("{} ms", (f - s).num_milliseconds())).unwrap_or_default()) }
-                        td.error { (r.error.as_deref().unwrap_or("")) }
+                        td.error {
+                            (r.error.as_deref().unwrap_or(""))
+                            @if let Some(list) = tries.get(&r.id).filter(|l| l.len() > 1) {
+                                details.attempts {
+                                    summary { (list.len()) " attempts" }
+                                    ol { @for a in list { li { (attempt_line(a)) } } }
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -96,6 +106,19 @@ pub async fn page(
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(html))
+}
+
+/// `failed · 1200 ms · GitHub answered 502 ...`
+fn attempt_line(a: &sync_run_attempts::Model) -> String {
+    let mut line = a.status.clone();
+    if let Some(f) = a.finished_at {
+        line.push_str(&format!(" · {} ms", (f - a.started_at).num_milliseconds()));
+    }
+    if let Some(e) = &a.error {
+        line.push_str(" · ");
+        line.push_str(e);
+    }
+    line
 }
 
 fn pattern_matches(pattern: &str, branch: &str) -> bool {

@@ -7,4 +7,5 @@ pub mod project_syncs;
 pub mod projects;
 pub mod repositories;
 pub mod sync_events;
+pub mod sync_run_attempts;
 pub mod sync_runs;

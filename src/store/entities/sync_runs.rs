@@ -7,7 +7,7 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub project_sync_id: i64,
-    /// install, push, manual or reconcile.
+    /// Why it was queued: `runs::Trigger` (install, push, create, manual, reconcile, selection).
     pub trigger: String,
     pub from_sha: Option<String>,
     pub target_sha: Option<String>,

@@ -17,6 +17,12 @@ pub enum Fault {
     PrimaryExhausted { reset_in: u64 },
     /// Answers normally, after this delay.
     Latency(Duration),
+    /// Not GitHub's JSON: what a proxy or load balancer in front of it answers (an HTML 502).
+    Raw {
+        status: u16,
+        content_type: &'static str,
+        body: String,
+    },
 }
 
 pub(crate) struct FaultRule {
@@ -66,6 +72,13 @@ impl Fault {
                 insert(&mut r, "x-ratelimit-resource", "core".into());
                 r
             }
+            Fault::Raw {
+                status,
+                content_type,
+                body,
+            } => HttpResponse::build(actix_web::http::StatusCode::from_u16(*status).ok()?)
+                .content_type(*content_type)
+                .body(body.clone()),
             Fault::Latency(_) => return None,
         })
     }

@@ -1,5 +1,5 @@
-//! The git data endpoints: branches, trees, blobs, tarballs (302 to codeload), compare; read
-//! from the bare repositories with the git CLI.
+//! The git data endpoints: trees, blobs, tarballs (302 to codeload), compare; read from the bare
+//! repositories with the git CLI. Branches are in `branches.rs`.
 use actix_web::{
     http::{header, StatusCode},
     web, HttpRequest, HttpResponse,
@@ -14,73 +14,6 @@ use super::{
     routes::{not_found, visible, Data},
     server::github_error,
 };
-
-/// A commit as the branches and commits endpoints show it.
-async fn commit_json(base: &str, full: &str, bare: &std::path::Path, sha: &str) -> Option<Value> {
-    let out = git_bare(
-        bare,
-        &[
-            "show",
-            "-s",
-            "--format=%T%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%B",
-            sha,
-        ],
-    )
-    .await?;
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let f: Vec<&str> = text.splitn(9, '\0').collect();
-    if f.len() < 9 {
-        return None;
-    }
-    let parents: Vec<Value> = f[1]
-        .split_whitespace()
-        .map(|p| json!({ "sha": p, "url": format!("{base}/repos/{full}/commits/{p}") }))
-        .collect();
-    Some(json!({
-        "sha": sha, "node_id": format!("C_{sha}"),
-        "commit": {
-            "author": { "name": f[2], "email": f[3], "date": f[4] },
-            "committer": { "name": f[5], "email": f[6], "date": f[7] },
-            "message": f[8].trim_end(),
-            "tree": { "sha": f[0], "url": format!("{base}/repos/{full}/git/trees/{}", f[0]) },
-            "url": format!("{base}/repos/{full}/git/commits/{sha}"),
-            "comment_count": 0,
-        },
-        "url": format!("{base}/repos/{full}/commits/{sha}"),
-        "html_url": format!("{base}/{full}/commit/{sha}"),
-        "parents": parents,
-    }))
-}
-
-pub(crate) async fn branch(
-    state: Data,
-    req: HttpRequest,
-    path: web::Path<(String, String, String)>,
-) -> HttpResponse {
-    let (owner, name, branch) = path.into_inner();
-    let (_, bare) = match visible(&state, &req, &owner, &name) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let Some(sha) = resolve(&bare, &format!("refs/heads/{branch}"), "commit").await else {
-        return github_error(StatusCode::NOT_FOUND, "Branch not found");
-    };
-    let full = format!("{owner}/{name}");
-    let base = state.base();
-    let Some(commit) = commit_json(base, &full, &bare, &sha).await else {
-        return github_error(StatusCode::INTERNAL_SERVER_ERROR, "Server Error");
-    };
-    HttpResponse::Ok().json(json!({
-        "name": branch,
-        "commit": commit,
-        "_links": {
-            "self": format!("{base}/repos/{full}/branches/{branch}"),
-            "html": format!("{base}/{full}/tree/{branch}"),
-        },
-        "protected": false,
-        "protection_url": format!("{base}/repos/{full}/branches/{branch}/protection"),
-    }))
-}
 
 #[derive(Deserialize)]
 pub(crate) struct TreeQuery {

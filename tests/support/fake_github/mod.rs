@@ -17,6 +17,7 @@
 #![allow(clippy::result_large_err)]
 
 mod auth;
+mod branches;
 mod faults;
 mod git_api;
 mod repos;
@@ -50,6 +51,7 @@ pub mod route {
     pub const INSTALLATION_REPOS: &str = "GET /installation/repositories";
     pub const REPO: &str = "GET /repos/{owner}/{repo}";
     pub const REPO_BY_ID: &str = "GET /repositories/{repository_id}";
+    pub const BRANCHES: &str = "GET /repos/{owner}/{repo}/branches";
     pub const BRANCH: &str = "GET /repos/{owner}/{repo}/branches/{branch}";
     pub const TREE: &str = "GET /repos/{owner}/{repo}/git/trees/{tree_sha}";
     pub const BLOB: &str = "GET /repos/{owner}/{repo}/git/blobs/{file_sha}";

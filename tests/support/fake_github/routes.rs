@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::{
     auth::{issue_installation_token, mint, require_app, require_installation},
-    git_api,
+    branches, git_api,
     server::{github_error, State},
 };
 
@@ -28,8 +28,12 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     .route("/repositories/{repository_id}", web::get().to(repo_by_id))
     .route("/repos/{owner}/{repo}", web::get().to(repo))
     .route(
+        "/repos/{owner}/{repo}/branches",
+        web::get().to(branches::branches),
+    )
+    .route(
         "/repos/{owner}/{repo}/branches/{branch:.*}",
-        web::get().to(git_api::branch),
+        web::get().to(branches::branch),
     )
     .route(
         "/repos/{owner}/{repo}/git/trees/{tree_sha}",
@@ -153,34 +157,35 @@ async fn access_token(state: Data, req: HttpRequest, path: web::Path<i64>) -> Ht
 }
 
 #[derive(Deserialize)]
-struct Page {
+pub(crate) struct Page {
     per_page: Option<usize>,
     page: Option<usize>,
 }
 
-async fn installation_repos(state: Data, req: HttpRequest, q: web::Query<Page>) -> HttpResponse {
-    let installation = match require_installation(&state, &req) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    let per_page = q.per_page.unwrap_or(30).clamp(1, 100);
-    let page = q.page.unwrap_or(1).max(1);
-    let ids: Vec<i64> = state
-        .inner()
-        .installations
-        .get(&installation)
-        .map(|i| i.repos.iter().copied().collect())
-        .unwrap_or_default();
-    let last = ids.len().div_ceil(per_page).max(1);
-    let repos: Vec<Value> = ids
-        .iter()
-        .skip((page - 1) * per_page)
-        .take(per_page)
-        .map(|id| repo_json(&state, *id))
-        .collect();
+impl Page {
+    /// GitHub's paging: `per_page` 30 unless given, at most 100; pages count from 1.
+    pub(crate) fn slice<T>(&self, all: &[T]) -> (usize, usize, std::ops::Range<usize>) {
+        let per_page = self.per_page.unwrap_or(30).clamp(1, 100);
+        let page = self.page.unwrap_or(1).max(1);
+        let start = ((page - 1) * per_page).min(all.len());
+        let end = (start + per_page).min(all.len());
+        (per_page, page, start..end)
+    }
+}
+
+/// GitHub's `Link` header for page `page` of `last` under `path` (prev, next, last, first), or
+/// None when everything fits on one page.
+pub(crate) fn link_header(
+    state: &State,
+    path: &str,
+    per_page: usize,
+    page: usize,
+    total: usize,
+) -> Option<String> {
+    let last = total.div_ceil(per_page).max(1);
     let link = |p: usize, rel: &str| {
         format!(
-            "<{}/installation/repositories?per_page={per_page}&page={p}>; rel=\"{rel}\"",
+            "<{}{path}?per_page={per_page}&page={p}>; rel=\"{rel}\"",
             state.base()
         )
     };
@@ -195,9 +200,31 @@ async fn installation_repos(state: Data, req: HttpRequest, q: web::Query<Page>) 
     if page > 1 {
         links.push(link(1, "first"));
     }
+    (!links.is_empty()).then(|| links.join(", "))
+}
+
+async fn installation_repos(state: Data, req: HttpRequest, q: web::Query<Page>) -> HttpResponse {
+    let installation = match require_installation(&state, &req) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let ids: Vec<i64> = state
+        .inner()
+        .installations
+        .get(&installation)
+        .map(|i| i.repos.iter().copied().collect())
+        .unwrap_or_default();
+    let (per_page, page, range) = q.slice(&ids);
+    let repos: Vec<Value> = ids[range].iter().map(|id| repo_json(&state, *id)).collect();
     let mut res = HttpResponse::Ok();
-    if !links.is_empty() {
-        res.insert_header((header::LINK, links.join(", ")));
+    if let Some(links) = link_header(
+        &state,
+        "/installation/repositories",
+        per_page,
+        page,
+        ids.len(),
+    ) {
+        res.insert_header((header::LINK, links));
     }
     res.json(json!({
         "total_count": ids.len(),

@@ -88,10 +88,10 @@
     return tr;
   };
   const runStatus = (tr, status) => { if (tr) setState(tr.querySelector(".state"), status); };
-  const runTarget = (tr, sha) => {
-    const code = document.createElement("code");
-    code.textContent = short(sha) || "head";
-    tr.querySelector(".shas").replaceChildren("→ ", code);
+  // "from → to", as the server renders stored runs.
+  const runShas = (tr, from, to) => {
+    const code = (text) => { const c = document.createElement("code"); c.textContent = text; return c; };
+    tr.querySelector(".shas").replaceChildren(code(short(from) || "—"), " → ", code(short(to) || "head"));
   };
 
   // Rows for branches or projects that appeared after the page loaded need the server: say so.
@@ -127,15 +127,19 @@
     if (!run) return;
     if (kind === "queued") {
       runStatus(run, "queued");
-      runTarget(run, d.target_sha);
+      runShas(run, d.from_sha, d.target_sha);
     }
     if (kind === "started" || kind === "progress") {
       runStatus(run, "running");
-      if (kind === "started" && d.at) run.dataset.started = d.at;
+      // The run's start is its first attempt's: a retry does not restart the duration.
+      if (kind === "started") {
+        if (d.started_at || d.at) run.dataset.started = d.started_at || d.at;
+        runShas(run, d.from_sha, d.target_sha);
+      }
     }
     if (kind === "succeeded") {
       runStatus(run, "succeeded");
-      runTarget(run, d.sha);
+      runShas(run, d.from_sha, d.sha);
       text(run.querySelector(".changed"), `${d.files_changed} / ${d.files_total}`);
       text(run.querySelector(".fetched"), d.files_fetched);
       text(run.querySelector(".requests"), d.api_requests);
@@ -145,6 +149,8 @@
     }
     if (kind === "failed") {
       runStatus(run, d.will_retry ? "queued" : "failed");
+      if (d.target_sha) runShas(run, d.from_sha, d.target_sha);
+      if (d.files_total != null) text(run.querySelector(".changed"), `${d.files_changed} / ${d.files_total}`);
       text(run.querySelector(".error"), d.error || "");
     }
   };

@@ -1,0 +1,87 @@
+//! `HUBSYNC_MAX_FILE_SIZE` changed between starts: files skipped as too large are fetched once
+//! the limit allows them, and a lower limit never deletes content already stored.
+use std::time::Duration;
+
+use hubsync::store::manifests;
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    db_test,
+    support::{
+        fake_github::{route, FakeGithub},
+        synced::{self, assert_manifest_matches},
+        webhooks::SECRET,
+        TestApp,
+    },
+};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+async fn file(app: &TestApp, project: i64, path: &str) -> (u16, Vec<u8>) {
+    let r = app
+        .client
+        .get(app.url(&format!("/api/v1/projects/{project}/files/{path}")))
+        .bearer_auth(synced::ADMIN)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+}
+
+/// Waits until the blob `sha` has its content stored.
+async fn wait_stored(db: &DatabaseConnection, sha: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let blob = manifests::blob(db, sha).await.unwrap();
+        if blob.is_some_and(|b| b.content.is_some()) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "blob {sha} was never fetched"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+db_test! {
+    async fn raising_the_limit_fetches_skipped_files_and_lowering_it_keeps_them(db) {
+        let fake = FakeGithub::start().await;
+        let inst = fake.add_installation("octo-org");
+        let repo = fake.create_repo(inst, "assets");
+        let big = vec![b'b'; 5_000];
+        let huge = vec![b'h'; 20_000];
+        repo.write("small.txt", "small\n").write("big.bin", &big).write("huge.bin", &huge);
+        repo.commit("three sizes");
+        repo.push("main");
+        let listing = synced::ls_tree(&repo, "main");
+        let big_sha = listing["big.bin"].1.clone();
+
+        let app = synced::start(&fake, &db, &[("HUBSYNC_MAX_FILE_SIZE", "1000")]).await;
+        let sel = synced::install(&fake, &app, &repo).await;
+        let project = sel.project_id;
+        assert_eq!(file(&app, project, "big.bin").await.0, 404, "over the limit: listed only");
+        app.stop().await;
+
+        // Restarted with a higher limit and no push: the start-up fetches what is now allowed.
+        fake.reset_counts();
+        let app = synced::start(&fake, &db, &[("HUBSYNC_MAX_FILE_SIZE", "10000")]).await;
+        wait_stored(&app.app.db, &big_sha).await;
+        assert_eq!(file(&app, project, "big.bin").await, (200, big.clone()));
+        assert_eq!(file(&app, project, "huge.bin").await.0, 404, "still over the limit");
+        assert_manifest_matches(&app.app.db, sel.id, &repo, "main", 10_000).await;
+        assert_eq!(fake.requests(route::BLOB) + fake.requests(route::TARBALL), 1, "only big.bin");
+        app.stop().await;
+
+        // A lower limit: the next sync keeps every byte already stored.
+        let app = synced::start(&fake, &db, &[("HUBSYNC_MAX_FILE_SIZE", "100")]).await;
+        repo.write("small.txt", "changed\n");
+        repo.commit("a small change");
+        let push = repo.push("main");
+        fake.push_event(&push).send(&app.client, &app.url("/webhooks/github"), SECRET).await;
+        synced::wait_synced(&app.app.db, repo.id, "main", &push.after, WAIT).await;
+        assert_eq!(file(&app, project, "big.bin").await, (200, big));
+        assert_eq!(file(&app, project, "small.txt").await, (200, b"changed\n".to_vec()));
+        app.stop().await;
+    }
+}
