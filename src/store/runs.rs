@@ -121,7 +121,23 @@ pub async fn queued_run(
 /// running run; or a running one whose lease expired (its worker died). PostgreSQL skips rows
 /// other workers are claiming; SQLite serialises writers, so the update is atomic there too.
 /// `started_at` is the first attempt's start: a run's duration covers all of its attempts.
+///
+/// Call it in a transaction: the claim and the attempt it starts then commit together, so a
+/// worker that dies right after claiming still leaves its attempt on record.
 pub async fn claim(
+    db: &impl ConnectionTrait,
+    worker: &str,
+    lease: Duration,
+    debounce: Duration,
+) -> Result<Option<sync_runs::Model>, DbErr> {
+    let claimed = claim_in(db, worker, lease, debounce).await?;
+    if let Some(run) = &claimed {
+        attempts::begin(db, run, worker).await?;
+    }
+    Ok(claimed)
+}
+
+async fn claim_in(
     db: &impl ConnectionTrait,
     worker: &str,
     lease: Duration,

@@ -1,7 +1,7 @@
 //! The worker loop: claim a run with a lease, keep the lease alive, run it, record the outcome.
 use std::sync::Arc;
 
-use sea_orm::{DatabaseConnection, DbErr, EntityTrait};
+use sea_orm::{DatabaseConnection, DbErr, EntityTrait, TransactionTrait};
 use serde_json::json;
 use tokio::sync::Notify;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -16,7 +16,7 @@ use crate::{
     github::{GithubSlot, RepoName, RequestCounter},
     progress::{self, Hub},
     store::{
-        attempts::{self, AttemptStatus},
+        attempts::AttemptStatus,
         entities::{project_syncs, sync_runs},
         projects,
         runs::{self, RunCounts},
@@ -57,14 +57,7 @@ impl Workers {
             }
             let claimed = match self.github.app() {
                 None => None,
-                Some(_) => match runs::claim(
-                    &self.db,
-                    &worker,
-                    lease(&self.settings),
-                    chrono_duration(self.settings.debounce),
-                )
-                .await
-                {
+                Some(_) => match self.claim(&worker).await {
                     Ok(run) => run,
                     Err(e) => {
                         tracing::warn!(error = %e, "claiming a sync run failed");
@@ -98,6 +91,16 @@ impl Workers {
         }
     }
 
+    /// Claims a run and starts its attempt in one transaction.
+    async fn claim(&self, worker: &str) -> Result<Option<sync_runs::Model>, DbErr> {
+        let txn = self.db.begin().await?;
+        let lease = lease(&self.settings);
+        let debounce = chrono_duration(self.settings.debounce);
+        let run = runs::claim(&txn, worker, lease, debounce).await?;
+        txn.commit().await?;
+        Ok(run)
+    }
+
     async fn process(&self, worker: &str, run: sync_runs::Model, shutdown: &CancellationToken) {
         if let Err(e) = self.try_process(worker, &run, shutdown).await {
             tracing::error!(error = %e, "recording a sync run's outcome failed; its lease will expire and it will run again");
@@ -113,7 +116,6 @@ impl Workers {
         let Some(app) = self.github.app() else {
             return Ok(());
         };
-        attempts::begin(&self.db, run, worker).await?;
         let (target, installation_id) = match self.target(run).await? {
             Ok(t) => t,
             Err(reason) => {
