@@ -7,7 +7,7 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
-use crate::secret::Secret;
+use crate::secret::{Secret, WebhookSecret};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialsError {
@@ -22,7 +22,7 @@ pub enum CredentialsError {
 pub struct StoredCredentials {
     pub app_id: u64,
     pub private_key: Secret,
-    pub webhook_secret: Secret,
+    pub webhook_secret: WebhookSecret,
     pub client_id: String,
     pub client_secret: Secret,
     /// The app's page on GitHub, for links.
@@ -55,17 +55,21 @@ impl StoredCredentials {
         // serde's message names the field, never its value.
         let disk: OnDisk = serde_json::from_slice(&bytes)
             .map_err(|e| read_err(format!("not a hubsync credentials file ({e})")))?;
+        // An empty or short secret would make webhook signatures guessable.
+        let webhook_secret = WebhookSecret::parse(disk.webhook_secret)
+            .map_err(|e| read_err(format!("its webhook_secret is unusable: {e}")))?;
         Ok(Some(Self {
             app_id: disk.app_id,
             private_key: Secret::new(disk.private_key),
-            webhook_secret: Secret::new(disk.webhook_secret),
+            webhook_secret,
             client_id: disk.client_id,
             client_secret: Secret::new(disk.client_secret),
             html_url: disk.html_url,
         }))
     }
 
-    /// Writes atomically (temp file, fsync, rename), readable by this user only.
+    /// Writes atomically (temp file, fsync, rename), readable by this user only. A missing
+    /// directory is created for this user only (0700); an existing one is left as it is.
     pub fn save(&self, path: &Path) -> Result<(), CredentialsError> {
         let write_err = |reason: String| CredentialsError::Write {
             path: path.to_owned(),
@@ -80,6 +84,9 @@ impl StoredCredentials {
             html_url: self.html_url.clone(),
         };
         let json = serde_json::to_vec_pretty(&disk).map_err(|e| write_err(e.to_string()))?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            crate::private_files::create_dir(dir).map_err(|e| write_err(e.to_string()))?;
+        }
         let tmp = path.with_extension("json.tmp");
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);
@@ -111,7 +118,7 @@ mod tests {
         let creds = StoredCredentials {
             app_id: 7,
             private_key: Secret::new("PEMDATA"),
-            webhook_secret: Secret::new("HOOKSECRET"),
+            webhook_secret: WebhookSecret::parse("HOOKSECRET-of-twenty-bytes").unwrap(),
             client_id: "Iv1.abc".into(),
             client_secret: Secret::new("CLIENTSECRET"),
             html_url: "https://github.com/apps/x".into(),

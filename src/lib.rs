@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod git;
 pub mod github;
 pub mod http;
+pub mod private_files;
 pub mod progress;
 pub mod secret;
 pub mod startup;

@@ -1,4 +1,5 @@
-//! A wrapper for secrets (private key, webhook secrets, tokens) that never prints its value.
+//! Wrappers for secrets (private key, webhook secrets, tokens) that never print their value, and
+//! the minimum strength hubsync accepts for the ones an operator chooses.
 use std::fmt;
 
 #[derive(Clone, PartialEq, Eq)]
@@ -27,6 +28,64 @@ impl fmt::Display for Secret {
     }
 }
 
+/// A secret shorter than hubsync accepts. Says how long it is, never what it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} is {len} {unit} long; at least {min} are needed (e.g. `openssl rand -hex 32`)")]
+pub struct WeakSecret {
+    pub what: &'static str,
+    pub len: usize,
+    pub unit: &'static str,
+    pub min: usize,
+}
+
+/// A webhook secret long enough that its signatures cannot be guessed. An empty one would make
+/// every signature forgeable (HMAC takes an empty key), so none can be built.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct WebhookSecret(Secret);
+
+impl WebhookSecret {
+    pub const MIN_BYTES: usize = 20;
+
+    pub fn parse(raw: impl Into<String>) -> Result<Self, WeakSecret> {
+        let raw = raw.into();
+        at_least(&raw, "the webhook secret", Self::MIN_BYTES)?;
+        Ok(Self(Secret::new(raw)))
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+}
+
+/// The admin token: whoever holds it controls what hubsync syncs.
+pub const ADMIN_TOKEN_MIN_CHARS: usize = 32;
+
+pub fn admin_token(raw: impl Into<String>) -> Result<Secret, WeakSecret> {
+    let raw = raw.into();
+    let len = raw.chars().count();
+    if len < ADMIN_TOKEN_MIN_CHARS {
+        return Err(WeakSecret {
+            what: "the admin token",
+            len,
+            unit: "characters",
+            min: ADMIN_TOKEN_MIN_CHARS,
+        });
+    }
+    Ok(Secret::new(raw))
+}
+
+fn at_least(raw: &str, what: &'static str, min: usize) -> Result<(), WeakSecret> {
+    if raw.len() < min {
+        return Err(WeakSecret {
+            what,
+            len: raw.len(),
+            unit: "bytes",
+            min,
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,5 +96,19 @@ mod tests {
         assert!(!format!("{s:?}").contains("hunter2"));
         assert!(!format!("{s}").contains("hunter2"));
         assert_eq!(s.expose(), "hunter2");
+        let w = WebhookSecret::parse("a-webhook-secret-of-28-bytes").unwrap();
+        assert!(!format!("{w:?}").contains("28-bytes"));
+    }
+
+    #[test]
+    fn short_secrets_are_refused_without_echoing_them() {
+        for raw in ["", "hunter2", "nineteen-bytes-long"] {
+            let e = WebhookSecret::parse(raw).unwrap_err();
+            assert_eq!((e.len, e.min), (raw.len(), 20));
+            assert!(raw.is_empty() || !e.to_string().contains(raw), "{e}");
+        }
+        assert!(WebhookSecret::parse("twenty-bytes-exactly").is_ok());
+        assert!(admin_token("x".repeat(31)).is_err());
+        assert!(admin_token("x".repeat(32)).is_ok());
     }
 }

@@ -1,7 +1,7 @@
 //! Builds the whole application. `main` and the integration tests both go through `run`.
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use actix_web::{dev::ServerHandle, middleware, web, App, HttpServer};
+use actix_web::{dev::ServerHandle, web};
 use sea_orm::DatabaseConnection;
 use tokio::{sync::Notify, task::JoinHandle};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -69,6 +69,11 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         applied = applied.len(),
         "database ready"
     );
+    // A changed admin token ends the sessions opened with the old one, on every replica.
+    let token_id = config.admin_token.as_ref().map(http::auth::token_id);
+    store::sessions::revoke_other_tokens(&db, token_id.as_deref())
+        .await
+        .map_err(StoreError::from)?;
     if config.github.app.is_none() || config.github.webhook_secrets.is_empty() {
         tracing::warn!(
             "GitHub App credentials are not set (GITHUB_APP_ID, GITHUB_PRIVATE_KEY[_PATH], \
@@ -132,6 +137,7 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
     }
 
     let addr = config.bind;
+    let http_limits = config.http.clone();
     let listener = listen(addr).map_err(|source| StartupError::Bind { addr, source })?;
     let addr = listener
         .local_addr()
@@ -154,18 +160,8 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         nudge,
         shutdown: shutdown.clone(),
     });
-    let server = HttpServer::new(move || {
-        App::new()
-            .wrap(middleware::NormalizePath::trim())
-            .app_data(state.clone())
-            .configure(http::routes)
-    })
-    .listen(listener)
-    .map_err(|source| StartupError::Bind { addr, source })?
-    // main owns signal handling, so that workers stop together with the server.
-    .disable_signals()
-    .shutdown_timeout(30)
-    .run();
+    let server = http::server::start(listener, state, &http_limits)
+        .map_err(|source| StartupError::Bind { addr, source })?;
     let handle = server.handle();
     let server_task = tokio::spawn(server);
     tracing::info!(%addr, "listening");

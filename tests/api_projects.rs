@@ -8,7 +8,7 @@ use crate::{
     support::{seed, TestApp, TestDb},
 };
 
-const TOKEN: &str = "admin-token-for-tests";
+const TOKEN: &str = "admin-token-for-tests-0123456789abcdef";
 
 async fn app_with_project(db: &TestDb) -> (TestApp, i64) {
     seed::app_with_project(db, TOKEN, "octo-org/hello", &[]).await

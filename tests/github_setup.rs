@@ -121,11 +121,12 @@ db_test! {
             .unwrap();
         assert_eq!(head.commit.as_str(), repo.head("main").unwrap());
 
-        // The state was single-use, and a configured instance refuses to be set up again.
+        // A configured instance cannot be set up again: both routes are gone.
         let res = http.get(&back).send().await.unwrap();
-        assert_eq!(res.status(), 400);
-        let html = app.get("/setup").await.text().await.unwrap();
-        assert!(html.contains("connected") && !html.contains("create-app"), "{html}");
+        assert_eq!(res.status(), 404);
+        let res = app.get("/setup").await;
+        assert_eq!(res.status(), 404);
+        assert!(!res.text().await.unwrap().contains("4242"), "nor says which app it is");
         app.stop().await;
 
         // The next start reads the file.

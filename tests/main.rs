@@ -11,6 +11,7 @@ mod github_setup;
 mod migrations;
 mod pages;
 mod replicas;
+mod security;
 mod sse;
 mod sse_burst;
 mod sync_flow;

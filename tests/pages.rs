@@ -6,7 +6,7 @@ use crate::{
     support::{seed, TestApp, TestDb},
 };
 
-const TOKEN: &str = "page-test-token";
+const TOKEN: &str = "page-test-token-0123456789abcdef01234";
 
 async fn app_with_project(db: &TestDb) -> (TestApp, i64) {
     seed::app_with_project(db, TOKEN, "octo-org/secret-plans", &[]).await
@@ -74,7 +74,8 @@ db_test! {
         let r = client.get(app.url("/api/v1/projects")).send().await.unwrap();
         assert_eq!(r.status(), 200, "the session opens the API too");
 
-        let r = client.post(app.url("/logout")).send().await.unwrap();
+        let csrf = csrf_of(&html);
+        let r = client.post(app.url("/logout")).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
         let r = client.get(app.url("/")).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "logged out");

@@ -8,7 +8,7 @@ use crate::{
     support::{seed, sse::SseStream, TestApp, TestDb},
 };
 
-const TOKEN: &str = "sse-test-token";
+const TOKEN: &str = "sse-test-token-0123456789abcdef0123";
 const WAIT: Duration = Duration::from_secs(10);
 
 async fn app_with_project(db: &TestDb) -> (TestApp, i64) {

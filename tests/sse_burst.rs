@@ -18,7 +18,7 @@ use crate::{
     support::{seed, spawn_app_with, sse::SseStream, test_config, TestApp, TestDb},
 };
 
-const TOKEN: &str = "sse-burst-token";
+const TOKEN: &str = "sse-burst-token-0123456789abcdef0123";
 const WAIT: Duration = Duration::from_secs(60);
 const PROJECTS: i64 = 50;
 const WRITERS: usize = 8;

@@ -113,8 +113,8 @@ db_test! {
 
 db_test! {
     async fn a_rotated_secret_list_accepts_each_secret(db) {
-        let app = spawn_app_with(crate::support::test_config(&db, &[("GITHUB_WEBHOOK_SECRET", "old-secret,new-secret")])).await;
-        for secret in ["old-secret", "new-secret"] {
+        let app = spawn_app_with(crate::support::test_config(&db, &[("GITHUB_WEBHOOK_SECRET", "old-webhook-secret-of-hubsync,new-webhook-secret-of-hubsync")])).await;
+        for secret in ["old-webhook-secret-of-hubsync", "new-webhook-secret-of-hubsync"] {
             let body = fixture("ping");
             let r = spoiled(&app, &body, &[("X-Hub-Signature-256", &github_signature(secret, &body))]).send().await.unwrap();
             assert_eq!(r.status(), 202, "{secret}");

@@ -50,7 +50,8 @@ db_test! {
         // Each mistake is one line and a non-zero exit.
         for (args, secret, needle) in [
             (args("y"), None, "GITHUB_WEBHOOK_SECRET"),
-            (args("y"), Some("wrong-secret"), "401"),
+            (args("y"), Some("a-wrong-secret-of-hubsync"), "401"),
+            (args("y"), Some("short"), "at least 20"),
             (vec!["--event".into(), "push".into(), "/no/such/file.json".into(), "--url".into(), app.base.clone()], Some(SECRET), "cannot read"),
             (vec!["--event".into(), "Push!".into(), file.clone(), "--url".into(), app.base.clone()], Some(SECRET), "--event"),
         ] {

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::support::{fake_github::FakeGithub, hubsync_bin, webhooks::SECRET};
 
-pub const ADMIN: &str = "bench-admin";
+pub const ADMIN: &str = "bench-admin-token-0123456789abcdef0123";
 
 /// A fresh database for one bench case (tests/support/db.rs), dropped after it.
 pub type BenchDb = crate::support::TestDb;

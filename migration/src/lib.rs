@@ -5,6 +5,7 @@ mod data_loss;
 mod m20261126_000001_initial;
 mod m20261126_000002_deliveries_due;
 mod m20261126_000003_drop_unused_delivery_index;
+mod m20261203_000100_sessions;
 mod m20261203_000200_sync_run_attempts;
 mod m20261203_000201_blobs_without_content;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_initial::Migration),
             Box::new(m20261126_000002_deliveries_due::Migration),
             Box::new(m20261126_000003_drop_unused_delivery_index::Migration),
+            Box::new(m20261203_000100_sessions::Migration),
             Box::new(m20261203_000200_sync_run_attempts::Migration),
             Box::new(m20261203_000201_blobs_without_content::Migration),
         ]

@@ -48,6 +48,17 @@ impl DatabaseUrl {
         }
     }
 
+    /// The SQLite database file, unless the database is in memory (or not SQLite).
+    pub fn sqlite_path(&self) -> Option<std::path::PathBuf> {
+        let Self::Sqlite(url) = self else {
+            return None;
+        };
+        let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        let in_memory = path.is_empty() || path.starts_with(':') || query.contains("mode=memory");
+        (!in_memory).then(|| std::path::PathBuf::from(path))
+    }
+
     pub fn engine(&self) -> &'static str {
         match self {
             Self::Sqlite(_) => "sqlite",

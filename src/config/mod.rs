@@ -5,14 +5,23 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use url::Url;
 
 mod database_url;
+mod proxies;
 #[cfg(test)]
 mod tests;
 mod vars;
 
 pub use database_url::DatabaseUrl;
-use vars::{app_credentials, default_credentials_path, number, number_var, sync_settings, url_var};
+pub use proxies::{canonical_ip, TrustedProxies};
+use vars::{
+    admin_token, app_credentials, default_credentials_path, http_limits, number, number_var,
+    sync_settings, url_var, webhook_secrets,
+};
 
-use crate::{credentials::StoredCredentials, secret::Secret, sync::SyncSettings};
+use crate::{
+    credentials::StoredCredentials,
+    secret::{Secret, WebhookSecret},
+    sync::SyncSettings,
+};
 
 #[derive(Debug, thiserror::Error)]
 #[error("invalid {var}: {reason}")]
@@ -46,7 +55,7 @@ pub struct GithubConfig {
     /// None until the app is created and configured: webhooks and syncs stay off.
     pub app: Option<AppCredentials>,
     /// Every secret is accepted, so a secret can be rotated without dropping deliveries.
-    pub webhook_secrets: Vec<Secret>,
+    pub webhook_secrets: Vec<WebhookSecret>,
     pub api_url: Url,
     pub web_url: Url,
     /// Requests in flight per installation (HUBSYNC_GITHUB_CONCURRENCY).
@@ -80,12 +89,56 @@ impl Default for WebhookConfig {
     }
 }
 
+/// Bounds on connections and request bodies, so that slow or hostile clients cannot hold the
+/// server's memory or connections (src/http/limits.rs, src/http/server.rs).
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    /// A request body must arrive within this (`HUBSYNC_BODY_TIMEOUT_SECS`), else 408.
+    pub body_timeout: Duration,
+    /// Request body bytes held in memory at once across all connections
+    /// (`HUBSYNC_BODY_MEMORY_BYTES`); past it, 503 with Retry-After.
+    pub body_memory: usize,
+    /// Open connections at most (`HUBSYNC_MAX_CONNECTIONS`); past it, new ones wait in the backlog.
+    pub max_connections: usize,
+    /// A request's line and headers must arrive within this, counted from their first byte.
+    pub head_timeout: Duration,
+    /// An idle keep-alive connection is closed after this.
+    pub keep_alive: Duration,
+    /// Proxies whose `X-Forwarded-For` names the client (`HUBSYNC_TRUSTED_PROXIES`).
+    pub trusted_proxies: TrustedProxies,
+}
+
+impl HttpLimits {
+    /// The first this many bytes of each body may use all of `body_memory`; bytes past them only
+    /// `large_body_memory`, so that a few large senders cannot hold every byte and starve the
+    /// ordinary deliveries (GitHub's are mostly well under 100 KB).
+    pub const SMALL_BODY: usize = 256 * 1024;
+
+    pub fn large_body_memory(&self) -> usize {
+        self.body_memory - self.body_memory / 4
+    }
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            body_timeout: Duration::from_secs(10),
+            body_memory: 64 * 1024 * 1024,
+            max_connections: 10_000,
+            head_timeout: Duration::from_secs(5),
+            keep_alive: Duration::from_secs(5),
+            trusted_proxies: TrustedProxies::default(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind: SocketAddr,
     pub database_url: DatabaseUrl,
     pub github: GithubConfig,
     pub webhook: WebhookConfig,
+    pub http: HttpLimits,
     pub admin_token: Option<Secret>,
     pub log_format: LogFormat,
     /// Where users and GitHub reach this instance (manifest URLs, webhook URL); None means
@@ -190,15 +243,7 @@ impl Config {
 
         let github = GithubConfig {
             app: app_credentials(&var)?,
-            webhook_secrets: var("GITHUB_WEBHOOK_SECRET")
-                .map(|v| {
-                    v.split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(Secret::new)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            webhook_secrets: webhook_secrets(&var)?,
             api_url: url_var(&var, "GITHUB_API_URL", "https://api.github.com")?,
             web_url: url_var(&var, "GITHUB_URL", "https://github.com")?,
             concurrency,
@@ -242,12 +287,15 @@ impl Config {
             )?),
         };
 
+        let http = http_limits(&var, webhook.max_body_bytes)?;
+
         Ok(Self {
             bind,
             database_url,
             github,
             webhook,
-            admin_token: var("HUBSYNC_ADMIN_TOKEN").map(Secret::new),
+            http,
+            admin_token: admin_token(&var)?,
             log_format,
             public_url,
             credentials_path,

@@ -21,6 +21,14 @@ fn defaults_work_on_a_bare_machine() {
     assert_eq!(c.log_format, LogFormat::Text);
     assert_eq!(c.webhook.max_body_bytes, 26_214_400);
     assert!(c.webhook.process);
+    assert_eq!(c.http.body_memory, 64 << 20);
+    assert!(c.http.large_body_memory() >= c.webhook.max_body_bytes);
+    let c = load(&[("HUBSYNC_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1")]).unwrap();
+    assert!(c.http.trusted_proxies.trusts("10.1.2.3".parse().unwrap()));
+    assert!(!c
+        .http
+        .trusted_proxies
+        .trusts("192.168.0.1".parse().unwrap()));
 }
 
 #[test]
@@ -62,6 +70,10 @@ fn errors_name_the_variable() {
         ("HUBSYNC_WEBHOOK_RETRY_MS", "soon"),
         ("HUBSYNC_RECONCILE_SECS", "0.01"),
         ("HUBSYNC_RECONCILE_SECS", "-1"),
+        ("HUBSYNC_BODY_TIMEOUT_SECS", "0"),
+        ("HUBSYNC_BODY_MEMORY_BYTES", "1048576"),
+        ("HUBSYNC_MAX_CONNECTIONS", "0"),
+        ("HUBSYNC_TRUSTED_PROXIES", "10.0.0.0/40"),
     ] {
         let err = load(&[(var, value)]).unwrap_err();
         assert_eq!(err.var, var, "{err}");
@@ -81,14 +93,46 @@ fn a_bad_private_key_is_rejected_without_echoing_it() {
 
 #[test]
 fn webhook_secrets_are_a_list_and_never_print() {
-    let c = load(&[("GITHUB_WEBHOOK_SECRET", "old-secret, new-secret")]).unwrap();
+    let c = load(&[(
+        "GITHUB_WEBHOOK_SECRET",
+        "old-webhook-secret-value, new-webhook-secret-value",
+    )])
+    .unwrap();
     assert_eq!(c.github.webhook_secrets.len(), 2);
-    assert_eq!(c.github.webhook_secrets[1].expose(), "new-secret");
-    let debug = format!("{c:?}");
-    assert!(
-        !debug.contains("old-secret") && !debug.contains("new-secret"),
-        "{debug}"
+    assert_eq!(
+        c.github.webhook_secrets[1].expose(),
+        "new-webhook-secret-value"
     );
+    let debug = format!("{c:?}");
+    assert!(!debug.contains("webhook-secret-value"), "{debug}");
+}
+
+#[test]
+fn short_or_empty_secrets_and_tokens_are_refused_naming_the_variable() {
+    let long = "a-webhook-secret-long-enough";
+    for (value, says) in [
+        ("short", "the secret is 5 bytes long"),
+        (&format!("{long},short") as &str, "entry 2 of 2"),
+        (
+            &format!("{long},") as &str,
+            "entry 2 of 2 (comma-separated) is 0 bytes",
+        ),
+        (&format!(" ,{long}") as &str, "entry 1 of 2"),
+    ] {
+        let err = load(&[("GITHUB_WEBHOOK_SECRET", value)]).unwrap_err();
+        assert_eq!(err.var, "GITHUB_WEBHOOK_SECRET");
+        let text = err.to_string();
+        assert!(
+            text.contains(says) && text.contains("at least 20"),
+            "{text}"
+        );
+        assert!(!text.contains("short"), "never echoes the value: {text}");
+    }
+    let err = load(&[("HUBSYNC_ADMIN_TOKEN", "hunter2hunter2")]).unwrap_err();
+    assert_eq!(err.var, "HUBSYNC_ADMIN_TOKEN");
+    assert!(err.to_string().contains("14 characters") && !err.to_string().contains("hunter2"));
+    let ok = load(&[("HUBSYNC_ADMIN_TOKEN", &"t".repeat(32))]).unwrap();
+    assert!(ok.admin_token.is_some());
 }
 
 #[test]
@@ -108,7 +152,7 @@ fn the_credentials_file_fills_in_what_env_leaves_unset() {
     StoredCredentials {
         app_id: 99,
         private_key: Secret::new(pem),
-        webhook_secret: Secret::new("from-file"),
+        webhook_secret: WebhookSecret::parse("webhook-secret-from-file").unwrap(),
         client_id: "Iv1.x".into(),
         client_secret: Secret::new("cs"),
         html_url: String::new(),
@@ -118,20 +162,35 @@ fn the_credentials_file_fills_in_what_env_leaves_unset() {
     let p = path.to_str().unwrap();
     let c = load(&[("HUBSYNC_CREDENTIALS_PATH", p)]).unwrap();
     assert_eq!(c.github.app.as_ref().unwrap().app_id, 99);
-    assert_eq!(c.github.webhook_secrets[0].expose(), "from-file");
+    assert_eq!(
+        c.github.webhook_secrets[0].expose(),
+        "webhook-secret-from-file"
+    );
     assert_eq!(c.github.client_id.as_deref(), Some("Iv1.x"));
     // The environment wins, and the app identity is taken whole from one place.
     let c = load(&[
         ("HUBSYNC_CREDENTIALS_PATH", p),
-        ("GITHUB_WEBHOOK_SECRET", "from-env"),
+        ("GITHUB_WEBHOOK_SECRET", "webhook-secret-from-the-env"),
         ("GITHUB_APP_ID", "5"),
         ("GITHUB_PRIVATE_KEY", pem),
     ])
     .unwrap();
     assert_eq!(c.github.app.as_ref().unwrap().app_id, 5);
-    assert_eq!(c.github.webhook_secrets[0].expose(), "from-env");
+    assert_eq!(
+        c.github.webhook_secrets[0].expose(),
+        "webhook-secret-from-the-env"
+    );
     let err = load(&[("HUBSYNC_CREDENTIALS_PATH", p), ("GITHUB_APP_ID", "5")]).unwrap_err();
     assert_eq!(err.var, "GITHUB_PRIVATE_KEY");
+    // A short secret in the file is refused like one in the environment.
+    let file = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, file.replace("webhook-secret-from-file", "short")).unwrap();
+    let err = load(&[("HUBSYNC_CREDENTIALS_PATH", p)]).unwrap_err();
+    assert_eq!(err.var, "HUBSYNC_CREDENTIALS_PATH");
+    assert!(
+        err.to_string().contains("webhook_secret") && !err.to_string().contains("short"),
+        "{err}"
+    );
     std::fs::write(&path, "{not json").unwrap();
     let err = load(&[("HUBSYNC_CREDENTIALS_PATH", p)]).unwrap_err();
     assert_eq!(err.var, "HUBSYNC_CREDENTIALS_PATH");

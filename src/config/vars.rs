@@ -3,11 +3,58 @@ use std::{path::PathBuf, time::Duration};
 
 use url::Url;
 
-use super::{invalid, AppCredentials, ConfigError, DatabaseUrl};
+use super::{invalid, AppCredentials, ConfigError, DatabaseUrl, HttpLimits, TrustedProxies};
 use crate::{
-    secret::Secret,
+    secret::{self, Secret, WebhookSecret},
     sync::{AutoSelect, SyncSettings},
 };
+
+/// `GITHUB_WEBHOOK_SECRET`: one secret, or several separated by commas (rotation). Each must be
+/// long enough; the error says which entry is not, never what it is.
+pub(super) fn webhook_secrets(
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<Vec<WebhookSecret>, ConfigError> {
+    const NAME: &str = "GITHUB_WEBHOOK_SECRET";
+    let Some(raw) = var(NAME) else {
+        return Ok(Vec::new());
+    };
+    let entries: Vec<&str> = raw.split(',').map(str::trim).collect();
+    let n = entries.len();
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            WebhookSecret::parse(*entry).map_err(|e| {
+                let which = if n == 1 {
+                    "the secret".to_owned()
+                } else {
+                    format!("entry {} of {n} (comma-separated)", i + 1)
+                };
+                invalid(NAME, format!("{which} is {} bytes long; at least {} are needed (e.g. `openssl rand -hex 32`)", e.len, e.min))
+            })
+        })
+        .collect()
+}
+
+/// `HUBSYNC_ADMIN_TOKEN`: unset closes the pages and the API; set, it must be long.
+pub(super) fn admin_token(
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<Secret>, ConfigError> {
+    const NAME: &str = "HUBSYNC_ADMIN_TOKEN";
+    var(NAME)
+        .map(|raw| {
+            secret::admin_token(raw.trim()).map_err(|e| {
+                invalid(
+                    NAME,
+                    format!(
+                        "is {} characters long; at least {} are needed (e.g. `openssl rand -hex 32`)",
+                        e.len, e.min
+                    ),
+                )
+            })
+        })
+        .transpose()
+}
 
 pub(super) fn number<T: std::str::FromStr>(
     var: &impl Fn(&str) -> Option<String>,
@@ -108,16 +155,14 @@ pub(super) fn sync_settings(
 /// `hubsync-credentials.json` next to a SQLite database file, else in the working directory.
 pub(super) fn default_credentials_path(db: &DatabaseUrl) -> PathBuf {
     const NAME: &str = "hubsync-credentials.json";
-    if let DatabaseUrl::Sqlite(url) = db {
-        let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
-        let path = path.split('?').next().unwrap_or_default();
-        if !path.is_empty() && !path.starts_with(':') {
-            if let Some(dir) = std::path::Path::new(path).parent() {
-                return dir.join(NAME);
-            }
-        }
+    match db
+        .sqlite_path()
+        .as_deref()
+        .and_then(std::path::Path::parent)
+    {
+        Some(dir) => dir.join(NAME),
+        None => PathBuf::from(NAME),
     }
-    PathBuf::from(NAME)
 }
 
 /// A positive whole number, or the default when unset.
@@ -202,4 +247,45 @@ pub(super) fn app_credentials(
             "or GITHUB_PRIVATE_KEY_PATH is required when GITHUB_APP_ID is set",
         )),
     }
+}
+
+pub(super) fn http_limits(
+    var: &impl Fn(&str) -> Option<String>,
+    max_webhook_body: usize,
+) -> Result<HttpLimits, ConfigError> {
+    let d = HttpLimits::default();
+    let body_memory = number_var(var, "HUBSYNC_BODY_MEMORY_BYTES", d.body_memory)?;
+    let limits = HttpLimits { body_memory, ..d };
+    let room = if max_webhook_body <= HttpLimits::SMALL_BODY {
+        body_memory
+    } else {
+        limits.large_body_memory()
+    };
+    if room < max_webhook_body {
+        return Err(invalid(
+            "HUBSYNC_BODY_MEMORY_BYTES",
+            format!(
+                "{body_memory} leaves {room} bytes for a large body, less than \
+                 HUBSYNC_WEBHOOK_MAX_BYTES ({max_webhook_body}): the largest delivery could never \
+                 be accepted (a quarter is kept for bodies under 256 KiB)"
+            ),
+        ));
+    }
+    Ok(HttpLimits {
+        body_timeout: Duration::from_secs_f64(number(
+            var,
+            "HUBSYNC_BODY_TIMEOUT_SECS",
+            d.body_timeout.as_secs_f64(),
+            |s: &f64| s.is_finite() && *s >= 0.1 && *s <= 3600.0,
+            "a number of seconds from 0.1 to 3600",
+        )?),
+        body_memory,
+        max_connections: number_var(var, "HUBSYNC_MAX_CONNECTIONS", d.max_connections)?,
+        trusted_proxies: match var("HUBSYNC_TRUSTED_PROXIES") {
+            Some(raw) => TrustedProxies::parse(&raw)
+                .map_err(|reason| invalid("HUBSYNC_TRUSTED_PROXIES", reason))?,
+            None => TrustedProxies::default(),
+        },
+        ..d
+    })
 }

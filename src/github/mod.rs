@@ -22,7 +22,7 @@ pub use types::{
     TreeEntry,
 };
 
-use crate::secret::Secret;
+use crate::secret::WebhookSecret;
 
 /// What the running instance currently acts with: the app (once credentials exist) and the
 /// webhook secrets. Shared by the HTTP layer and the workers; the setup flow fills it in without a
@@ -33,11 +33,11 @@ pub struct GithubSlot(Arc<RwLock<Live>>);
 #[derive(Default)]
 struct Live {
     app: Option<Arc<GithubApp>>,
-    webhook_secrets: Vec<Secret>,
+    webhook_secrets: Vec<WebhookSecret>,
 }
 
 impl GithubSlot {
-    pub fn new(app: Option<Arc<GithubApp>>, webhook_secrets: Vec<Secret>) -> Self {
+    pub fn new(app: Option<Arc<GithubApp>>, webhook_secrets: Vec<WebhookSecret>) -> Self {
         Self(Arc::new(RwLock::new(Live {
             app,
             webhook_secrets,
@@ -49,7 +49,7 @@ impl GithubSlot {
         self.0.read().unwrap_or_else(|p| p.into_inner()).app.clone()
     }
 
-    pub fn webhook_secrets(&self) -> Vec<Secret> {
+    pub fn webhook_secrets(&self) -> Vec<WebhookSecret> {
         self.0
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -57,7 +57,7 @@ impl GithubSlot {
             .clone()
     }
 
-    pub fn set(&self, app: Arc<GithubApp>, webhook_secrets: Vec<Secret>) {
+    pub fn set(&self, app: Arc<GithubApp>, webhook_secrets: Vec<WebhookSecret>) {
         let mut live = self.0.write().unwrap_or_else(|p| p.into_inner());
         live.app = Some(app);
         live.webhook_secrets = webhook_secrets;

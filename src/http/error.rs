@@ -20,6 +20,12 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     Unavailable(String),
+    /// 429 with `Retry-After`.
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after: std::time::Duration,
+    },
     /// GitHub failed or answered something unusable.
     #[error("{0}")]
     Upstream(String),
@@ -39,6 +45,7 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Upstream(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -48,7 +55,14 @@ impl ResponseError for ApiError {
         if let Self::Internal(detail) = self {
             tracing::error!(%detail, "request failed");
         }
-        HttpResponse::build(self.status_code()).json(json!({ "error": self.to_string() }))
+        let mut res = HttpResponse::build(self.status_code());
+        if let Self::TooManyRequests { retry_after, .. } = self {
+            res.insert_header((
+                actix_web::http::header::RETRY_AFTER,
+                retry_after.as_secs_f64().ceil().max(1.0).to_string(),
+            ));
+        }
+        res.json(json!({ "error": self.to_string() }))
     }
 }
 

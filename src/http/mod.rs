@@ -1,11 +1,16 @@
 //! HTTP routes. Handlers read the database and enqueue work; they never call GitHub.
 pub mod api;
 pub mod auth;
+pub mod client;
 pub mod error;
 mod health;
+pub mod limits;
 mod pages;
+pub mod security_headers;
+pub mod server;
 pub mod setup;
 pub mod sse;
+pub mod throttle;
 mod webhooks;
 
 use std::sync::Arc;

@@ -4,7 +4,9 @@
 //! GitHub with an unguessable, single-use `state`; GitHub sends the user back to
 //! `GET /setup/callback?code=&state=`, where the code is exchanged for the app's credentials,
 //! which are written to the credentials file and put to use without a restart.
-//! Once an app is configured both routes refuse, so nobody can swap in their own app.
+//! Once an app is configured both routes answer 404, so nobody can swap in their own app or learn
+//! which app this is; before that, when `HUBSYNC_ADMIN_TOKEN` is set, only an admin may start
+//! the flow (the callback is authorised by the single-use state the admin was given).
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -14,21 +16,38 @@ use std::{
 use actix_web::{get, http::header, web, HttpResponse};
 use serde::Deserialize;
 
-use super::{error::ApiError, AppState};
+use super::{auth::Admin, error::ApiError, AppState};
 use crate::{
     config::AppCredentials,
     credentials::StoredCredentials,
     github::{GithubApp, GithubHttp, GithubOptions},
+    secret::WebhookSecret,
 };
 
 const MANIFEST: &str = include_str!("../../app-manifest.json");
 const PLACEHOLDER: &str = "https://hubsync.example.com";
 const STATE_TTL: Duration = Duration::from_secs(60 * 60);
+/// Pending states at most: past it the oldest is dropped, so reloading /setup cannot grow memory.
+pub const MAX_PENDING_STATES: usize = 32;
 
 /// Setup states handed out and not yet used, with when they were issued. In memory: the flow is a
 /// one-time admin action on one instance, and a restart only means starting it again.
-#[derive(Clone, Default)]
-pub struct SetupStates(Arc<Mutex<HashMap<String, Instant>>>);
+#[derive(Clone)]
+pub struct SetupStates {
+    issued: Arc<Mutex<HashMap<String, Instant>>>,
+    ttl: Duration,
+    max: usize,
+}
+
+impl Default for SetupStates {
+    fn default() -> Self {
+        Self {
+            issued: Default::default(),
+            ttl: STATE_TTL,
+            max: MAX_PENDING_STATES,
+        }
+    }
+}
 
 impl SetupStates {
     fn issue(&self) -> Result<String, ApiError> {
@@ -36,19 +55,31 @@ impl SetupStates {
         getrandom::fill(&mut bytes)
             .map_err(|e| ApiError::Internal(format!("no randomness for the setup state: {e}")))?;
         let state = hex::encode(bytes);
-        let mut states = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        states.retain(|_, issued| issued.elapsed() < STATE_TTL);
+        let mut states = self.issued.lock().unwrap_or_else(|p| p.into_inner());
+        states.retain(|_, issued| issued.elapsed() < self.ttl);
+        while states.len() >= self.max {
+            let oldest = states
+                .iter()
+                .min_by_key(|(_, at)| **at)
+                .map(|(s, _)| s.clone());
+            oldest.map(|s| states.remove(&s));
+        }
         states.insert(state.clone(), Instant::now());
         Ok(state)
     }
 
     /// True once per issued, unexpired state.
     fn take(&self, state: &str) -> bool {
-        let mut states = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut states = self.issued.lock().unwrap_or_else(|p| p.into_inner());
         states
             .remove(state)
-            .is_some_and(|issued| issued.elapsed() < STATE_TTL)
+            .is_some_and(|issued| issued.elapsed() < self.ttl)
     }
+}
+
+/// Once an app is configured, /setup is gone.
+fn closed() -> ApiError {
+    ApiError::NotFound("no route for /setup: a GitHub App is configured".into())
 }
 
 fn escape(s: &str) -> String {
@@ -85,17 +116,24 @@ struct SetupQuery {
 #[get("/setup")]
 async fn setup(
     state: web::Data<AppState>,
+    admin: Result<Admin, ApiError>,
     query: web::Query<SetupQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    if let Some(app) = state.github.app() {
-        return Ok(page(
-            "hubsync is connected to GitHub",
-            &format!(
-                "<p>This instance acts as GitHub App {}. To use another app, change \
-                 <code>GITHUB_APP_ID</code> and its key, or the credentials file, and restart.</p>",
-                app.app_id()
-            ),
-        ));
+    if state.github.app().is_some() {
+        return Err(closed());
+    }
+    // With an admin token set, only an admin may connect an app; without one, whoever reaches
+    // hubsync first can (the README says to set up before exposing it).
+    if state.config.admin_token.is_some() {
+        match admin {
+            Ok(_) => {}
+            Err(ApiError::Unauthorized(_)) => {
+                return Ok(HttpResponse::SeeOther()
+                    .insert_header((header::LOCATION, "/login"))
+                    .finish())
+            }
+            Err(e) => return Err(e),
+        }
     }
     let org = match query
         .org
@@ -152,14 +190,12 @@ async fn callback(
     state: web::Data<AppState>,
     query: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    if state.github.app().is_some() {
+        return Err(closed());
+    }
     if !state.setup_states.take(&query.state) {
         return Err(ApiError::BadRequest(
             "unknown or expired setup state: start again at /setup".into(),
-        ));
-    }
-    if state.github.app().is_some() {
-        return Err(ApiError::Conflict(
-            "a GitHub App is already configured".into(),
         ));
     }
     let options = GithubOptions::from_config(&state.config.github);
@@ -175,10 +211,20 @@ async fn callback(
     .ok()
     .filter(|u| matches!(u.scheme(), "http" | "https"))
     .ok_or_else(|| ApiError::Upstream("GitHub answered an invalid html_url".into()))?;
+    // GitHub may answer without a secret (null): HMAC with an empty key makes every signature
+    // forgeable, so nothing is stored and webhooks stay off.
+    let webhook_secret = WebhookSecret::parse(created.webhook_secret.expose()).map_err(|e| {
+        ApiError::Upstream(format!(
+            "GitHub created the app {} without a usable webhook secret ({e}); nothing was \
+             stored: set a secret in the app's settings on GitHub, then configure the app \
+             through GITHUB_APP_ID, GITHUB_PRIVATE_KEY_PATH and GITHUB_WEBHOOK_SECRET",
+            created.slug
+        ))
+    })?;
     let stored = StoredCredentials {
         app_id: created.id,
         private_key: created.pem.clone(),
-        webhook_secret: created.webhook_secret.clone(),
+        webhook_secret: webhook_secret.clone(),
         client_id: created.client_id.clone(),
         client_secret: created.client_secret.clone(),
         html_url: created.html_url.clone(),
@@ -195,9 +241,7 @@ async fn callback(
         options,
     )
     .map_err(|e| ApiError::Upstream(format!("GitHub's app key is unusable: {e}")))?;
-    state
-        .github
-        .set(Arc::new(app), vec![created.webhook_secret]);
+    state.github.set(Arc::new(app), vec![webhook_secret]);
     tracing::info!(app_id = created.id, slug = %created.slug, "GitHub App created and configured");
     Ok(HttpResponse::Found()
         .insert_header((header::LOCATION, install_url.as_str()))
@@ -218,6 +262,20 @@ mod tests {
         assert!(states.take(&a));
         assert!(!states.take(&a));
         assert!(!states.take("guess"));
+        let bounded = SetupStates {
+            max: 3,
+            ..Default::default()
+        };
+        let first = bounded.issue().unwrap();
+        let rest: Vec<String> = (0..3).map(|_| bounded.issue().unwrap()).collect();
+        assert!(!bounded.take(&first), "the oldest went when a fourth came");
+        assert!(rest.iter().all(|s| bounded.take(s)));
+        let expiring = SetupStates {
+            ttl: Duration::ZERO,
+            ..Default::default()
+        };
+        let s = expiring.issue().unwrap();
+        assert!(!expiring.take(&s), "expired");
         assert_eq!(
             escape("<a href=\"x\">&'"),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"

@@ -65,7 +65,9 @@ async fn receive(
     })
 }
 
-/// Reads the body up to `limit` bytes; a declared or actual larger body is refused with 413.
+/// Reads the body up to `limit` bytes; a declared or actual larger body is refused with 413,
+/// the declared one before a byte is read. The buffer grows with what arrives, never with what the
+/// client declares; http::limits bounds the time it may take and the bytes all bodies hold.
 async fn read_body(
     req: &HttpRequest,
     mut payload: web::Payload,
@@ -80,12 +82,12 @@ async fn read_body(
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
     // A Vec, not BytesMut: it becomes the stored payload's String without a copy.
-    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+    let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("reading the body: {e}")))?;
         if body.len() + chunk.len() > limit {

@@ -10,6 +10,7 @@ pub mod projects;
 pub mod repositories;
 pub mod runs;
 pub mod selections;
+pub mod sessions;
 
 use std::time::Duration;
 
@@ -38,6 +39,9 @@ pub enum StoreError {
 }
 
 pub async fn connect(url: &DatabaseUrl) -> Result<DatabaseConnection, StoreError> {
+    if let Some(path) = url.sqlite_path() {
+        prepare_sqlite_file(&path, url)?;
+    }
     let mut opts = ConnectOptions::new(url.expose());
     opts.sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))
@@ -92,6 +96,24 @@ pub async fn connect(url: &DatabaseUrl) -> Result<DatabaseConnection, StoreError
             url: url.to_string(),
             source,
         })
+}
+
+/// The database holds synced code: created for hubsync's user only (0600, and its directory 0700
+/// when hubsync makes it), before SQLite would create it with the umask's mode. SQLite gives its
+/// -wal and -shm files the database file's mode.
+fn prepare_sqlite_file(path: &std::path::Path, url: &DatabaseUrl) -> Result<(), StoreError> {
+    let existed = crate::private_files::create_file(path).map_err(|e| StoreError::Connect {
+        engine: url.engine(),
+        url: url.to_string(),
+        source: DbErr::Custom(format!("cannot create {}: {e}", path.display())),
+    })?;
+    if existed && crate::private_files::is_shared(path) {
+        tracing::warn!(
+            path = %path.display(),
+            "the database file is readable by other users; `chmod 600` it (and its -wal and -shm files)"
+        );
+    }
+    Ok(())
 }
 
 /// Begins a transaction that will write. On SQLite it takes the write lock up front

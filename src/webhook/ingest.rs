@@ -27,18 +27,42 @@ pub enum Ingested {
     Duplicate,
 }
 
-/// serde's messages quote the offending value, which may be huge: keep them short.
-fn short(e: serde_json::Error) -> String {
-    let mut s = e.to_string();
-    if s.len() > 300 {
-        let mut cut = 300;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
+/// serde's messages quote the offending value (`invalid type: string "...", expected u64`, or a
+/// value our parsers refused): a piece of the payload, which must not reach logs or answers. The
+/// quoted text goes; what was expected, and where, stays.
+pub fn describe(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    // Field names in these are hubsync's own, not the payload's.
+    let keep_backticks =
+        message.starts_with("missing field") || message.starts_with("duplicate field");
+    let mut out = String::with_capacity(message.len().min(300));
+    let mut chars = message.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                // A Debug-quoted value: skip to its unescaped closing quote.
+                let mut escaped = false;
+                for q in chars.by_ref() {
+                    match (escaped, q) {
+                        (false, '\\') => escaped = true,
+                        (false, '"') => break,
+                        _ => escaped = false,
+                    }
+                }
+                out.push_str("(a value)");
+            }
+            '`' if !keep_backticks => {
+                chars.by_ref().find(|q| *q == '`');
+                out.push_str("(a value)");
+            }
+            c => out.push(c),
         }
-        s.truncate(cut);
-        s.push('…');
+        if out.len() > 300 {
+            out.push('…');
+            break;
+        }
     }
-    s
+    out
 }
 
 pub async fn ingest(
@@ -51,10 +75,10 @@ pub async fn ingest(
         if e.is_data() {
             IngestError::Shape {
                 event: headers.event.to_string(),
-                reason: short(e),
+                reason: describe(&e),
             }
         } else {
-            IngestError::NotJson(short(e))
+            IngestError::NotJson(describe(&e))
         }
     };
     // The typed parse runs now so that a payload processing could not read is refused while
@@ -91,4 +115,41 @@ pub async fn ingest(
     } else {
         Ingested::Duplicate
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_of_refused_payloads_quote_none_of_them() {
+        let e = serde_json::from_str::<u64>(r#""TOPSECRET \" still secret""#).unwrap_err();
+        let d = describe(&e);
+        assert!(
+            !d.contains("TOPSECRET") && !d.contains("still secret"),
+            "{d}"
+        );
+        assert!(
+            d.contains("invalid type") && d.contains("expected u64") && d.contains("line 1"),
+            "{d}"
+        );
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        enum Kind {
+            Branch,
+            Tag,
+        }
+        let d = describe(&serde_json::from_str::<Kind>(r#""TOPSECRET""#).unwrap_err());
+        assert!(
+            !d.contains("TOPSECRET") && d.contains("unknown variant"),
+            "{d}"
+        );
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Push {
+            after: String,
+        }
+        let d = describe(&serde_json::from_str::<Push>("{}").unwrap_err());
+        assert!(d.contains("missing field `after`"), "{d}");
+    }
 }

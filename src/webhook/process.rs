@@ -330,7 +330,8 @@ async fn handle_stored(
     payload: &str,
 ) -> Result<Outcome, HandleError> {
     let name = EventName::parse(event).map_err(|e| HandleError::Unreadable(e.to_string()))?;
-    let event = Event::parse(&name, payload).map_err(|e| HandleError::Unreadable(e.to_string()))?;
+    let event = Event::parse(&name, payload)
+        .map_err(|e| HandleError::Unreadable(super::ingest::describe(&e)))?;
     handle(db, auto_select, event).await
 }
 

@@ -8,7 +8,7 @@ use super::{
     headers::{DeliveryId, EventName},
     signature,
 };
-use crate::secret::Secret;
+use crate::secret::WebhookSecret;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
@@ -35,7 +35,7 @@ pub struct Replay<'a> {
 }
 
 /// Sends the file and returns the line to print: status and delivery id.
-pub async fn replay(r: Replay<'_>, secrets: &[Secret]) -> Result<String, ReplayError> {
+pub async fn replay(r: Replay<'_>, secrets: &[WebhookSecret]) -> Result<String, ReplayError> {
     let secret = secrets.first().ok_or(ReplayError::NoSecret)?;
     let event =
         EventName::parse(r.event).map_err(|e| ReplayError::Invalid(format!("--event: {e}")))?;

@@ -3,7 +3,7 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::secret::Secret;
+use crate::secret::WebhookSecret;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -20,7 +20,7 @@ pub enum SignatureError {
 }
 
 /// The header value GitHub would send for `body` signed with `secret`.
-pub fn sign(secret: &Secret, body: &[u8]) -> String {
+pub fn sign(secret: &WebhookSecret, body: &[u8]) -> String {
     let mut mac = HmacSha256::new_from_slice(secret.expose().as_bytes())
         .expect("HMAC accepts keys of any length");
     mac.update(body);
@@ -32,7 +32,7 @@ pub fn sign(secret: &Secret, body: &[u8]) -> String {
 pub fn verify(
     header: Option<&[u8]>,
     body: &[u8],
-    secrets: &[Secret],
+    secrets: &[WebhookSecret],
 ) -> Result<(), SignatureError> {
     let header = header.ok_or(SignatureError::Missing)?;
     let digits = header
@@ -61,8 +61,10 @@ mod tests {
 
     const VECTOR: &str = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
 
-    fn secrets(s: &[&str]) -> Vec<Secret> {
-        s.iter().map(|s| Secret::new(*s)).collect()
+    fn secrets(s: &[&str]) -> Vec<WebhookSecret> {
+        s.iter()
+            .map(|s| WebhookSecret::parse(*s).unwrap())
+            .collect()
     }
 
     #[test]
@@ -77,7 +79,7 @@ mod tests {
 
     #[test]
     fn any_configured_secret_is_accepted() {
-        let s = secrets(&["old", "It's a Secret to Everybody"]);
+        let s = secrets(&["the-previous-webhook-secret", "It's a Secret to Everybody"]);
         assert_eq!(
             verify(Some(VECTOR.as_bytes()), b"Hello, World!", &s),
             Ok(())
@@ -103,7 +105,11 @@ mod tests {
             Err(SignatureError::Mismatch)
         );
         assert_eq!(
-            verify(Some(VECTOR.as_bytes()), body, &secrets(&["other"])),
+            verify(
+                Some(VECTOR.as_bytes()),
+                body,
+                &secrets(&["another-webhook-secret-entirely"])
+            ),
             Err(SignatureError::Mismatch)
         );
         assert_eq!(

@@ -7,7 +7,7 @@ use std::{
 
 use super::{fake_github::FakeGithub, hubsync_bin, webhooks::SECRET};
 
-pub const ADMIN: &str = "replica-test-admin";
+pub const ADMIN: &str = "replica-test-admin-token-0123456789abcdef";
 
 pub struct Replica {
     pub name: &'static str,

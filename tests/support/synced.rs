@@ -15,7 +15,7 @@ use super::{
     TestApp, TestDb,
 };
 
-pub const ADMIN: &str = "sync-test-admin";
+pub const ADMIN: &str = "sync-test-admin-token-0123456789abcdef";
 
 /// Configuration pointing at the fake, with fast retries and no timed reconcile.
 pub fn config(fake: &FakeGithub, db: &TestDb, extra: &[(&str, &str)]) -> hubsync::config::Config {

@@ -6,7 +6,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::{signing::github_signature, test_config, TestApp, TestDb};
 
-pub const SECRET: &str = "test-webhook-secret";
+pub const SECRET: &str = "test-webhook-secret-of-hubsync";
 
 /// A test app that has a webhook secret, retries quickly, plus any extra variables.
 pub fn webhook_config(db: &TestDb, extra: &[(&str, &str)]) -> hubsync::config::Config {

@@ -1,5 +1,11 @@
 //! The synced content: a branch's manifest and each file's bytes, as other tools read them.
-use actix_web::{get, web, HttpResponse};
+use actix_web::{
+    get,
+    http::header::{
+        self, Charset, ContentDisposition, DispositionParam, DispositionType, ExtendedValue,
+    },
+    web, HttpResponse,
+};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -79,8 +85,25 @@ async fn content(
             file.size.unwrap_or_default()
         )));
     };
+    // Synced content is the repository's, not hubsync's: a browser that opens an HTML or SVG file
+    // here must never run it on hubsync's origin (where the session is). Downloaded, sandboxed,
+    // never sniffed.
+    let name = file_path.rsplit('/').next().unwrap_or("file").to_owned();
     Ok(HttpResponse::Ok()
         .content_type("application/octet-stream")
+        .insert_header(ContentDisposition {
+            disposition: DispositionType::Attachment,
+            parameters: vec![DispositionParam::FilenameExt(ExtendedValue {
+                charset: Charset::Ext("UTF-8".into()),
+                language_tag: None,
+                value: name.into_bytes(),
+            })],
+        })
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "sandbox; default-src 'none'",
+        ))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header(("x-hubsync-blob-sha", file.blob_sha))
         .insert_header(("x-hubsync-mode", file.mode))
         .body(content))

@@ -2,7 +2,8 @@
 use chrono::{DateTime, Utc};
 use maud::{html, Markup, DOCTYPE};
 
-pub fn page(title: &str, events_url: Option<&str>, body: Markup) -> Markup {
+/// `csrf`: the session's CSRF token, for the logout form (None: no session, no logout).
+pub fn page(title: &str, events_url: Option<&str>, csrf: Option<&str>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -19,7 +20,12 @@ pub fn page(title: &str, events_url: Option<&str>, body: Markup) -> Markup {
                         // Shown by the script: without JavaScript there are no live updates.
                         span #live.live title="live updates" hidden { "○ connecting" }
                     }
-                    form.logout method="post" action="/logout" { button type="submit" { "Log out" } }
+                    @if let Some(csrf) = csrf {
+                        form.logout method="post" action="/logout" {
+                            input type="hidden" name="csrf" value=(csrf);
+                            button type="submit" { "Log out" }
+                        }
+                    }
                 }
                 main { (body) }
                 script src="/static/app.js" defer {}

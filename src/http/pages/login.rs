@@ -1,17 +1,22 @@
 //! Logging in with the admin token, and out.
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{
+    get, http::header, post, web, HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError,
+};
 use maud::html;
 use serde::Deserialize;
 
-use super::layout::page;
-use crate::http::{auth, ApiError};
+use super::{layout::page, signed_in};
+use crate::http::{
+    auth::{self, Admin},
+    ApiError,
+};
 
 #[get("/login")]
 async fn login_form() -> HttpResponse {
-    render(None)
+    render(HttpResponse::Ok(), None)
 }
 
-fn render(error: Option<&str>) -> HttpResponse {
+fn render(mut res: HttpResponseBuilder, error: Option<&str>) -> HttpResponse {
     let body = html! {
         h1 { "Log in" }
         @if let Some(e) = error { p.error role="alert" { (e) } }
@@ -21,14 +26,8 @@ fn render(error: Option<&str>) -> HttpResponse {
             button type="submit" { "Log in" }
         }
     };
-    let status = if error.is_some() {
-        actix_web::http::StatusCode::UNAUTHORIZED
-    } else {
-        actix_web::http::StatusCode::OK
-    };
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(page("Log in", None, body).into_string())
+    res.content_type("text/html; charset=utf-8")
+        .body(page("Log in", None, None, body).into_string())
 }
 
 #[derive(Deserialize)]
@@ -38,20 +37,41 @@ struct LoginForm {
 
 #[post("/login")]
 async fn login_submit(req: HttpRequest, form: web::Form<LoginForm>) -> HttpResponse {
-    match auth::login(&req, &form.token) {
+    match auth::login(&req, &form.token).await {
         Ok(cookie) => HttpResponse::SeeOther()
             .cookie(cookie)
-            .insert_header(("location", "/"))
+            .insert_header((header::LOCATION, "/"))
             .finish(),
-        Err(ApiError::Unauthorized(reason)) => render(Some(&reason)),
-        Err(e) => actix_web::ResponseError::error_response(&e),
+        // The form again, with the refusal's status (401, or 429 and its Retry-After).
+        Err(e @ (ApiError::Unauthorized(_) | ApiError::TooManyRequests { .. })) => {
+            let mut res = HttpResponse::build(e.status_code());
+            if let Some(wait) = e.error_response().headers().get(header::RETRY_AFTER) {
+                res.insert_header((header::RETRY_AFTER, wait.clone()));
+            }
+            render(res, Some(&e.to_string()))
+        }
+        Err(e) => e.error_response(),
     }
 }
 
+#[derive(Deserialize)]
+struct LogoutForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Ends the session on the server, so that a copy of the cookie stops working too.
 #[post("/logout")]
-async fn logout() -> HttpResponse {
-    HttpResponse::SeeOther()
-        .cookie(auth::logout_cookie())
-        .insert_header(("location", "/login"))
-        .finish()
+async fn logout(
+    req: HttpRequest,
+    admin: Result<Admin, ApiError>,
+    form: web::Form<LogoutForm>,
+) -> Result<HttpResponse, ApiError> {
+    let admin = signed_in(admin)?.unwrap_or(Admin { session: None });
+    auth::check_csrf(&admin, &form.csrf)?;
+    let cookie = auth::logout(&req, &admin).await?;
+    Ok(HttpResponse::SeeOther()
+        .cookie(cookie)
+        .insert_header((header::LOCATION, "/login"))
+        .finish())
 }

@@ -7,6 +7,8 @@ mod project;
 
 use actix_web::{get, http::header, web, HttpResponse};
 
+use crate::http::{auth::Admin, ApiError};
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(login::login_form)
         .service(login::login_submit)
@@ -34,6 +36,16 @@ async fn style() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")
         .body(STYLE_CSS)
+}
+
+/// Pages send visitors without a session to the login form (None); other refusals (a cross-site
+/// post, a throttled client) keep their status.
+fn signed_in(admin: Result<Admin, ApiError>) -> Result<Option<Admin>, ApiError> {
+    match admin {
+        Ok(a) => Ok(Some(a)),
+        Err(ApiError::Unauthorized(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Pages send visitors without a session to the login form.

@@ -4,21 +4,25 @@ use maud::{html, Markup};
 
 use super::{
     layout::{ago, commit_base, page as frame, short},
-    to_login,
+    signed_in, to_login,
 };
 use crate::{
-    http::{auth::Admin, ApiError, AppState},
+    http::{
+        auth::{self, Admin},
+        ApiError, AppState,
+    },
     store::projects,
 };
 
 #[get("/")]
 pub async fn page(
-    admin: Option<Admin>,
+    admin: Result<Admin, ApiError>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    if admin.is_none() {
+    let Some(admin) = signed_in(admin)? else {
         return Ok(to_login());
-    }
+    };
+    let csrf = admin.session.as_deref().map(auth::csrf_token);
     let all = projects::load_all(&state.db).await?;
     let web = &state.config.github.web_url;
     let mut installations: Vec<(i64, String, Vec<&projects::ProjectRecord>)> = Vec::new();
@@ -73,7 +77,7 @@ pub async fn page(
             }
         }
     };
-    let html = frame("Projects", Some("/api/v1/events"), body).into_string();
+    let html = frame("Projects", Some("/api/v1/events"), csrf.as_deref(), body).into_string();
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(html))

@@ -1,12 +1,12 @@
 //! `/projects/{id}`: branches with live progress, the run history, "Sync now" and the selection
 //! editor.
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpResponse};
 use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::{
     layout::{ago, commit_base, page as frame, short},
-    redirect, to_login,
+    redirect, signed_in, to_login,
 };
 use crate::{
     http::{
@@ -21,19 +21,16 @@ const HISTORY: u64 = 30;
 
 #[get("/projects/{id}")]
 pub async fn page(
-    admin: Option<Admin>,
-    req: HttpRequest,
+    admin: Result<Admin, ApiError>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(admin) = admin else {
+    let Some(admin) = signed_in(admin)? else {
         return Ok(to_login());
     };
     let p = find(&state, *id).await?;
-    let csrf = match &admin.session {
-        Some(s) => auth::csrf_token(&req, s)?,
-        None => String::new(),
-    };
+    let session_csrf = admin.session.as_deref().map(auth::csrf_token);
+    let csrf = session_csrf.clone().unwrap_or_default();
     let ids: Vec<i64> = p
         .selections
         .iter()
@@ -102,7 +99,13 @@ pub async fn page(
             }
         }
     };
-    let html = frame(&p.repository.full_name, Some(&events), body).into_string();
+    let html = frame(
+        &p.repository.full_name,
+        Some(&events),
+        session_csrf.as_deref(),
+        body,
+    )
+    .into_string();
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(html))
@@ -161,16 +164,15 @@ struct CsrfForm {
 
 #[post("/projects/{id}/sync")]
 pub async fn sync_now(
-    admin: Option<Admin>,
-    req: HttpRequest,
+    admin: Result<Admin, ApiError>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(admin) = admin else {
+    let Some(admin) = signed_in(admin)? else {
         return Ok(to_login());
     };
-    auth::check_csrf(&req, &admin, &form.csrf)?;
+    auth::check_csrf(&admin, &form.csrf)?;
     let p = find(&state, *id).await?;
     queue_sync(&state, &p, None).await?;
     Ok(redirect(format!("/projects/{}", p.project.id)))
@@ -184,16 +186,15 @@ struct SelectionForm {
 
 #[post("/projects/{id}/branches")]
 pub async fn set_branches(
-    admin: Option<Admin>,
-    req: HttpRequest,
+    admin: Result<Admin, ApiError>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
     form: web::Form<SelectionForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(admin) = admin else {
+    let Some(admin) = signed_in(admin)? else {
         return Ok(to_login());
     };
-    auth::check_csrf(&req, &admin, &form.csrf)?;
+    auth::check_csrf(&admin, &form.csrf)?;
     let p = find(&state, *id).await?;
     let wanted: Vec<String> = form
         .branches

@@ -6,6 +6,7 @@ pub mod installations;
 pub mod project_syncs;
 pub mod projects;
 pub mod repositories;
+pub mod sessions;
 pub mod sync_events;
 pub mod sync_run_attempts;
 pub mod sync_runs;

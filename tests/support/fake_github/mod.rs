@@ -244,6 +244,11 @@ impl FakeGithub {
         self.state.counts.lock().unwrap().clear();
     }
 
+    /// Apps created from now on answer with this `webhook_secret` (None: null), not a fresh one.
+    pub fn set_manifest_webhook_secret(&self, secret: Option<&str>) {
+        self.state.inner().manifest_webhook_secret = Some(secret.map(str::to_owned));
+    }
+
     /// The manifest last posted to the app-creation page.
     pub fn last_manifest(&self) -> Option<serde_json::Value> {
         self.state.inner().last_manifest.clone()

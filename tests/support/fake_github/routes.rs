@@ -303,6 +303,11 @@ async fn conversion(state: Data, path: web::Path<String>) -> HttpResponse {
     };
     let base = state.base();
     let slug = state.app_slug.clone();
+    let webhook_secret = state
+        .inner()
+        .manifest_webhook_secret
+        .clone()
+        .unwrap_or_else(|| Some(mint("whsec_")));
     HttpResponse::Created().json(json!({
         "id": state.app_id, "slug": slug, "node_id": format!("A_{}", state.app_id),
         "owner": account_json(base, "octo-org", 1),
@@ -312,7 +317,7 @@ async fn conversion(state: Data, path: web::Path<String>) -> HttpResponse {
         "created_at": "2026-11-26T00:00:00Z", "updated_at": "2026-11-26T00:00:00Z",
         "permissions": manifest["default_permissions"], "events": manifest["default_events"],
         "client_id": "Iv1.fakeclientid", "client_secret": mint(""),
-        "webhook_secret": mint("whsec_"), "pem": state.private_pem,
+        "webhook_secret": webhook_secret, "pem": state.private_pem,
     }))
 }
 

@@ -55,6 +55,9 @@ pub(crate) struct Inner {
     pub download_tokens: HashSet<String>,
     pub manifest_codes: HashMap<String, serde_json::Value>,
     pub last_manifest: Option<serde_json::Value>,
+    /// The `webhook_secret` the next app created answers with, when not a fresh one: GitHub's
+    /// schema allows null (`Some(None)`).
+    pub manifest_webhook_secret: Option<Option<String>>,
     pub truncate_trees: bool,
     pub used: u64,
 }

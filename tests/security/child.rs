@@ -1,0 +1,98 @@
+//! The real `hubsync serve` binary as a child process: a second replica, or a process whose own
+//! log subscriber (RUST_LOG, HUBSYNC_LOG_FORMAT) is the one under test.
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Stdio},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use crate::support::hubsync_bin;
+
+pub struct ChildApp {
+    pub base: String,
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ChildApp {
+    /// Starts `hubsync serve` on a free port with `env` (JSON logs, so the address can be read).
+    pub async fn start(env: &[(&str, String)]) -> Self {
+        let mut cmd = hubsync_bin();
+        cmd.args(["serve", "--bind", "127.0.0.1:0"])
+            .env("HUBSYNC_LOG_FORMAT", "json")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("hubsync starts");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let lines = log.clone();
+        let reader = std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.is_some() {
+                    let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+                    if v["message"] == "listening" {
+                        let addr = v["addr"].as_str().unwrap_or_default().to_owned();
+                        let _ = tx.take().map(|tx| tx.send(addr));
+                    }
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let addr = tokio::time::timeout(Duration::from_secs(60), rx)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_else(|| panic!("hubsync did not start: {:?}", log.lock().unwrap()));
+        Self {
+            base: format!("http://{addr}"),
+            child,
+            log,
+            reader: Some(reader),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// SIGTERM, waits for the graceful stop, and returns everything it logged.
+    pub async fn stop(mut self) -> String {
+        let pid = self.child.id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        let mut child = std::mem::replace(&mut self.child, dummy());
+        let reader = self.reader.take();
+        tokio::task::spawn_blocking(move || {
+            let _ = child.wait();
+            if let Some(r) = reader {
+                let _ = r.join();
+            }
+        })
+        .await
+        .unwrap();
+        self.log.lock().unwrap().join("\n")
+    }
+}
+
+/// Stands in for the child once it has been waited for.
+fn dummy() -> Child {
+    std::process::Command::new("true")
+        .spawn()
+        .expect("`true` runs")
+}
+
+impl Drop for ChildApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

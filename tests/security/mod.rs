@@ -1,0 +1,10 @@
+//! hubsync attacked over HTTP as the internet and a large organisation would (issue 19): each
+//! module proves one defence, on SQLite and PostgreSQL.
+mod browser;
+mod child;
+mod logs_and_files;
+mod pages;
+mod raw;
+mod secrets;
+mod sessions;
+mod webhook_load;
