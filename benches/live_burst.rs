@@ -20,7 +20,7 @@ use std::{
 
 use common::{ms, pct, ChildApp, ADMIN};
 use futures_util::{future::join_all, StreamExt};
-use hubsync::{config::DatabaseUrl, progress};
+use hubsync::{progress, store::DatabaseUrl};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
@@ -101,15 +101,12 @@ async fn burst(db: &DatabaseConnection, projects: &[i64], events: usize) {
                 let txn = db.begin().await.expect("begin");
                 for k in 0..n {
                     let p = projects[(w * 7 + written + k) % projects.len()];
-                    progress::record(
-                        &txn,
-                        p,
-                        None,
-                        progress::PROGRESS,
-                        json!({ "writer": w, "done": written + k, "total": mine }),
-                    )
-                    .await
-                    .expect("event written");
+                    let note = progress::SelectionChange::Replaced {
+                        branches: vec![format!("writer {w} done {} of {mine}", written + k)],
+                    };
+                    progress::record(&txn, p, &progress::ProgressEvent::SelectionChanged(note))
+                        .await
+                        .expect("event written");
                 }
                 txn.commit().await.expect("commit");
                 written += n;

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use hubsync::{
-    config::DatabaseUrl,
+    store::DatabaseUrl,
     store::{self, MigrateOptions, MigrationSet},
 };
 use migration::{async_trait, DbErr, MigrationName, MigrationTrait, SchemaManager};

@@ -18,7 +18,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{ms, pct, ChildApp, ADMIN};
-use hubsync::{config::DatabaseUrl, progress};
+use hubsync::{progress, store::DatabaseUrl};
 use serde_json::{json, Value};
 use support::sse::SseStream;
 
@@ -100,12 +100,13 @@ async fn main() {
         };
         remote.push(arrival(&mut on_a, id).await.duration_since(t));
 
+        let note = progress::SelectionChange::Replaced {
+            branches: vec![format!("round {round}")],
+        };
         let ev = progress::record(
             &db,
             project,
-            None,
-            progress::PROGRESS,
-            json!({ "round": round }),
+            &progress::ProgressEvent::SelectionChanged(note),
         )
         .await
         .expect("event written");

@@ -10,8 +10,41 @@ pub enum GitValueError {
 }
 
 /// A git object id: 40 hex digits (SHA-1) or 64 (SHA-256 repositories), stored lowercase.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A column of this type reads back what was stored, unvalidated: only parsed values are written.
+#[derive(
+    Clone,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    sea_orm::DeriveValueType,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
 pub struct Sha(String);
+
+impl TryFrom<String> for Sha {
+    type Error = GitValueError;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw)
+    }
+}
+
+/// Read-only: a sha is shown, sliced and compared as the text it is.
+impl std::ops::Deref for Sha {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<Sha> for String {
+    fn from(sha: Sha) -> Self {
+        sha.0
+    }
+}
 
 impl Sha {
     pub fn parse(raw: &str) -> Result<Self, GitValueError> {
@@ -69,13 +102,6 @@ impl BranchName {
         } else {
             Ok(Self(raw.to_owned()))
         }
-    }
-
-    /// The branch a full ref names: `refs/heads/main` -> `main`; tags and other refs -> None.
-    pub fn from_ref(full_ref: &str) -> Option<Self> {
-        full_ref
-            .strip_prefix("refs/heads/")
-            .and_then(|b| Self::parse(b).ok())
     }
 
     pub fn as_str(&self) -> &str {
@@ -182,13 +208,6 @@ mod tests {
         ] {
             assert!(BranchName::parse(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(
-            BranchName::from_ref("refs/heads/release/1")
-                .unwrap()
-                .as_str(),
-            "release/1"
-        );
-        assert!(BranchName::from_ref("refs/tags/v1").is_none());
     }
 
     #[test]

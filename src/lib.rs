@@ -1,9 +1,9 @@
 //! hubsync: a self-hosted GitHub App that keeps selected branches synced into a database.
 //! See docs/architecture.md for the flow; `startup::run` builds the app for `main` and the tests
 //! alike.
+pub mod backoff;
 pub mod cli;
 pub mod config;
-pub mod credentials;
 pub mod git;
 pub mod github;
 pub mod http;
@@ -13,5 +13,6 @@ pub mod secret;
 pub mod startup;
 pub mod store;
 pub mod sync;
+mod tasks;
 pub mod telemetry;
 pub mod webhook;

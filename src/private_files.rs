@@ -17,7 +17,7 @@ pub fn create_dir(dir: &Path) -> io::Result<()> {
 
 /// Creates an empty `path` readable by this user only, unless it exists; creates its directory
 /// as `create_dir` does. Returns whether it existed.
-pub fn create_file(path: &Path) -> io::Result<bool> {
+pub(crate) fn create_file(path: &Path) -> io::Result<bool> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         create_dir(dir)?;
     }
@@ -33,7 +33,7 @@ pub fn create_file(path: &Path) -> io::Result<bool> {
 }
 
 /// Whether group or others may read or write `path` (always false off Unix).
-pub fn is_shared(path: &Path) -> bool {
+pub(crate) fn is_shared(path: &Path) -> bool {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

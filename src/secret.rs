@@ -44,7 +44,7 @@ pub struct WeakSecret {
 pub struct WebhookSecret(Secret);
 
 impl WebhookSecret {
-    pub const MIN_BYTES: usize = 20;
+    pub(crate) const MIN_BYTES: usize = 20;
 
     pub fn parse(raw: impl Into<String>) -> Result<Self, WeakSecret> {
         let raw = raw.into();
@@ -58,9 +58,9 @@ impl WebhookSecret {
 }
 
 /// The admin token: whoever holds it controls what hubsync syncs.
-pub const ADMIN_TOKEN_MIN_CHARS: usize = 32;
+pub(crate) const ADMIN_TOKEN_MIN_CHARS: usize = 32;
 
-pub fn admin_token(raw: impl Into<String>) -> Result<Secret, WeakSecret> {
+pub(crate) fn admin_token(raw: impl Into<String>) -> Result<Secret, WeakSecret> {
     let raw = raw.into();
     let len = raw.chars().count();
     if len < ADMIN_TOKEN_MIN_CHARS {

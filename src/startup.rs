@@ -4,15 +4,16 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use actix_web::{dev::ServerHandle, web};
 use sea_orm::DatabaseConnection;
 use tokio::{sync::Notify, task::JoinHandle};
-use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tokio_util::sync::CancellationToken;
 
 use crate::{
-    config::{Config, DatabaseUrl},
+    config::Config,
     github::{GithubApp, GithubError, GithubOptions, GithubSlot},
     http::{self, AppState},
     progress,
-    store::{self, StoreError},
+    store::{self, DatabaseUrl, StoreError},
     sync::{reconcile, worker::Workers, Nudge},
+    tasks::Tasks,
     webhook::{
         inbox::{Inbox, Waiting},
         process::{Processor, SyncHandoff},
@@ -45,7 +46,7 @@ pub struct RunningApp {
     /// Cancelled on shutdown; background workers and open event streams watch it.
     shutdown: CancellationToken,
     /// Background tasks (webhook processor, workers); `stop` waits for them.
-    background: TaskTracker,
+    background: Tasks,
 }
 
 /// Events a subscriber may fall behind before it catches up from the table instead: a burst of
@@ -91,7 +92,7 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
     let github = GithubSlot::new(app, config.github.webhook_secrets.clone());
 
     let shutdown = CancellationToken::new();
-    let background = TaskTracker::new();
+    let background = Tasks::default();
     let ingest_waiting = Waiting::default();
     if let DatabaseUrl::Sqlite(url) = &config.database_url {
         let waiting = ingest_waiting.clone();
@@ -183,7 +184,7 @@ impl RunningApp {
     }
 
     /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
-    pub async fn serve_until_signal(self) -> std::io::Result<()> {
+    pub(crate) async fn serve_until_signal(self) -> std::io::Result<()> {
         shutdown_signal().await;
         tracing::info!("shutdown signal received; finishing in-flight requests");
         self.stop().await
@@ -206,7 +207,12 @@ impl RunningApp {
             tracing::warn!("background tasks did not stop in time");
         }
         let _ = self.db.close_by_ref().await;
-        result
+        match self.background.panicked() {
+            0 => result,
+            n => Err(std::io::Error::other(format!(
+                "{n} background task(s) panicked"
+            ))),
+        }
     }
 }
 

@@ -8,7 +8,7 @@ const DEFAULT_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn
 /// Targets that print what passes through them (SQL statements with their values: payloads,
 /// file contents, session digests) at debug or trace. They stay at warn whatever `RUST_LOG` says.
 /// (sea-orm's `debug-print`, which `migrate check` records statements with, logs from these.)
-pub const NEVER_VERBOSE: &[&str] = &[
+pub(crate) const NEVER_VERBOSE: &[&str] = &[
     "sea_orm::database",
     "sea_orm::driver",
     "sea_orm_migration",

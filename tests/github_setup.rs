@@ -94,7 +94,7 @@ db_test! {
         );
 
         // Stored for the next start, readable by this user only.
-        let stored = hubsync::credentials::StoredCredentials::load(&creds_path).unwrap().unwrap();
+        let stored = hubsync::github::credentials::StoredCredentials::load(&creds_path).unwrap().unwrap();
         assert_eq!(stored.app_id, 4242);
         assert!(stored.private_key.expose().contains("PRIVATE KEY"));
         assert!(stored.webhook_secret.expose().starts_with("whsec_"));

@@ -9,7 +9,7 @@ use std::{
 };
 
 use hubsync::{
-    config::DatabaseUrl,
+    store::DatabaseUrl,
     store::{
         self,
         entities::{deliveries, sync_events, sync_runs},

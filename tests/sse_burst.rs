@@ -4,14 +4,13 @@
 use std::time::{Duration, Instant};
 
 use hubsync::{
-    config::DatabaseUrl,
     progress,
+    store::DatabaseUrl,
     store::{self, entities::sync_events},
 };
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
 };
-use serde_json::json;
 
 use crate::{
     db_test,
@@ -82,7 +81,7 @@ db_test! {
                         let txn = conn.begin().await.unwrap();
                         for k in 0..size {
                             let p = projects[(w * 31 + n * 7 + k) % projects.len()];
-                            progress::record(&txn, p, None, progress::PROGRESS, json!({ "writer": w, "n": n, "k": k, "rolled_back": rollback }))
+                            progress::record(&txn, p, &note(format!("writer={w} n={n} k={k} rolled_back={rollback}")))
                                 .await
                                 .unwrap();
                         }
@@ -108,7 +107,7 @@ db_test! {
             .await
             .unwrap();
         assert_eq!(stored.len(), EVENTS, "every committed event is stored");
-        assert!(stored.iter().all(|e| e.data["rolled_back"] == false));
+        assert!(stored.iter().all(|e| !e.data["branches"][0].as_str().unwrap().contains("rolled_back=true")));
         let expected: Vec<i64> = stored.iter().map(|e| e.id).collect();
         assert!(received.windows(2).all(|w| w[0] < w[1]), "in id order, no duplicate");
         assert_eq!(received, expected, "every committed event, nothing else");
@@ -149,8 +148,8 @@ db_test! {
 
         // A draws an id and stays open; B draws the next one and commits first.
         let a = conn.begin().await.unwrap();
-        let late = progress::record(&a, p, None, progress::PROGRESS, json!({ "who": "a" })).await.unwrap();
-        let early = progress::record(&conn, p, None, progress::PROGRESS, json!({ "who": "b" })).await.unwrap();
+        let late = progress::record(&a, p, &note("a".into())).await.unwrap();
+        let early = progress::record(&conn, p, &note("b".into())).await.unwrap();
         assert!(late.id < early.id);
         assert!(s.next(Duration::from_millis(500)).await.is_none(), "B waits for A's id to settle");
         // A client resuming meanwhile must not skip A's id either.
@@ -162,13 +161,20 @@ db_test! {
 
         // C draws an id, D commits after it, C rolls back: D arrives, C never does.
         let c = conn.begin().await.unwrap();
-        let gone = progress::record(&c, p, None, progress::PROGRESS, json!({ "who": "c" })).await.unwrap();
-        let after = progress::record(&conn, p, None, progress::PROGRESS, json!({ "who": "d" })).await.unwrap();
+        let gone = progress::record(&c, p, &note("c".into())).await.unwrap();
+        let after = progress::record(&conn, p, &note("d".into())).await.unwrap();
         assert!(gone.id < after.id);
         c.rollback().await.unwrap();
         let ev = s.next(WAIT).await.expect("D arrives once C has ended");
         assert_eq!(ev.id(), after.id);
-        assert_eq!(ev.json()["who"], "d");
+        assert_eq!(ev.json()["branches"][0], "d");
         app.stop().await;
     }
+}
+
+/// An event whose only field is free text: no run to refer to.
+fn note(text: String) -> progress::ProgressEvent {
+    progress::ProgressEvent::SelectionChanged(progress::SelectionChange::Replaced {
+        branches: vec![text],
+    })
 }

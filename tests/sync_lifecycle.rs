@@ -35,7 +35,7 @@ db_test! {
         let app = synced::start(&fake, &db, &[]).await;
         let sel = synced::install(&fake, &app, &repo).await;
         app.stop().await;
-        let watch = hubsync::store::connect(&hubsync::config::DatabaseUrl::parse(&db.url).unwrap()).await.unwrap();
+        let watch = hubsync::store::connect(&hubsync::store::DatabaseUrl::parse(&db.url).unwrap()).await.unwrap();
 
         for i in 0..30 {
             repo.write(&format!("f{i}.txt"), format!("changed {i}\n"));

@@ -4,24 +4,27 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use url::Url;
 
-mod database_url;
 mod proxies;
 #[cfg(test)]
 mod tests;
 mod vars;
 
-pub use database_url::DatabaseUrl;
 pub use proxies::{canonical_ip, TrustedProxies};
+
+// Each layer owns its settings; config reads them all from the environment. Re-exported so that
+// `config::X` keeps naming every setting in one place.
+pub use crate::{
+    github::{AppCredentials, GithubConfig},
+    store::DatabaseUrl,
+    sync::SyncSettings,
+    webhook::WebhookConfig,
+};
 use vars::{
     admin_token, app_credentials, default_credentials_path, http_limits, number, number_var,
     sync_settings, url_var, webhook_secrets,
 };
 
-use crate::{
-    credentials::StoredCredentials,
-    secret::{Secret, WebhookSecret},
-    sync::SyncSettings,
-};
+use crate::{github::credentials::StoredCredentials, secret::Secret};
 
 #[derive(Debug, thiserror::Error)]
 #[error("invalid {var}: {reason}")]
@@ -41,52 +44,6 @@ pub(crate) fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigErr
 pub enum LogFormat {
     Text,
     Json,
-}
-
-/// What hubsync needs to act as the GitHub App: its id and private key.
-#[derive(Debug, Clone)]
-pub struct AppCredentials {
-    pub app_id: u64,
-    pub private_key: Secret,
-}
-
-#[derive(Debug, Clone)]
-pub struct GithubConfig {
-    /// None until the app is created and configured: webhooks and syncs stay off.
-    pub app: Option<AppCredentials>,
-    /// Every secret is accepted, so a secret can be rotated without dropping deliveries.
-    pub webhook_secrets: Vec<WebhookSecret>,
-    pub api_url: Url,
-    pub web_url: Url,
-    /// Requests in flight per installation (HUBSYNC_GITHUB_CONCURRENCY).
-    pub concurrency: usize,
-    /// The app's OAuth client, from the manifest flow (not needed for syncing).
-    pub client_id: Option<String>,
-    pub client_secret: Option<Secret>,
-}
-
-/// How webhook deliveries are received and processed.
-#[derive(Debug, Clone)]
-pub struct WebhookConfig {
-    /// Largest body accepted; GitHub caps payloads at 25 MB.
-    pub max_body_bytes: usize,
-    /// Off: deliveries are stored but not processed (they are once a process with it on runs).
-    pub process: bool,
-    /// Attempts before a delivery that keeps failing is marked failed.
-    pub max_attempts: u32,
-    /// Delay before the first retry; it doubles with each attempt.
-    pub retry_delay: Duration,
-}
-
-impl Default for WebhookConfig {
-    fn default() -> Self {
-        Self {
-            max_body_bytes: 25 * 1024 * 1024,
-            process: true,
-            max_attempts: 5,
-            retry_delay: Duration::from_secs(5),
-        }
-    }
 }
 
 /// Bounds on connections and request bodies, so that slow or hostile clients cannot hold the
@@ -112,9 +69,9 @@ impl HttpLimits {
     /// The first this many bytes of each body may use all of `body_memory`; bytes past them only
     /// `large_body_memory`, so that a few large senders cannot hold every byte and starve the
     /// ordinary deliveries (GitHub's are mostly well under 100 KB).
-    pub const SMALL_BODY: usize = 256 * 1024;
+    pub(crate) const SMALL_BODY: usize = 256 * 1024;
 
-    pub fn large_body_memory(&self) -> usize {
+    pub(crate) fn large_body_memory(&self) -> usize {
         self.body_memory - self.body_memory / 4
     }
 }
@@ -164,7 +121,7 @@ pub struct Overrides {
 }
 
 impl Config {
-    pub fn from_env(overrides: &Overrides) -> Result<Self, ConfigError> {
+    pub(crate) fn from_env(overrides: &Overrides) -> Result<Self, ConfigError> {
         Self::from_lookup(overrides, |name| std::env::var(name).ok())
     }
 
@@ -192,7 +149,8 @@ impl Config {
             .clone()
             .or_else(|| var("DATABASE_URL"));
         let database_url =
-            DatabaseUrl::parse(database_url.as_deref().unwrap_or(DatabaseUrl::DEFAULT))?;
+            DatabaseUrl::parse(database_url.as_deref().unwrap_or(DatabaseUrl::DEFAULT))
+                .map_err(|reason| invalid("DATABASE_URL", reason))?;
 
         let credentials_path = var("HUBSYNC_CREDENTIALS_PATH")
             .map(|p| PathBuf::from(p.trim()))

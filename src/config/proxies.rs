@@ -22,7 +22,7 @@ impl TrustedProxies {
             .map(Self)
     }
 
-    pub fn trusts(&self, ip: IpAddr) -> bool {
+    pub(crate) fn trusts(&self, ip: IpAddr) -> bool {
         let ip = canonical_ip(ip);
         self.0.iter().any(|net| net.contains(&ip))
     }

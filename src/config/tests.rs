@@ -1,6 +1,7 @@
 use std::collections::HashMap;
 
 use super::*;
+use crate::secret::WebhookSecret;
 
 fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
     let map: HashMap<String, String> = vars

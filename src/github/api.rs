@@ -80,7 +80,7 @@ impl InstallationClient {
     }
 
     /// The same installation, counting into `counter` (e.g. the sync run's own).
-    pub fn with_counter(mut self, counter: RequestCounter) -> Self {
+    pub(crate) fn with_counter(mut self, counter: RequestCounter) -> Self {
         self.counter = counter;
         self
     }

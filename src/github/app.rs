@@ -9,13 +9,14 @@ use std::{
 use http::Method;
 use tokio::{sync::Semaphore, time::Instant};
 
+use super::AppCredentials;
 use super::{
     client::{Credential, GithubHttp, GithubOptions, Mode, Req, RequestCounter},
     jwt::AppJwt,
     token::{CachedToken, TokenCache},
     GithubError,
 };
-use crate::{config::AppCredentials, secret::Secret};
+use crate::secret::Secret;
 
 /// Per-installation limits: a concurrency cap and a pause while the primary quota is spent.
 pub(crate) struct Gate {

@@ -16,13 +16,14 @@ use octocrab::Octocrab;
 use tokio::time::Instant;
 use url::Url;
 
+use super::GithubConfig;
 use super::{
     excerpt,
     jwt::AppJwt,
     retry::{classify, quota_spent, RetryPolicy, Verdict},
     GithubApp, GithubError,
 };
-use crate::{config::GithubConfig, secret::Secret};
+use crate::secret::Secret;
 
 #[derive(Debug, Clone)]
 pub struct GithubOptions {
@@ -35,7 +36,7 @@ pub struct GithubOptions {
 }
 
 impl GithubOptions {
-    pub fn from_config(github: &GithubConfig) -> Self {
+    pub(crate) fn from_config(github: &GithubConfig) -> Self {
         Self {
             api_url: github.api_url.clone(),
             concurrency: github.concurrency,

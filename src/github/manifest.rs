@@ -12,7 +12,7 @@ use crate::secret::Secret;
 
 /// The app GitHub just created. Secrets stay wrapped.
 #[derive(Debug, Clone)]
-pub struct CreatedApp {
+pub(crate) struct CreatedApp {
     pub id: u64,
     pub slug: String,
     pub html_url: String,
@@ -34,7 +34,10 @@ struct RawCreatedApp {
 }
 
 impl GithubHttp {
-    pub async fn convert_manifest_code(&self, code: &str) -> Result<CreatedApp, GithubError> {
+    pub(crate) async fn convert_manifest_code(
+        &self,
+        code: &str,
+    ) -> Result<CreatedApp, GithubError> {
         const ROUTE: &str = "POST /app-manifests/{code}/conversions";
         let ok = !code.is_empty()
             && code.len() <= 200

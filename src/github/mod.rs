@@ -3,11 +3,13 @@
 mod api;
 mod app;
 mod client;
+pub mod credentials;
 mod error;
 mod excerpt;
 mod jwt;
 pub mod manifest;
 pub mod retry;
+mod settings;
 mod token;
 mod types;
 
@@ -17,6 +19,7 @@ pub use api::{stream_reader, ByteStream, InstallationClient};
 pub use app::GithubApp;
 pub use client::{GithubHttp, GithubOptions, RequestCounter};
 pub use error::GithubError;
+pub use settings::{AppCredentials, GithubConfig};
 pub use types::{
     BranchHead, BranchRef, ChangedFile, CompareStatus, Comparison, EntryKind, RepoName, Repository,
     TreeEntry,

@@ -34,7 +34,7 @@ impl Default for RetryPolicy {
 
 /// What to do with one answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Done,
     /// 5xx: back off and try again.
     Transient,
@@ -51,10 +51,7 @@ pub enum Verdict {
 impl RetryPolicy {
     /// Exponential backoff with full jitter for the given retry (1 = first retry).
     pub fn backoff(&self, retry: u32) -> Duration {
-        let exp = self
-            .base_delay
-            .saturating_mul(1u32 << retry.saturating_sub(1).min(16));
-        let cap = exp.min(self.max_delay);
+        let cap = crate::backoff::exponential(self.base_delay, retry, self.max_delay);
         // Full jitter: anywhere in [cap/2, cap], so parallel callers do not retry in lockstep.
         let jitter = random_fraction();
         cap / 2 + cap.mul_f64(jitter / 2.0)
@@ -62,7 +59,7 @@ impl RetryPolicy {
 }
 
 /// `body` is the error body, if read: GitHub names secondary limits only in the message.
-pub fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Verdict {
+pub(crate) fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Verdict {
     if status.is_success() {
         return Verdict::Done;
     }
@@ -94,7 +91,7 @@ pub fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Verdict
 }
 
 /// A successful answer that spent the last request of the quota: pause before the next one.
-pub fn quota_spent(headers: &HeaderMap) -> Option<Duration> {
+pub(crate) fn quota_spent(headers: &HeaderMap) -> Option<Duration> {
     (header_u64(headers, "x-ratelimit-remaining") == Some(0)).then(|| until_reset(headers))
 }
 

@@ -62,7 +62,7 @@ impl TokenCache {
     }
 
     /// Forgets `token` after GitHub refused it (unless another caller already replaced it).
-    pub async fn invalidate(&self, installation: i64, token: &Secret) {
+    pub(crate) async fn invalidate(&self, installation: i64, token: &Secret) {
         let slot = self.slot(installation);
         let mut cached = slot.lock().await;
         if cached.as_ref().is_some_and(|t| &t.token == token) {

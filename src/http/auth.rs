@@ -19,10 +19,10 @@ use sha2::{Digest, Sha256};
 use super::{client, throttle::Throttle, ApiError, AppState};
 use crate::{secret::Secret, store::sessions};
 
-pub const SESSION_COOKIE: &str = "hubsync_session";
+pub(crate) const SESSION_COOKIE: &str = "hubsync_session";
 const SESSION_DAYS: i64 = 7;
 /// Where a script sends its CSRF token (forms send the `csrf` field).
-pub const CSRF_HEADER: &str = "x-csrf-token";
+pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
 
 /// Proof that the request carries the admin token or a valid session.
 pub struct Admin {
@@ -53,7 +53,7 @@ fn admin_token(state: &AppState) -> Result<&Secret, ApiError> {
 
 /// Names the admin token a session was opened with, without revealing it: sessions of another
 /// token are not accepted.
-pub fn token_id(token: &Secret) -> String {
+pub(crate) fn token_id(token: &Secret) -> String {
     let mut h = Sha256::new();
     h.update(b"hubsync admin token id\0");
     h.update(token.expose().as_bytes());
@@ -166,7 +166,7 @@ pub async fn logout(req: &HttpRequest, admin: &Admin) -> Result<Cookie<'static>,
 
 /// The CSRF token a form of this session must carry: derived from the session's secret, which
 /// only the session's own browser holds.
-pub fn csrf_token(session: &str) -> String {
+pub(crate) fn csrf_token(session: &str) -> String {
     let mut h = Sha256::new();
     h.update(b"hubsync csrf\0");
     h.update(session.as_bytes());
@@ -174,7 +174,7 @@ pub fn csrf_token(session: &str) -> String {
 }
 
 /// State-changing form posts must come from a page of this session.
-pub fn check_csrf(admin: &Admin, presented: &str) -> Result<(), ApiError> {
+pub(crate) fn check_csrf(admin: &Admin, presented: &str) -> Result<(), ApiError> {
     match &admin.session {
         // Bearer callers are not browsers: no ambient credentials to forge.
         None => Ok(()),

@@ -66,6 +66,18 @@ impl ResponseError for ApiError {
     }
 }
 
+impl From<crate::sync::requests::RequestError> for ApiError {
+    fn from(e: crate::sync::requests::RequestError) -> Self {
+        use crate::sync::requests::RequestError as E;
+        match e {
+            E::Invalid(m) => Self::BadRequest(m),
+            E::NotSelected(_) => Self::NotFound(e.to_string()),
+            E::Stopped(_) => Self::Conflict(e.to_string()),
+            E::Db(e) => e.into(),
+        }
+    }
+}
+
 impl From<sea_orm::DbErr> for ApiError {
     fn from(e: sea_orm::DbErr) -> Self {
         Self::Internal(e.to_string())

@@ -36,7 +36,7 @@ use crate::config::HttpLimits;
 /// it, up to 32 MiB), and a heap rarely shrinks: after a burst of 25 MB bodies the process kept
 /// three to five times the body budget resident. A fixed threshold keeps every buffer over 128 KiB
 /// in its own mapping, returned to the OS when the body is dropped.
-pub fn return_large_buffers_to_the_os() {
+pub(crate) fn return_large_buffers_to_the_os() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets an allocator parameter; any value is valid.
     unsafe {
@@ -46,7 +46,7 @@ pub fn return_large_buffers_to_the_os() {
 
 /// What every request body may take. Shared by all workers.
 #[derive(Clone)]
-pub struct BodyLimits {
+pub(crate) struct BodyLimits {
     timeout: Duration,
     budget: Arc<Budget>,
 }
@@ -71,7 +71,8 @@ impl BodyLimits {
     }
 
     /// Body bytes held right now, across all connections.
-    pub fn held(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn held(&self) -> usize {
         self.budget.held.load(Ordering::Relaxed)
     }
 }

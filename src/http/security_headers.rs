@@ -11,7 +11,7 @@ use actix_web::{
 };
 
 /// The page policy, built once: the only form that leaves hubsync goes to GitHub (/setup).
-pub struct SecurityHeaders {
+pub(crate) struct SecurityHeaders {
     page_policy: HeaderValue,
 }
 

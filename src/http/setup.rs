@@ -18,9 +18,9 @@ use serde::Deserialize;
 
 use super::{auth::Admin, error::ApiError, AppState};
 use crate::{
-    config::AppCredentials,
-    credentials::StoredCredentials,
-    github::{GithubApp, GithubHttp, GithubOptions},
+    github::{
+        credentials::StoredCredentials, AppCredentials, GithubApp, GithubHttp, GithubOptions,
+    },
     secret::WebhookSecret,
 };
 

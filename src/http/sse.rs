@@ -4,8 +4,7 @@ use std::time::Duration;
 
 use actix_web::{get, web, HttpRequest};
 use actix_web_lab::sse::{self, Sse};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 
 use super::{api::views::BranchView, auth::Admin, ApiError, AppState};
@@ -90,9 +89,7 @@ fn open(
             },
             None => match snapshot(&state, project).await {
                 Ok((id, data)) => {
-                    let event = sse::Data::new(data.to_string())
-                        .event("snapshot")
-                        .id(id.to_string());
+                    let event = sse::Data::new(data).event("snapshot").id(id.to_string());
                     if tx.send(event.into()).await.is_err() {
                         return;
                     }
@@ -122,10 +119,10 @@ fn open(
                 }
                 Err(RecvError::Closed) => return,
             };
-            if ev.row.id <= high || project.is_some_and(|p| p != ev.row.project_id) {
+            if ev.id <= high || project.is_some_and(|p| p != ev.project_id) {
                 continue;
             }
-            high = ev.row.id;
+            high = ev.id;
             if tx.send(to_sse(&ev)).await.is_err() {
                 return;
             }
@@ -153,7 +150,9 @@ async fn catch_up(
         let n = rows.len();
         for row in rows {
             after = row.id;
-            tx.send(to_sse(&row.into())).await.ok()?;
+            if let Some(ev) = progress::Published::from_row(&row) {
+                tx.send(to_sse(&ev)).await.ok()?;
+            }
         }
         if n < REPLAY_PAGE as usize {
             return Some(high);
@@ -163,29 +162,43 @@ async fn catch_up(
 
 fn to_sse(ev: &progress::Published) -> sse::Event {
     sse::Data::new(ev.data.clone())
-        .event(ev.row.kind.clone())
-        .id(ev.row.id.to_string())
+        .event(ev.kind())
+        .id(ev.id.to_string())
         .into()
 }
 
-/// The state of every selected branch now, labelled with the newest event id it reflects.
-async fn snapshot(state: &AppState, project: Option<i64>) -> Result<(i64, Value), sea_orm::DbErr> {
+/// The `snapshot` event's data for one project.
+#[derive(Serialize)]
+struct ProjectSnapshot {
+    project_id: i64,
+    branches: Vec<BranchView>,
+}
+
+/// The `snapshot` event's data for the stream of every project.
+#[derive(Serialize)]
+struct AllSnapshot {
+    projects: Vec<ProjectSnapshot>,
+}
+
+/// The state of every selected branch now (rendered), labelled with the newest event id it
+/// reflects.
+async fn snapshot(state: &AppState, project: Option<i64>) -> Result<(i64, String), sea_orm::DbErr> {
     // Read after subscribing (see `open`): the events after it come live.
     let id = state.hub.caught_up(&state.db, SNAPSHOT_WAIT).await;
     let records = match project {
         Some(p) => projects::load(&state.db, p).await?.into_iter().collect(),
         None => projects::load_all(&state.db).await?,
     };
-    let projects: Vec<Value> = records
+    let projects: Vec<ProjectSnapshot> = records
         .iter()
-        .map(|p| {
-            let branches: Vec<BranchView> = p.selections.iter().map(BranchView::from).collect();
-            json!({ "project_id": p.project.id, "branches": branches })
+        .map(|p| ProjectSnapshot {
+            project_id: p.project.id,
+            branches: p.selections.iter().map(BranchView::from).collect(),
         })
         .collect();
     let data = match project {
-        Some(_) => projects.into_iter().next().unwrap_or(Value::Null),
-        None => json!({ "projects": projects }),
+        Some(_) => serde_json::to_string(&projects.into_iter().next()),
+        None => serde_json::to_string(&AllSnapshot { projects }),
     };
-    Ok((id, data))
+    Ok((id, data.expect("a snapshot serializes")))
 }

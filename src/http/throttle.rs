@@ -9,7 +9,7 @@ use std::{
 };
 
 /// Failures allowed in a burst, and refilled per minute.
-pub const PER_MINUTE: f64 = 10.0;
+pub(crate) const PER_MINUTE: f64 = 10.0;
 /// Addresses tracked at once; past it, new addresses share one count (a flood from many
 /// addresses is slowed as one client rather than growing the table).
 const MAX_TRACKED: usize = 65_536;
@@ -52,7 +52,7 @@ impl Bucket {
 }
 
 #[derive(Default)]
-pub struct Throttle {
+pub(crate) struct Throttle {
     buckets: Mutex<HashMap<Key, Bucket>>,
 }
 

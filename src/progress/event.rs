@@ -1,31 +1,235 @@
-//! A progress event as streams send it.
+//! The one progress event type: what the sync layer records, the hub carries, SSE sends (the
+//! variant's name is the SSE `event:` field) and the page's script reads (app.js).
 use bytestring::ByteString;
-use serde_json::{json, Value};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use crate::store::entities::sync_events;
+use crate::{
+    git::Sha,
+    store::{entities::sync_events, runs::Trigger, selections::SelectionState},
+};
 
-/// A `sync_events` row with its `data` rendered for the wire once, however many subscribers
-/// receive it.
+/// Stored as `sync_events.kind` (the tag) and `sync_events.data` (the fields); sent as the SSE
+/// event name and, with `project_id` and `at` added, its data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ProgressEvent {
+    /// A run was queued, or a push coalesced into the queued one.
+    Queued {
+        run_id: i64,
+        branch: String,
+        trigger: Trigger,
+        /// Where the branch stands now.
+        from_sha: Option<Sha>,
+        target_sha: Option<Sha>,
+        coalesced: bool,
+    },
+    Started {
+        run_id: i64,
+        branch: String,
+        trigger: Trigger,
+        from_sha: Option<Sha>,
+        target_sha: Option<Sha>,
+        attempt: i32,
+        started_at: Option<DateTime<Utc>>,
+    },
+    /// Blobs fetched so far out of those the run needs.
+    Progress {
+        run_id: i64,
+        branch: String,
+        done: u64,
+        total: u64,
+    },
+    /// The run's figures, every attempt's fetches and requests included.
+    Succeeded {
+        run_id: i64,
+        branch: String,
+        sha: Sha,
+        from_sha: Option<Sha>,
+        files_total: i64,
+        files_changed: i64,
+        files_fetched: i64,
+        bytes_fetched: i64,
+        api_requests: i64,
+    },
+    Failed {
+        run_id: i64,
+        branch: String,
+        error: String,
+        will_retry: bool,
+        attempt: i32,
+        from_sha: Option<Sha>,
+        target_sha: Option<Sha>,
+        files_total: Option<i64>,
+        files_changed: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_in_ms: Option<i64>,
+    },
+    SelectionChanged(SelectionChange),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SelectionChange {
+    /// The operator replaced the selection with these names and patterns.
+    Replaced { branches: Vec<String> },
+    /// The branch is gone on GitHub; `state` is always `deleted`.
+    BranchDeleted {
+        branch: String,
+        state: SelectionState,
+    },
+}
+
+impl ProgressEvent {
+    pub fn branch_deleted(branch: impl Into<String>) -> Self {
+        Self::SelectionChanged(SelectionChange::BranchDeleted {
+            branch: branch.into(),
+            state: SelectionState::Deleted,
+        })
+    }
+
+    /// The `kind` column and SSE event name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Queued { .. } => "queued",
+            Self::Started { .. } => "started",
+            Self::Progress { .. } => "progress",
+            Self::Succeeded { .. } => "succeeded",
+            Self::Failed { .. } => "failed",
+            Self::SelectionChanged(_) => "selection_changed",
+        }
+    }
+
+    pub fn run_id(&self) -> Option<i64> {
+        match self {
+            Self::Queued { run_id, .. }
+            | Self::Started { run_id, .. }
+            | Self::Progress { run_id, .. }
+            | Self::Succeeded { run_id, .. }
+            | Self::Failed { run_id, .. } => Some(*run_id),
+            Self::SelectionChanged(_) => None,
+        }
+    }
+
+    /// The fields without the tag, as the `data` column holds them.
+    pub(crate) fn data(&self) -> Value {
+        let mut v = serde_json::to_value(self).expect("a progress event serializes");
+        if let Value::Object(map) = &mut v {
+            map.remove("kind");
+        }
+        v
+    }
+
+    /// Reads a stored row back.
+    pub(crate) fn from_row(row: &sync_events::Model) -> Result<Self, serde_json::Error> {
+        let mut data = row.data.clone();
+        if let Value::Object(map) = &mut data {
+            map.insert("kind".into(), Value::String(row.kind.clone()));
+        }
+        serde_json::from_value(data)
+    }
+}
+
+/// An event ready for the wire, rendered once however many subscribers receive it.
 #[derive(Debug, Clone)]
 pub struct Published {
-    pub row: sync_events::Model,
+    pub id: i64,
+    pub project_id: i64,
+    pub event: ProgressEvent,
+    /// The SSE data: the event's fields with `project_id` and `at` (when it happened, so a
+    /// replayed event shows the right "time since" and run duration).
     pub data: ByteString,
 }
 
-impl From<sync_events::Model> for Published {
-    fn from(row: sync_events::Model) -> Self {
-        let data = wire_data(&row).to_string().into();
-        Self { row, data }
+impl Published {
+    /// None (and a warning) for a row this version cannot read, say one a newer replica wrote.
+    pub(crate) fn from_row(row: &sync_events::Model) -> Option<Self> {
+        let event = match ProgressEvent::from_row(row) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(id = row.id, kind = %row.kind, error = %e, "skipping an unreadable progress event");
+                return None;
+            }
+        };
+        let mut data = serde_json::to_value(&event).expect("a progress event serializes");
+        if let Value::Object(map) = &mut data {
+            map.insert("project_id".into(), row.project_id.into());
+            map.insert("at".into(), row.created_at.to_rfc3339().into());
+        }
+        Some(Self {
+            id: row.id,
+            project_id: row.project_id,
+            event,
+            data: data.to_string().into(),
+        })
+    }
+
+    pub fn kind(&self) -> &'static str {
+        self.event.kind()
     }
 }
 
-/// An event's `data` as clients read it: the row's data with `project_id` and `at` (when it
-/// happened, so a replayed event shows the right "time since" and run duration).
-pub fn wire_data(ev: &sync_events::Model) -> Value {
-    let mut data = ev.data.clone();
-    if let Value::Object(map) = &mut data {
-        map.insert("project_id".into(), json!(ev.project_id));
-        map.insert("at".into(), json!(ev.created_at.to_rfc3339()));
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(kind: &str, data: Value) -> sync_events::Model {
+        sync_events::Model {
+            id: 7,
+            project_id: 3,
+            run_id: None,
+            kind: kind.into(),
+            data,
+            created_at: Utc::now(),
+        }
     }
-    data
+
+    #[test]
+    fn rows_written_before_the_type_read_back() {
+        let replaced = row(
+            "selection_changed",
+            serde_json::json!({ "branches": ["main", "release/*"] }),
+        );
+        assert_eq!(
+            ProgressEvent::from_row(&replaced).unwrap(),
+            ProgressEvent::SelectionChanged(SelectionChange::Replaced {
+                branches: vec!["main".into(), "release/*".into()]
+            })
+        );
+        let deleted = row(
+            "selection_changed",
+            serde_json::json!({ "branch": "x", "state": "deleted" }),
+        );
+        assert_eq!(
+            ProgressEvent::from_row(&deleted).unwrap(),
+            ProgressEvent::branch_deleted("x")
+        );
+        let failed = row(
+            "failed",
+            serde_json::json!({ "run_id": 1, "branch": "main", "error": "boom", "will_retry": false,
+                                "attempt": 5, "from_sha": null, "target_sha": null,
+                                "files_total": null, "files_changed": null }),
+        );
+        let ev = ProgressEvent::from_row(&failed).unwrap();
+        assert_eq!(ev.kind(), "failed");
+        assert_eq!(ev.data(), failed.data, "written back unchanged");
+    }
+
+    #[test]
+    fn the_wire_carries_the_fields_project_and_time() {
+        let ev = ProgressEvent::Progress {
+            run_id: 1,
+            branch: "main".into(),
+            done: 2,
+            total: 4,
+        };
+        let p = Published::from_row(&row(ev.kind(), ev.data())).unwrap();
+        let wire: Value = serde_json::from_str(&p.data).unwrap();
+        assert_eq!(wire["done"], 2);
+        assert_eq!(wire["branch"], "main");
+        assert_eq!(wire["project_id"], 3);
+        assert!(wire["at"].is_string());
+        assert!(Published::from_row(&row("progress", serde_json::json!({ "who": "a" }))).is_none());
+    }
 }

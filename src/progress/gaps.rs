@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Gaps {
+pub(crate) struct Gaps {
     /// start -> end (inclusive), non-overlapping.
     ranges: BTreeMap<i64, i64>,
 }
@@ -38,7 +38,7 @@ impl Gaps {
     }
 
     /// Forgets every missing id at or below `upto`; returns how many ids that was.
-    pub fn forget_upto(&mut self, upto: i64) -> i64 {
+    pub(crate) fn forget_upto(&mut self, upto: i64) -> i64 {
         let mut forgotten = 0;
         while let Some((&start, &end)) = self.ranges.iter().next() {
             if start > upto {

@@ -93,14 +93,14 @@ impl Hub {
 
     /// Every event with an id at or below this has been broadcast (or will never exist); every
     /// later one will be broadcast to receivers subscribed before this was read.
-    pub fn published(&self) -> i64 {
+    pub(crate) fn published(&self) -> i64 {
         *self.shared.published.borrow()
     }
 
     /// Waits, at most `limit`, until every event committed before this call has been published;
     /// returns `published()` then. A snapshot labelled with it then reflects no event that is
     /// still to come live.
-    pub async fn caught_up(&self, db: &DatabaseConnection, limit: Duration) -> i64 {
+    pub(crate) async fn caught_up(&self, db: &DatabaseConnection, limit: Duration) -> i64 {
         let target = latest_id(db).await.unwrap_or(0);
         self.poke();
         let mut rx = self.shared.published.subscribe();
@@ -114,7 +114,7 @@ impl Hub {
     }
 
     /// Call after committing events so subscribers get them without waiting for the poll.
-    pub fn poke(&self) {
+    pub(crate) fn poke(&self) {
         self.shared.wake.notify_one();
     }
 }
@@ -152,7 +152,9 @@ impl Tailer {
                     });
                     for row in step.ready {
                         // No subscribers is fine: the row stays in the table for replay.
-                        let _ = shared.tx.send(Arc::new(Published::from(row)));
+                        if let Some(p) = Published::from_row(&row) {
+                            let _ = shared.tx.send(Arc::new(p));
+                        }
                     }
                     if step.more {
                         Duration::ZERO

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::hub::Shared;
 
 /// The channel events are announced on.
-pub const CHANNEL: &str = "hubsync_events";
+pub(crate) const CHANNEL: &str = "hubsync_events";
 
 /// Listens until shutdown, reconnecting with backoff.
 pub(super) async fn run(options: PgConnectOptions, hub: Arc<Shared>, shutdown: CancellationToken) {

@@ -8,6 +8,6 @@ mod listen;
 mod record;
 mod tail;
 
-pub use event::{wire_data, Published};
+pub use event::{ProgressEvent, Published, SelectionChange};
 pub use hub::{replay, Event, Hub, Tailer};
 pub use record::*;

@@ -3,26 +3,18 @@ use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DbBackend, DbErr, FromQueryResult, Set, Statement,
 };
-use serde_json::Value;
 
+use super::ProgressEvent;
 use crate::store::entities::sync_events;
-
-pub const QUEUED: &str = "queued";
-pub const STARTED: &str = "started";
-pub const PROGRESS: &str = "progress";
-pub const SUCCEEDED: &str = "succeeded";
-pub const FAILED: &str = "failed";
-pub const SELECTION_CHANGED: &str = "selection_changed";
 
 /// Appends an event. On PostgreSQL the same statement announces it to every replica's tailer
 /// (`NOTIFY`, sent when the surrounding transaction commits; see src/progress/listen.rs).
 pub async fn record(
     db: &impl ConnectionTrait,
     project_id: i64,
-    run_id: Option<i64>,
-    kind: &str,
-    data: Value,
+    event: &ProgressEvent,
 ) -> Result<sync_events::Model, DbErr> {
+    let (run_id, kind, data) = (event.run_id(), event.kind(), event.data());
     if db.get_database_backend() == DbBackend::Postgres {
         let sql = format!(
             "INSERT INTO sync_events (project_id, run_id, kind, data, created_at) \
@@ -76,7 +68,7 @@ pub async fn prune(
 }
 
 /// Prunes once an hour until shutdown.
-pub async fn run_pruner(
+pub(crate) async fn run_pruner(
     db: sea_orm::DatabaseConnection,
     retention: std::time::Duration,
     shutdown: tokio_util::sync::CancellationToken,

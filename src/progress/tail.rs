@@ -36,11 +36,11 @@ const HOLD_CAP: usize = 10_000;
 /// Gap ranges re-read per query.
 const RANGES_PER_READ: usize = 100;
 /// How long a gap may hold back later rows before they go out without it.
-pub const MAX_HOLD: Duration = Duration::from_secs(10);
+pub(crate) const MAX_HOLD: Duration = Duration::from_secs(10);
 /// At start, ids this far below the newest are watched for late commits.
 const START_WINDOW: u64 = 1000;
 
-pub struct Tail {
+pub(crate) struct Tail {
     cursor: i64,
     read_high: i64,
     /// Rows read but not handed on yet; None for rows that were there before the tailer started.
@@ -58,7 +58,7 @@ struct Watch {
 }
 
 /// What one step produced.
-pub struct Step {
+pub(crate) struct Step {
     /// Rows to hand on, in id order.
     pub ready: Vec<sync_events::Model>,
     /// A full page was read: there may be more right away.
@@ -99,7 +99,7 @@ impl Tail {
     }
 
     /// Every id at or below this has been handed on or will never come.
-    pub fn cursor(&self) -> i64 {
+    pub(crate) fn cursor(&self) -> i64 {
         self.cursor
     }
 

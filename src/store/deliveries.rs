@@ -49,7 +49,7 @@ pub struct NewDelivery {
 /// Stores a batch of deliveries in one statement (one commit), skipping those whose delivery id
 /// is stored already. Returns, for each, whether it was new; of copies within the batch only the
 /// first can be. The unique index keeps this right when other processes store copies too.
-pub async fn insert_new(
+pub(crate) async fn insert_new(
     db: &DatabaseConnection,
     batch: &[NewDelivery],
 ) -> Result<Vec<bool>, DbErr> {
@@ -195,7 +195,7 @@ pub struct Waiting {
 }
 
 impl Waiting {
-    pub fn is_due(&self, now: DateTime<Utc>) -> bool {
+    pub(crate) fn is_due(&self, now: DateTime<Utc>) -> bool {
         self.not_before.is_none_or(|t| t <= now)
     }
 }
@@ -316,7 +316,7 @@ pub async fn retry_later(
 }
 
 /// When the earliest delivery waiting for a retry becomes due, if any.
-pub async fn next_retry_at(
+pub(crate) async fn next_retry_at(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, DbErr> {

@@ -62,7 +62,7 @@ pub async fn exists(db: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr> {
         .is_some())
 }
 
-pub async fn mark_deleted(
+pub(crate) async fn mark_deleted(
     db: &impl ConnectionTrait,
     id: i64,
     now: DateTime<Utc>,
@@ -77,7 +77,7 @@ pub async fn mark_deleted(
 }
 
 /// `at` None lifts a suspension.
-pub async fn set_suspended(
+pub(crate) async fn set_suspended(
     db: &impl ConnectionTrait,
     id: i64,
     at: Option<DateTime<Utc>>,
@@ -90,4 +90,17 @@ pub async fn set_suspended(
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Those of these installations that are neither deleted nor suspended.
+pub(crate) async fn active(
+    db: &impl ConnectionTrait,
+    ids: impl IntoIterator<Item = i64>,
+) -> Result<Vec<installations::Model>, DbErr> {
+    installations::Entity::find()
+        .filter(Column::Id.is_in(ids))
+        .filter(Column::DeletedAt.is_null())
+        .filter(Column::SuspendedAt.is_null())
+        .all(db)
+        .await
 }

@@ -42,7 +42,7 @@ pub async fn file(
 }
 
 /// Which of these blob shas are not stored yet.
-pub async fn missing_blobs(
+pub(crate) async fn missing_blobs(
     db: &impl ConnectionTrait,
     shas: &[String],
 ) -> Result<HashSet<String>, DbErr> {
@@ -64,7 +64,7 @@ pub async fn missing_blobs(
 
 /// Blobs stored without content (skipped as too large) that a limit of `max_file_size` allows:
 /// read through the partial index of such blobs, so this costs nothing when there are none.
-pub async fn fetchable_stubs(
+pub(crate) async fn fetchable_stubs(
     db: &impl ConnectionTrait,
     max_file_size: u64,
 ) -> Result<HashSet<String>, DbErr> {
@@ -81,7 +81,7 @@ pub async fn fetchable_stubs(
 }
 
 /// The branch selections whose manifests list any of these blobs.
-pub async fn selections_listing(
+pub(crate) async fn selections_listing(
     db: &impl ConnectionTrait,
     shas: &HashSet<String>,
 ) -> Result<HashSet<i64>, DbErr> {
@@ -102,7 +102,7 @@ pub async fn selections_listing(
 }
 
 /// Whether this branch's manifest lists any of these blobs.
-pub async fn lists_any(
+pub(crate) async fn lists_any(
     db: &impl ConnectionTrait,
     project_sync_id: i64,
     shas: &HashSet<String>,
@@ -124,7 +124,7 @@ pub async fn lists_any(
 
 /// A blob to store. `content` is None for a blob over the size limit: listed, not stored.
 #[derive(Debug, Clone)]
-pub struct NewBlob {
+pub(crate) struct NewBlob {
     pub sha: String,
     pub size: i64,
     pub content: Option<Vec<u8>>,
@@ -148,7 +148,10 @@ pub async fn store_blob(
 /// Stores many blobs with multi-row inserts (100 per statement). A sha already stored keeps its
 /// row, except that content fills in a blob stored without it (skipped under a lower limit);
 /// stored content is never replaced or removed (same sha, same bytes).
-pub async fn store_blobs(db: &impl ConnectionTrait, blobs: Vec<NewBlob>) -> Result<(), DbErr> {
+pub(crate) async fn store_blobs(
+    db: &impl ConnectionTrait,
+    blobs: Vec<NewBlob>,
+) -> Result<(), DbErr> {
     let now = Utc::now();
     let mut rows = blobs.into_iter().map(|b| blobs::ActiveModel {
         binary: Set(b.content.as_deref().is_some_and(is_binary)),
@@ -186,7 +189,7 @@ pub async fn blob(db: &impl ConnectionTrait, sha: &str) -> Result<Option<blobs::
 }
 
 /// Git's own heuristic: a NUL byte in the first 8000 bytes means binary.
-pub fn is_binary(content: &[u8]) -> bool {
+pub(crate) fn is_binary(content: &[u8]) -> bool {
     content.iter().take(8000).any(|&b| b == 0)
 }
 

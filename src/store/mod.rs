@@ -1,6 +1,7 @@
 //! The database: connecting, migrating, and the queries grouped by aggregate.
 pub mod attempts;
 pub mod checkpoint;
+mod database_url;
 pub mod deliveries;
 pub mod entities;
 pub mod installations;
@@ -22,7 +23,7 @@ pub use migrate::{
     MigrationState, PlannedMigration, Snapshot, TableShape, VerifyReport,
 };
 
-use crate::config::DatabaseUrl;
+pub use database_url::DatabaseUrl;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -119,7 +120,9 @@ fn prepare_sqlite_file(path: &std::path::Path, url: &DatabaseUrl) -> Result<(), 
 /// Begins a transaction that will write. On SQLite it takes the write lock up front
 /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and then writes can fail with
 /// "database is locked" when another writer got in between, and the busy timeout cannot help.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+pub(crate) async fn begin_write(
+    db: &DatabaseConnection,
+) -> Result<sea_orm::DatabaseTransaction, DbErr> {
     use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
     db.begin_with_options(TransactionOptions {
         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),

@@ -15,7 +15,7 @@ pub struct ProjectRecord {
 
 impl ProjectRecord {
     /// Why syncing is off for this project, if it is.
-    pub fn stopped_because(&self) -> Option<&'static str> {
+    pub(crate) fn stopped_because(&self) -> Option<&'static str> {
         if self.installation.deleted_at.is_some() {
             Some("the app was uninstalled")
         } else if self.installation.suspended_at.is_some() {
@@ -28,7 +28,7 @@ impl ProjectRecord {
     }
 }
 
-pub async fn load_all(db: &impl ConnectionTrait) -> Result<Vec<ProjectRecord>, DbErr> {
+pub(crate) async fn load_all(db: &impl ConnectionTrait) -> Result<Vec<ProjectRecord>, DbErr> {
     let projects = projects::Entity::find()
         .order_by_asc(projects::Column::Id)
         .all(db)

@@ -12,7 +12,7 @@ use super::entities::repositories::{self, Column};
 /// What an event tells about a repository. Installation events carry no default branch: it
 /// stays empty until an event or the sync layer tells it.
 #[derive(Debug, Clone)]
-pub struct RepositoryFacts {
+pub(crate) struct RepositoryFacts {
     pub id: i64,
     pub installation_id: i64,
     pub full_name: String,
@@ -54,7 +54,7 @@ fn known_columns(f: &RepositoryFacts) -> Vec<Column> {
 
 /// The repository became visible (installation created, repositories added): creates it, or
 /// refreshes it and clears `removed_at`.
-pub async fn upsert_visible(
+pub(crate) async fn upsert_visible(
     db: &impl ConnectionTrait,
     facts: &RepositoryFacts,
     now: DateTime<Utc>,
@@ -74,7 +74,7 @@ pub async fn upsert_visible(
 
 /// An event about the repository (renamed, edited, pushed to...): creates it if unknown,
 /// otherwise refreshes what the event tells, leaving `removed_at` as it is.
-pub async fn upsert_seen(
+pub(crate) async fn upsert_seen(
     db: &impl ConnectionTrait,
     facts: &RepositoryFacts,
     now: DateTime<Utc>,
@@ -98,7 +98,7 @@ pub async fn find(
 }
 
 /// Marks repositories removed (keeping the time of the first removal).
-pub async fn mark_removed(
+pub(crate) async fn mark_removed(
     db: &impl ConnectionTrait,
     ids: &[i64],
     now: DateTime<Utc>,
@@ -117,7 +117,7 @@ pub async fn mark_removed(
 }
 
 /// Marks every repository of an installation removed (the installation was deleted).
-pub async fn mark_installation_removed(
+pub(crate) async fn mark_installation_removed(
     db: &impl ConnectionTrait,
     installation_id: i64,
     now: DateTime<Utc>,
@@ -130,4 +130,41 @@ pub async fn mark_installation_removed(
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Visible repositories whose default branch is still unknown (installation events omit it).
+pub(crate) async fn awaiting_default_branch(
+    db: &impl ConnectionTrait,
+) -> Result<Vec<repositories::Model>, DbErr> {
+    repositories::Entity::find()
+        .filter(Column::DefaultBranch.eq(""))
+        .filter(Column::RemovedAt.is_null())
+        .all(db)
+        .await
+}
+
+/// Records what GitHub said about a repository: its default branch and current name.
+pub(crate) async fn set_details(
+    db: &impl ConnectionTrait,
+    id: i64,
+    default_branch: &str,
+    full_name: &str,
+) -> Result<(), DbErr> {
+    repositories::Entity::update_many()
+        .col_expr(Column::DefaultBranch, Expr::value(default_branch))
+        .col_expr(Column::FullName, Expr::value(full_name))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await
+        .map(|_| ())
+}
+
+pub(crate) async fn of_installation(
+    db: &impl ConnectionTrait,
+    installation_id: i64,
+) -> Result<Vec<repositories::Model>, DbErr> {
+    repositories::Entity::find()
+        .filter(Column::InstallationId.eq(installation_id))
+        .all(db)
+        .await
 }

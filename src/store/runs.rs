@@ -14,46 +14,17 @@ use super::{
 };
 use crate::git::Sha;
 
-pub const QUEUED: &str = "queued";
-pub const RUNNING: &str = "running";
-pub const SUCCEEDED: &str = "succeeded";
-pub const FAILED: &str = "failed";
-pub const SUPERSEDED: &str = "superseded";
-
-/// Why a run was queued.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    Install,
-    Push,
-    /// A branch created on GitHub (the `create` event).
-    Create,
-    Manual,
-    Reconcile,
-    Selection,
-}
-
-impl Trigger {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Install => "install",
-            Self::Push => "push",
-            Self::Create => "create",
-            Self::Manual => "manual",
-            Self::Reconcile => "reconcile",
-            Self::Selection => "selection",
-        }
-    }
-}
+pub use super::entities::sync_runs::{RunStatus, Trigger};
 
 #[derive(Debug, Clone)]
-pub struct Enqueued {
+pub(crate) struct Enqueued {
     pub run: sync_runs::Model,
     /// True when an already queued run absorbed this request.
     pub coalesced: bool,
 }
 
 /// Queues a run for a branch, or folds the request into the run already queued for it.
-pub async fn enqueue(
+pub(crate) async fn enqueue(
     db: &impl ConnectionTrait,
     project_sync_id: i64,
     trigger: Trigger,
@@ -65,7 +36,7 @@ pub async fn enqueue(
             let run = match target {
                 Some(sha) if queued.target_sha.as_deref() != Some(sha.as_str()) => {
                     let mut am: sync_runs::ActiveModel = queued.into();
-                    am.target_sha = Set(Some(sha.to_string()));
+                    am.target_sha = Set(Some(sha.clone()));
                     am.update(db).await?
                 }
                 _ => queued,
@@ -77,9 +48,9 @@ pub async fn enqueue(
         }
         let am = sync_runs::ActiveModel {
             project_sync_id: Set(project_sync_id),
-            trigger: Set(trigger.as_str().to_owned()),
-            target_sha: Set(target.map(Sha::to_string)),
-            status: Set(QUEUED.to_owned()),
+            trigger: Set(trigger),
+            target_sha: Set(target.cloned()),
+            status: Set(RunStatus::Queued),
             queued_at: Set(Utc::now()),
             ..Default::default()
         };
@@ -105,13 +76,13 @@ pub async fn enqueue(
     )))
 }
 
-pub async fn queued_run(
+pub(crate) async fn queued_run(
     db: &impl ConnectionTrait,
     project_sync_id: i64,
 ) -> Result<Option<sync_runs::Model>, DbErr> {
     Run::find()
         .filter(Column::ProjectSyncId.eq(project_sync_id))
-        .filter(Column::Status.eq(QUEUED))
+        .filter(Column::Status.eq(RunStatus::Queued))
         .one(db)
         .await
 }
@@ -194,7 +165,7 @@ pub async fn renew_lease(
             sea_orm::sea_query::Expr::value(Utc::now() + lease),
         )
         .filter(Column::Id.eq(run_id))
-        .filter(Column::Status.eq(RUNNING))
+        .filter(Column::Status.eq(RunStatus::Running))
         .filter(Column::LeasedBy.eq(worker))
         .exec(db)
         .await?;
@@ -205,8 +176,8 @@ pub async fn renew_lease(
 /// shas and file counts are the latest attempt's that got that far (None: it did not).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunCounts {
-    pub from_sha: Option<String>,
-    pub target_sha: Option<String>,
+    pub from_sha: Option<Sha>,
+    pub target_sha: Option<Sha>,
     pub files_total: Option<i64>,
     pub files_changed: Option<i64>,
     pub files_fetched: i64,
@@ -243,7 +214,7 @@ impl RunCounts {
 }
 
 /// The branch's sha when the attempt starts, so a running run shows where it comes from.
-pub async fn set_from_sha(
+pub(crate) async fn set_from_sha(
     db: &impl ConnectionTrait,
     run_id: i64,
     from_sha: Option<&str>,
@@ -264,7 +235,7 @@ pub async fn finish(
     db: &impl ConnectionTrait,
     run_id: i64,
     worker: &str,
-    status: &str,
+    status: RunStatus,
     counts: &RunCounts,
     error: Option<&str>,
 ) -> Result<Option<sync_runs::Model>, DbErr> {
@@ -272,14 +243,14 @@ pub async fn finish(
         return Ok(None);
     };
     let attempt = match status {
-        SUCCEEDED => AttemptStatus::Succeeded,
-        SUPERSEDED => AttemptStatus::Superseded,
+        RunStatus::Succeeded => AttemptStatus::Succeeded,
+        RunStatus::Superseded => AttemptStatus::Superseded,
         _ => AttemptStatus::Failed,
     };
     attempts::end(db, &run, worker, attempt, counts.cost(), error).await?;
     let mut am: sync_runs::ActiveModel = run.clone().into();
     counts.apply(&run, &mut am);
-    am.status = Set(status.to_owned());
+    am.status = Set(status);
     am.lease_until = Set(None);
     am.finished_at = Set(Some(Utc::now()));
     am.error = Set(error.map(str::to_owned));
@@ -309,10 +280,10 @@ pub async fn retry_later(
     am.lease_until = Set(None);
     am.error = Set(Some(error.to_owned()));
     if follow_up {
-        am.status = Set(SUPERSEDED.to_owned());
+        am.status = Set(RunStatus::Superseded);
         am.finished_at = Set(Some(Utc::now()));
     } else {
-        am.status = Set(QUEUED.to_owned());
+        am.status = Set(RunStatus::Queued);
         am.leased_by = Set(None);
         am.not_before = Set(Some(Utc::now() + delay));
     }
@@ -325,7 +296,7 @@ async fn held_run(
     worker: &str,
 ) -> Result<Option<sync_runs::Model>, DbErr> {
     Run::find_by_id(run_id)
-        .filter(Column::Status.eq(RUNNING))
+        .filter(Column::Status.eq(RunStatus::Running))
         .filter(Column::LeasedBy.eq(worker))
         .one(db)
         .await
@@ -345,17 +316,44 @@ pub async fn history(
         .await
 }
 
-/// The exponential backoff before retry `attempt` (1-based), capped.
-pub fn backoff(attempt: i32, base: Duration, cap: Duration) -> Duration {
-    let factor = 1i32
-        .checked_shl(attempt.clamp(1, 20) as u32 - 1)
-        .unwrap_or(i32::MAX);
-    (base * factor).min(cap)
-}
-
-pub fn is_unique_violation(e: &DbErr) -> bool {
+pub(crate) fn is_unique_violation(e: &DbErr) -> bool {
     matches!(
         e.sql_err(),
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
     )
+}
+
+/// Queued runs of these branches that should no longer happen end `superseded`; a running one is
+/// stopped by the worker's own checks.
+pub(crate) async fn supersede_queued(
+    db: &impl ConnectionTrait,
+    project_sync_ids: &[i64],
+) -> Result<(), DbErr> {
+    Run::update_many()
+        .col_expr(
+            Column::Status,
+            sea_orm::sea_query::Expr::value(RunStatus::Superseded),
+        )
+        .col_expr(
+            Column::FinishedAt,
+            sea_orm::sea_query::Expr::value(Utc::now()),
+        )
+        .filter(Column::ProjectSyncId.is_in(project_sync_ids.iter().copied()))
+        .filter(Column::Status.eq(RunStatus::Queued))
+        .exec(db)
+        .await
+        .map(|_| ())
+}
+
+/// Whether the branch has a run queued or running.
+pub(crate) async fn is_busy(
+    db: &impl ConnectionTrait,
+    project_sync_id: i64,
+) -> Result<bool, DbErr> {
+    Ok(Run::find()
+        .filter(Column::ProjectSyncId.eq(project_sync_id))
+        .filter(Column::Status.is_in([RunStatus::Queued, RunStatus::Running]))
+        .one(db)
+        .await?
+        .is_some())
 }

@@ -11,6 +11,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, Set,
 };
 
+pub use super::entities::project_syncs::SelectionState;
 use super::entities::{
     project_syncs::{self, Column as Sel, Entity as Selection},
     projects::{self, Entity as Project},
@@ -18,14 +19,9 @@ use super::entities::{
 use crate::git::{BranchName, Selector};
 
 /// States of a concrete branch, shown on the status page.
-pub const PENDING: &str = "pending";
-pub const SYNCED: &str = "synced";
-pub const SYNCING: &str = "syncing";
-pub const FAILED: &str = "failed";
-pub const DELETED: &str = "deleted";
 
 /// The project of a repository, created on first sight (one per repository).
-pub async fn ensure_project(
+pub(crate) async fn ensure_project(
     db: &impl ConnectionTrait,
     repository_id: i64,
 ) -> Result<projects::Model, DbErr> {
@@ -93,8 +89,8 @@ pub async fn enable(
             am.enabled = Set(true);
             am.is_pattern = Set(is_pattern);
             // A pattern selected again lists its branches again.
-            if state == DELETED || is_pattern {
-                am.state = Set(PENDING.to_owned());
+            if state == SelectionState::Deleted || is_pattern {
+                am.state = Set(SelectionState::Pending);
             }
             am.deleted_at = Set(None);
             am.updated_at = Set(now);
@@ -106,7 +102,7 @@ pub async fn enable(
                 branch: Set(name.to_owned()),
                 is_pattern: Set(is_pattern),
                 enabled: Set(true),
-                state: Set(PENDING.to_owned()),
+                state: Set(SelectionState::Pending),
                 created_at: Set(now),
                 updated_at: Set(now),
                 ..Default::default()
@@ -155,7 +151,7 @@ pub async fn set_selection(
 
 /// The enabled concrete selection for a branch of a project, created when an enabled pattern
 /// matches it. None when the branch is not selected.
-pub async fn selection_for_branch(
+pub(crate) async fn selection_for_branch(
     db: &impl ConnectionTrait,
     project_id: i64,
     branch: &BranchName,
@@ -187,10 +183,10 @@ pub async fn selection_for_branch(
     Ok(None)
 }
 
-pub async fn set_state(
+pub(crate) async fn set_state(
     db: &impl ConnectionTrait,
     project_sync_id: i64,
-    state: &str,
+    state: SelectionState,
 ) -> Result<(), DbErr> {
     Selection::update_many()
         .col_expr(Sel::State, sea_orm::sea_query::Expr::value(state))
@@ -202,11 +198,17 @@ pub async fn set_state(
 }
 
 /// The branch was deleted on GitHub: keep the selection and its manifest, mark them deleted.
-pub async fn mark_deleted(db: &impl ConnectionTrait, project_sync_id: i64) -> Result<(), DbErr> {
+pub(crate) async fn mark_deleted(
+    db: &impl ConnectionTrait,
+    project_sync_id: i64,
+) -> Result<(), DbErr> {
     let now = Utc::now();
     Selection::update_many()
         .col_expr(Sel::DeletedAt, sea_orm::sea_query::Expr::value(now))
-        .col_expr(Sel::State, sea_orm::sea_query::Expr::value(DELETED))
+        .col_expr(
+            Sel::State,
+            sea_orm::sea_query::Expr::value(SelectionState::Deleted),
+        )
         .col_expr(Sel::UpdatedAt, sea_orm::sea_query::Expr::value(now))
         .filter(Sel::Id.eq(project_sync_id))
         .exec(db)
@@ -215,7 +217,7 @@ pub async fn mark_deleted(db: &impl ConnectionTrait, project_sync_id: i64) -> Re
 }
 
 /// A run succeeded: the branch now is at `sha`.
-pub async fn mark_synced(
+pub(crate) async fn mark_synced(
     db: &impl ConnectionTrait,
     project_sync_id: i64,
     sha: &str,
@@ -224,7 +226,10 @@ pub async fn mark_synced(
     Selection::update_many()
         .col_expr(Sel::LastSyncedSha, sea_orm::sea_query::Expr::value(sha))
         .col_expr(Sel::LastSyncedAt, sea_orm::sea_query::Expr::value(now))
-        .col_expr(Sel::State, sea_orm::sea_query::Expr::value(SYNCED))
+        .col_expr(
+            Sel::State,
+            sea_orm::sea_query::Expr::value(SelectionState::Synced),
+        )
         .col_expr(
             Sel::DeletedAt,
             sea_orm::sea_query::Expr::value(Option::<chrono::DateTime<Utc>>::None),
@@ -237,10 +242,16 @@ pub async fn mark_synced(
 }
 
 /// A pattern's matching branches were just listed from GitHub and selected.
-pub async fn mark_listed(db: &impl ConnectionTrait, project_sync_id: i64) -> Result<(), DbErr> {
+pub(crate) async fn mark_listed(
+    db: &impl ConnectionTrait,
+    project_sync_id: i64,
+) -> Result<(), DbErr> {
     let now = Utc::now();
     Selection::update_many()
-        .col_expr(Sel::State, sea_orm::sea_query::Expr::value(SYNCED))
+        .col_expr(
+            Sel::State,
+            sea_orm::sea_query::Expr::value(SelectionState::Synced),
+        )
         .col_expr(Sel::LastSyncedAt, sea_orm::sea_query::Expr::value(now))
         .col_expr(Sel::UpdatedAt, sea_orm::sea_query::Expr::value(now))
         .filter(Sel::Id.eq(project_sync_id))
@@ -251,9 +262,15 @@ pub async fn mark_listed(db: &impl ConnectionTrait, project_sync_id: i64) -> Res
 }
 
 /// A project's enabled patterns list their branches again at the next background pass.
-pub async fn relist_patterns(db: &impl ConnectionTrait, project_id: i64) -> Result<(), DbErr> {
+pub(crate) async fn relist_patterns(
+    db: &impl ConnectionTrait,
+    project_id: i64,
+) -> Result<(), DbErr> {
     Selection::update_many()
-        .col_expr(Sel::State, sea_orm::sea_query::Expr::value(PENDING))
+        .col_expr(
+            Sel::State,
+            sea_orm::sea_query::Expr::value(SelectionState::Pending),
+        )
         .col_expr(Sel::UpdatedAt, sea_orm::sea_query::Expr::value(Utc::now()))
         .filter(Sel::ProjectId.eq(project_id))
         .filter(Sel::IsPattern.eq(true))
@@ -261,4 +278,26 @@ pub async fn relist_patterns(db: &impl ConnectionTrait, project_id: i64) -> Resu
         .exec(db)
         .await
         .map(|_| ())
+}
+
+pub async fn find(
+    db: &impl ConnectionTrait,
+    project_sync_id: i64,
+) -> Result<Option<project_syncs::Model>, DbErr> {
+    Selection::find_by_id(project_sync_id).one(db).await
+}
+
+/// Enabled patterns; with `unlisted_only`, those not listed since they were (re)selected or
+/// whose listing failed.
+pub(crate) async fn enabled_patterns(
+    db: &impl ConnectionTrait,
+    unlisted_only: bool,
+) -> Result<Vec<project_syncs::Model>, DbErr> {
+    let mut find = Selection::find()
+        .filter(Sel::IsPattern.eq(true))
+        .filter(Sel::Enabled.eq(true));
+    if unlisted_only {
+        find = find.filter(Sel::State.ne(SelectionState::Synced));
+    }
+    find.all(db).await
 }

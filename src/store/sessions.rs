@@ -87,7 +87,7 @@ pub async fn find(
 }
 
 /// Ends the session this cookie value opens (logout). Unknown values change nothing.
-pub async fn revoke(db: &DatabaseConnection, cookie: &str) -> Result<(), DbErr> {
+pub(crate) async fn revoke(db: &DatabaseConnection, cookie: &str) -> Result<(), DbErr> {
     sessions::Entity::update_many()
         .col_expr(sessions::Column::RevokedAt, Expr::value(Utc::now()))
         .filter(sessions::Column::SecretSha256.eq(digest(cookie)))
@@ -99,7 +99,7 @@ pub async fn revoke(db: &DatabaseConnection, cookie: &str) -> Result<(), DbErr> 
 
 /// Ends every admin session opened with another token than `current` (all of them when the
 /// token is unset): a changed token logs everyone out, for good, on every replica.
-pub async fn revoke_other_tokens(
+pub(crate) async fn revoke_other_tokens(
     db: &DatabaseConnection,
     current: Option<&str>,
 ) -> Result<u64, DbErr> {

@@ -8,7 +8,7 @@ use crate::store::{manifests, projects, runs::Trigger};
 
 /// Queues a run for every selected branch whose manifest lists a blob stored without content
 /// that the limit now allows. Returns how many it queued.
-pub async fn queue_allowed(workers: &Workers) -> Result<usize, DbErr> {
+pub(crate) async fn queue_allowed(workers: &Workers) -> Result<usize, DbErr> {
     let db = &workers.db;
     let stubs = manifests::fetchable_stubs(db, workers.settings.max_file_size).await?;
     if stubs.is_empty() {

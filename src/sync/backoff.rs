@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 /// What was looked up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Lookup {
+pub(crate) enum Lookup {
     /// A repository's default branch (`GET /repositories/{id}`), by repository id.
     Repository(i64),
     /// A pattern's matching branches (`GET /repos/{owner}/{repo}/branches`), by selection id.
@@ -19,10 +19,10 @@ pub enum Lookup {
 }
 
 /// The longest wait between two tries.
-pub const MAX_DELAY: Duration = Duration::from_secs(3600);
+pub(crate) const MAX_DELAY: Duration = Duration::from_secs(3600);
 
 #[derive(Debug)]
-pub struct Backoff<K = Lookup> {
+pub(crate) struct Backoff<K = Lookup> {
     first: Duration,
     failures: HashMap<K, Failure>,
 }
@@ -43,17 +43,14 @@ impl<K: Hash + Eq> Backoff<K> {
     }
 
     /// True while `key` failed and its delay has not passed: skip it this time.
-    pub fn is_waiting(&self, key: &K, now: Instant) -> bool {
+    pub(crate) fn is_waiting(&self, key: &K, now: Instant) -> bool {
         self.failures.get(key).is_some_and(|f| f.retry_at > now)
     }
 
     /// Records a failure; returns how long `key` now waits.
     pub fn failed(&mut self, key: K, now: Instant) -> Duration {
         let count = self.failures.get(&key).map_or(0, |f| f.count) + 1;
-        let delay = self
-            .first
-            .saturating_mul(1u32 << (count - 1).min(20))
-            .min(MAX_DELAY);
+        let delay = crate::backoff::exponential(self.first, count, MAX_DELAY);
         self.failures.insert(
             key,
             Failure {
@@ -71,7 +68,7 @@ impl<K: Hash + Eq> Backoff<K> {
     /// The next moment a waiting lookup may be tried, if one waits (to wake up for it, without
     /// a delivery to prompt it). Delays already over are not counted: the pass that ran after
     /// them has tried those keys, or they no longer need a lookup.
-    pub fn next_due(&self, now: Instant) -> Option<Instant> {
+    pub(crate) fn next_due(&self, now: Instant) -> Option<Instant> {
         self.failures
             .values()
             .map(|f| f.retry_at)

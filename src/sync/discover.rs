@@ -3,7 +3,7 @@
 //! delivery, so a lookup that fails waits out its backoff instead of being repeated per delivery.
 use std::{collections::HashMap, sync::Arc};
 
-use sea_orm::{sea_query::Expr, ColumnTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::DbErr;
 use tokio::time::Instant;
 
 use super::{
@@ -13,21 +13,18 @@ use super::{
 };
 use crate::{
     github::GithubApp,
-    store::entities::{installations, repositories},
+    store::{entities::installations, installations as stored_installations, repositories},
 };
 
 /// Returns how many repositories it completed.
-pub async fn discover(
+pub(crate) async fn discover(
     workers: &Workers,
     app: &Arc<GithubApp>,
     lookups: &mut Backoff,
 ) -> Result<usize, DbErr> {
     let db = &workers.db;
     let now = Instant::now();
-    let due: Vec<repositories::Model> = repositories::Entity::find()
-        .filter(repositories::Column::DefaultBranch.eq(""))
-        .filter(repositories::Column::RemovedAt.is_null())
-        .all(db)
+    let due: Vec<_> = repositories::awaiting_default_branch(db)
         .await?
         .into_iter()
         .filter(|r| !lookups.is_waiting(&Lookup::Repository(r.id), now))
@@ -35,15 +32,12 @@ pub async fn discover(
     if due.is_empty() {
         return Ok(0);
     }
-    let active: HashMap<i64, installations::Model> = installations::Entity::find()
-        .filter(installations::Column::Id.is_in(due.iter().map(|r| r.installation_id)))
-        .filter(installations::Column::DeletedAt.is_null())
-        .filter(installations::Column::SuspendedAt.is_null())
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|i| (i.id, i))
-        .collect();
+    let active: HashMap<i64, installations::Model> =
+        stored_installations::active(db, due.iter().map(|r| r.installation_id))
+            .await?
+            .into_iter()
+            .map(|i| (i.id, i))
+            .collect();
     let mut done = 0;
     for repo in due
         .iter()
@@ -65,18 +59,13 @@ pub async fn discover(
         };
         lookups.succeeded(&key);
         let txn = crate::store::begin_write(db).await?;
-        repositories::Entity::update_many()
-            .col_expr(
-                repositories::Column::DefaultBranch,
-                Expr::value(found.default_branch.as_str()),
-            )
-            .col_expr(
-                repositories::Column::FullName,
-                Expr::value(found.full_name.to_string()),
-            )
-            .filter(repositories::Column::Id.eq(repo.id))
-            .exec(&txn)
-            .await?;
+        repositories::set_details(
+            &txn,
+            repo.id,
+            found.default_branch.as_str(),
+            &found.full_name.to_string(),
+        )
+        .await?;
         let added = SyncSignal::RepositoriesAdded {
             installation_id: repo.installation_id,
             repository_ids: vec![repo.id],

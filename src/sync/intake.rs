@@ -2,14 +2,14 @@
 //!
 //! Webhook processing calls `signal` inside the transaction that marks the delivery processed,
 //! so a delivery's effect on the queue and its status commit together.
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
-use serde_json::json;
+use sea_orm::{ConnectionTrait, DbErr};
 
 use crate::{
     git::{BranchName, Sha},
-    progress,
+    progress::{self, ProgressEvent},
     store::{
-        entities::{project_syncs, projects, repositories, sync_runs},
+        entities::project_syncs,
+        repositories,
         runs::{self, Trigger},
         selections,
     },
@@ -42,7 +42,6 @@ pub enum SyncSignal {
         repository_id: i64,
         branch: BranchName,
         head: Sha,
-        forced: bool,
     },
     BranchCreated {
         repository_id: i64,
@@ -73,7 +72,7 @@ pub async fn signal(
     match signal {
         SyncSignal::RepositoriesAdded { repository_ids, .. } => {
             for id in repository_ids {
-                let Some(repo) = repositories::Entity::find_by_id(id).one(db).await? else {
+                let Some(repo) = repositories::find(db, id).await? else {
                     continue;
                 };
                 let project = selections::ensure_project(db, id).await?;
@@ -96,12 +95,12 @@ pub async fn signal(
             }
         }
         SyncSignal::InstallationStopped { installation_id } => {
-            for repo in repositories_of(db, installation_id).await? {
+            for repo in repositories::of_installation(db, installation_id).await? {
                 supersede_queued_of_repository(db, repo.id).await?;
             }
         }
         SyncSignal::InstallationResumed { installation_id } => {
-            for repo in repositories_of(db, installation_id)
+            for repo in repositories::of_installation(db, installation_id)
                 .await?
                 .into_iter()
                 .filter(|r| r.removed_at.is_none())
@@ -209,22 +208,16 @@ async fn branch_deleted(
         .find(|s| !s.is_pattern && s.branch == branch.as_str())
     {
         selections::mark_deleted(db, sel.id).await?;
-        supersede_queued(db, &[sel.id]).await?;
-        progress::record(
-            db,
-            project.id,
-            None,
-            progress::SELECTION_CHANGED,
-            json!({ "branch": sel.branch, "state": selections::DELETED }),
-        )
-        .await?;
+        runs::supersede_queued(db, &[sel.id]).await?;
+        let deleted = ProgressEvent::branch_deleted(&sel.branch);
+        progress::record(db, project.id, &deleted).await?;
     }
     Ok(())
 }
 
 /// Queues (or coalesces into) a run of the branch `sel` and records the `queued` event, whose
 /// `from_sha` is where the branch stands now.
-pub async fn enqueue(
+pub(crate) async fn enqueue(
     db: &impl ConnectionTrait,
     project_id: i64,
     sel: &project_syncs::Model,
@@ -232,38 +225,23 @@ pub async fn enqueue(
     target: Option<&Sha>,
 ) -> Result<runs::Enqueued, DbErr> {
     let queued = runs::enqueue(db, sel.id, trigger, target).await?;
-    progress::record(
-        db,
-        project_id,
-        Some(queued.run.id),
-        progress::QUEUED,
-        json!({ "run_id": queued.run.id, "branch": sel.branch, "trigger": queued.run.trigger,
-                "from_sha": sel.last_synced_sha, "target_sha": queued.run.target_sha,
-                "coalesced": queued.coalesced }),
-    )
-    .await?;
+    let event = ProgressEvent::Queued {
+        run_id: queued.run.id,
+        branch: sel.branch.clone(),
+        trigger: queued.run.trigger,
+        from_sha: sel.last_synced_sha.clone(),
+        target_sha: queued.run.target_sha.clone(),
+        coalesced: queued.coalesced,
+    };
+    progress::record(db, project_id, &event).await?;
     Ok(queued)
-}
-
-async fn repositories_of(
-    db: &impl ConnectionTrait,
-    installation_id: i64,
-) -> Result<Vec<repositories::Model>, DbErr> {
-    repositories::Entity::find()
-        .filter(repositories::Column::InstallationId.eq(installation_id))
-        .all(db)
-        .await
 }
 
 async fn supersede_queued_of_repository(
     db: &impl ConnectionTrait,
     repository_id: i64,
 ) -> Result<(), DbErr> {
-    let Some(project) = projects::Entity::find()
-        .filter(projects::Column::RepositoryId.eq(repository_id))
-        .one(db)
-        .await?
-    else {
+    let Some(project) = selections::project_of_repository(db, repository_id).await? else {
         return Ok(());
     };
     let ids: Vec<i64> = selections::selections(db, project.id)
@@ -271,27 +249,5 @@ async fn supersede_queued_of_repository(
         .into_iter()
         .map(|s| s.id)
         .collect();
-    supersede_queued(db, &ids).await
-}
-
-/// Queued runs that should no longer happen end `superseded`; a running one is stopped by the
-/// worker's own checks.
-async fn supersede_queued(
-    db: &impl ConnectionTrait,
-    project_sync_ids: &[i64],
-) -> Result<(), DbErr> {
-    sync_runs::Entity::update_many()
-        .col_expr(
-            sync_runs::Column::Status,
-            sea_orm::sea_query::Expr::value(runs::SUPERSEDED),
-        )
-        .col_expr(
-            sync_runs::Column::FinishedAt,
-            sea_orm::sea_query::Expr::value(chrono::Utc::now()),
-        )
-        .filter(sync_runs::Column::ProjectSyncId.is_in(project_sync_ids.iter().copied()))
-        .filter(sync_runs::Column::Status.eq(runs::QUEUED))
-        .exec(db)
-        .await
-        .map(|_| ())
+    runs::supersede_queued(db, &ids).await
 }

@@ -6,6 +6,7 @@ pub mod intake;
 pub mod patterns;
 pub mod planner;
 pub mod reconcile;
+pub mod requests;
 pub mod runner;
 pub mod tarball;
 pub mod worker;
@@ -35,7 +36,7 @@ impl Nudge {
         }
     }
 
-    pub fn nudge(&self) {
+    pub(crate) fn nudge(&self) {
         self.workers.notify_one();
         self.discover.notify_one();
         self.hub.poke();

@@ -5,7 +5,7 @@
 //! branches created later. This runs in the background, never in an HTTP handler.
 use std::sync::Arc;
 
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::DbErr;
 use tokio::time::Instant;
 
 use super::{
@@ -21,7 +21,7 @@ use crate::{
 
 /// Which patterns a pass lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Which {
+pub(crate) enum Which {
     /// Selected (or re-selected) since their last listing, or whose listing failed.
     Pending,
     /// Every enabled pattern: the timed reconcile.
@@ -29,26 +29,20 @@ pub enum Which {
 }
 
 /// Lists the patterns' branches; returns how many runs it queued.
-pub async fn expand(
+pub(crate) async fn expand(
     workers: &Workers,
     app: &Arc<GithubApp>,
     lookups: &mut Backoff,
     which: Which,
 ) -> Result<usize, DbErr> {
     let db = &workers.db;
-    let mut find = project_syncs::Entity::find()
-        .filter(project_syncs::Column::IsPattern.eq(true))
-        .filter(project_syncs::Column::Enabled.eq(true));
     let trigger = match which {
-        Which::Pending => {
-            find = find.filter(project_syncs::Column::State.ne(selections::SYNCED));
-            Trigger::Selection
-        }
+        Which::Pending => Trigger::Selection,
         Which::All => Trigger::Reconcile,
     };
     let now = Instant::now();
     let mut queued = 0;
-    for pattern in find.all(db).await? {
+    for pattern in selections::enabled_patterns(db, which == Which::Pending).await? {
         let key = Lookup::Branches(pattern.id);
         if lookups.is_waiting(&key, now) {
             continue;
@@ -76,7 +70,7 @@ pub async fn expand(
                 let wait = lookups.failed(key, Instant::now());
                 tracing::warn!(error = %e, %repo, pattern = %pattern.branch,
                                retry_in_s = wait.as_secs(), "cannot list the branches a pattern matches");
-                selections::set_state(db, pattern.id, selections::FAILED).await?;
+                selections::set_state(db, pattern.id, selections::SelectionState::Failed).await?;
             }
         }
     }
@@ -97,8 +91,7 @@ async fn select_matches(
     trigger: Trigger,
 ) -> Result<usize, DbErr> {
     let txn = crate::store::begin_write(&workers.db).await?;
-    let still = project_syncs::Entity::find_by_id(pattern.id)
-        .one(&txn)
+    let still = selections::find(&txn, pattern.id)
         .await?
         .is_some_and(|row| row.enabled && row.is_pattern);
     if !still {

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use crate::store::{entities::files, manifests::Entry};
 
 /// Git's mode for a submodule entry: a commit in another repository, recorded but not followed.
-pub const SUBMODULE_MODE: &str = "160000";
+pub(crate) const SUBMODULE_MODE: &str = "160000";
 
 /// One file-like entry of a recursive tree (directories left out).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,7 +18,7 @@ pub struct TreeItem {
 }
 
 impl TreeItem {
-    pub fn is_submodule(&self) -> bool {
+    pub(crate) fn is_submodule(&self) -> bool {
         self.mode == SUBMODULE_MODE
     }
 }

@@ -4,7 +4,7 @@
 //! every processed delivery.
 use std::{sync::Arc, time::Duration};
 
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::DbErr;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -19,7 +19,7 @@ use super::{
 use crate::{
     git::{BranchName, Sha},
     github::{GithubApp, GithubError, RepoName},
-    store::{entities::sync_runs, projects, runs},
+    store::{projects, runs},
 };
 
 /// How long the task sleeps when nothing wakes it: work another replica stored (which does not
@@ -28,7 +28,7 @@ const IDLE: Duration = Duration::from_secs(60);
 
 /// One pass over every active project: patterns relisted, then each branch's head compared.
 /// Returns how many runs it queued.
-pub async fn reconcile_once(
+pub(crate) async fn reconcile_once(
     workers: &Workers,
     app: &Arc<GithubApp>,
     lookups: &mut Backoff,
@@ -48,12 +48,7 @@ pub async fn reconcile_once(
             .iter()
             .filter(|s| s.enabled && !s.is_pattern && s.deleted_at.is_none())
         {
-            let busy = sync_runs::Entity::find()
-                .filter(sync_runs::Column::ProjectSyncId.eq(sel.id))
-                .filter(sync_runs::Column::Status.is_in([runs::QUEUED, runs::RUNNING]))
-                .one(db)
-                .await?
-                .is_some();
+            let busy = runs::is_busy(db, sel.id).await?;
             let Ok(branch) = BranchName::parse(&sel.branch) else {
                 continue;
             };

@@ -8,7 +8,6 @@ use std::{
 
 use futures_util::{stream, StreamExt, TryStreamExt};
 use sea_orm::{DatabaseConnection, DbErr};
-use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::io::StreamReader;
 
@@ -19,7 +18,7 @@ use super::{
 use crate::{
     git::{BranchName, Sha},
     github::{EntryKind, GithubError, InstallationClient, RepoName},
-    progress::{self, Hub},
+    progress::{self, Hub, ProgressEvent},
     store::{
         entities::{files, project_syncs, sync_runs},
         manifests,
@@ -29,13 +28,11 @@ use crate::{
 };
 
 #[derive(Debug, thiserror::Error)]
-pub enum RunError {
+pub(crate) enum RunError {
     #[error(transparent)]
     Github(#[from] GithubError),
     #[error("database error: {0}")]
     Db(#[from] DbErr),
-    #[error("{0}")]
-    Invalid(String),
     #[error("blob {sha} from GitHub does not match its sha: refusing corrupt content")]
     Corrupt { sha: String },
     #[error("the run's lease was lost to another worker")]
@@ -48,7 +45,7 @@ impl RunError {
         match self {
             Self::Github(e) => e.is_transient(),
             Self::Db(_) | Self::Corrupt { .. } => true,
-            Self::Invalid(_) | Self::LeaseLost => false,
+            Self::LeaseLost => false,
         }
     }
 }
@@ -62,13 +59,13 @@ pub struct Target {
 }
 
 /// How a run ended, for the worker to record.
-pub enum Finished {
+pub(crate) enum Finished {
     Synced,
     /// The branch no longer exists on GitHub: its selection and manifest are kept, marked deleted.
     BranchGone,
 }
 
-pub struct Run<'a> {
+pub(crate) struct Run<'a> {
     pub db: &'a DatabaseConnection,
     pub client: &'a InstallationClient,
     pub settings: &'a SyncSettings,
@@ -113,7 +110,7 @@ impl Run<'_> {
             Err(GithubError::NotFound { .. }) => return Ok(Finished::BranchGone),
             Err(e) => return Err(e.into()),
         };
-        counts.target_sha = Some(head.commit.to_string());
+        counts.target_sha = Some(head.commit.clone());
         // Blobs skipped under a lower size limit that this one allows: fetched now.
         let allowed = manifests::fetchable_stubs(self.db, self.settings.max_file_size).await?;
         let at_head = t.selection.last_synced_sha.as_deref() == Some(head.commit.as_str());
@@ -207,7 +204,7 @@ impl Run<'_> {
             &txn,
             self.run.id,
             self.worker,
-            runs::SUCCEEDED,
+            runs::RunStatus::Succeeded,
             counts,
             None,
         )
@@ -215,17 +212,18 @@ impl Run<'_> {
         .ok_or(RunError::LeaseLost)?;
         selections::mark_synced(&txn, t.selection.id, head.as_str()).await?;
         // The run's figures, every attempt's fetches and requests included, as the history shows.
-        progress::record(
-            &txn,
-            t.project_id,
-            Some(self.run.id),
-            progress::SUCCEEDED,
-            json!({ "run_id": self.run.id, "branch": t.branch.as_str(), "sha": head.as_str(),
-                    "from_sha": done.from_sha, "files_total": done.files_total,
-                    "files_changed": done.files_changed, "files_fetched": done.files_fetched,
-                    "bytes_fetched": done.bytes_fetched, "api_requests": done.api_requests }),
-        )
-        .await?;
+        let succeeded = ProgressEvent::Succeeded {
+            run_id: self.run.id,
+            branch: t.branch.to_string(),
+            sha: head.clone(),
+            from_sha: done.from_sha,
+            files_total: done.files_total,
+            files_changed: done.files_changed,
+            files_fetched: done.files_fetched,
+            bytes_fetched: done.bytes_fetched,
+            api_requests: done.api_requests,
+        };
+        progress::record(&txn, t.project_id, &succeeded).await?;
         txn.commit().await?;
         self.hub.poke();
         Ok(Finished::Synced)
@@ -325,14 +323,13 @@ impl Run<'_> {
     }
 
     async fn progress(&self, done: usize, total: usize) -> Result<(), DbErr> {
-        progress::record(
-            self.db,
-            self.target.project_id,
-            Some(self.run.id),
-            progress::PROGRESS,
-            json!({ "run_id": self.run.id, "branch": self.target.branch.as_str(), "done": done, "total": total }),
-        )
-        .await?;
+        let event = ProgressEvent::Progress {
+            run_id: self.run.id,
+            branch: self.target.branch.to_string(),
+            done: done as u64,
+            total: total as u64,
+        };
+        progress::record(self.db, self.target.project_id, &event).await?;
         self.hub.poke();
         Ok(())
     }

@@ -13,13 +13,13 @@ use tokio_util::io::SyncIoBridge;
 
 /// A wanted blob found in the archive.
 #[derive(Debug)]
-pub struct FoundBlob {
+pub(crate) struct FoundBlob {
     pub sha: String,
     pub content: Vec<u8>,
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum TarballError {
+pub(crate) enum TarballError {
     #[error("reading the tarball failed: {0}")]
     Read(#[from] std::io::Error),
     #[error("the tarball reader stopped unexpectedly")]
@@ -37,7 +37,7 @@ pub fn git_blob_sha(content: &[u8]) -> String {
 /// Reads a gzipped tarball and sends every file or symlink whose blob sha is in `wanted` (each
 /// sha once). Files larger than `max_size` are skipped unread. Returns the shas still wanted.
 /// The bounded channel keeps memory bounded: reading waits while the receiver stores.
-pub async fn extract_wanted(
+pub(crate) async fn extract_wanted(
     reader: impl AsyncRead + Send + Unpin + 'static,
     mut wanted: HashSet<String>,
     max_size: u64,

@@ -1,10 +1,9 @@
 //! The worker loop: claim a run with a lease, keep the lease alive, run it, record the outcome.
 use std::sync::Arc;
 
-use sea_orm::{DatabaseConnection, DbErr, EntityTrait, TransactionTrait};
-use serde_json::json;
+use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 use tokio::sync::Notify;
-use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::{
@@ -14,14 +13,15 @@ use super::{
 use crate::{
     git::BranchName,
     github::{GithubSlot, RepoName, RequestCounter},
-    progress::{self, Hub},
+    progress::{self, Hub, ProgressEvent},
     store::{
         attempts::AttemptStatus,
-        entities::{project_syncs, sync_runs},
+        entities::sync_runs,
         projects,
         runs::{self, RunCounts},
         selections,
     },
+    tasks::Tasks,
 };
 
 /// What every worker shares.
@@ -40,7 +40,7 @@ pub struct Workers {
 
 impl Workers {
     /// Starts `settings.workers` loops; each ends when `shutdown` is cancelled.
-    pub fn spawn(self, tracker: &TaskTracker, shutdown: &CancellationToken) {
+    pub(crate) fn spawn(self, tracker: &Tasks, shutdown: &CancellationToken) {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "hubsync".into());
         for n in 0..self.settings.workers {
             let id = format!("{host}:{}:{n}", std::process::id());
@@ -125,7 +125,7 @@ impl Workers {
                     &self.db,
                     run.id,
                     worker,
-                    runs::SUPERSEDED,
+                    runs::RunStatus::Superseded,
                     &counts,
                     Some(reason),
                 )
@@ -135,18 +135,22 @@ impl Workers {
         };
         let from_sha = target.selection.last_synced_sha.clone();
         runs::set_from_sha(&self.db, run.id, from_sha.as_deref()).await?;
-        selections::set_state(&self.db, target.selection.id, selections::SYNCING).await?;
-        let data = json!({ "run_id": run.id, "branch": target.branch.as_str(), "trigger": run.trigger,
-                           "from_sha": from_sha, "target_sha": run.target_sha,
-                           "attempt": run.attempt, "started_at": run.started_at });
-        progress::record(
+        selections::set_state(
             &self.db,
-            target.project_id,
-            Some(run.id),
-            progress::STARTED,
-            data,
+            target.selection.id,
+            selections::SelectionState::Syncing,
         )
         .await?;
+        let started = ProgressEvent::Started {
+            run_id: run.id,
+            branch: target.branch.to_string(),
+            trigger: run.trigger,
+            from_sha: from_sha.clone(),
+            target_sha: run.target_sha.clone(),
+            attempt: run.attempt,
+            started_at: run.started_at,
+        };
+        progress::record(&self.db, target.project_id, &started).await?;
         self.hub.poke();
 
         let counter = RequestCounter::new();
@@ -224,17 +228,18 @@ impl Workers {
             Ok(Finished::BranchGone) => {
                 let txn = crate::store::begin_write(&self.db).await?;
                 let reason = "the branch no longer exists on GitHub";
-                runs::finish(&txn, run.id, worker, runs::SUPERSEDED, counts, Some(reason)).await?;
-                selections::mark_deleted(&txn, target.selection.id).await?;
-                let data = json!({ "branch": branch, "state": selections::DELETED });
-                progress::record(
+                runs::finish(
                     &txn,
-                    target.project_id,
-                    None,
-                    progress::SELECTION_CHANGED,
-                    data,
+                    run.id,
+                    worker,
+                    runs::RunStatus::Superseded,
+                    counts,
+                    Some(reason),
                 )
                 .await?;
+                selections::mark_deleted(&txn, target.selection.id).await?;
+                let deleted = ProgressEvent::branch_deleted(branch);
+                progress::record(&txn, target.project_id, &deleted).await?;
                 txn.commit().await?;
                 self.hub.poke();
             }
@@ -245,37 +250,50 @@ impl Workers {
                 let message = e.to_string();
                 let retry = e.is_transient() && run.attempt < self.settings.max_attempts;
                 let txn = crate::store::begin_write(&self.db).await?;
-                let mut data = json!({ "run_id": run.id, "branch": branch, "error": message,
-                                       "will_retry": retry, "attempt": run.attempt,
-                                       "from_sha": counts.from_sha, "target_sha": counts.target_sha,
-                                       "files_total": counts.files_total,
-                                       "files_changed": counts.files_changed });
+                let mut retry_in_ms = None;
                 if retry {
-                    let delay = runs::backoff(
-                        run.attempt,
-                        chrono_duration(self.settings.retry_base),
-                        chrono::Duration::minutes(30),
-                    );
+                    let delay = chrono_duration(crate::backoff::exponential(
+                        self.settings.retry_base,
+                        run.attempt.max(1) as u32,
+                        std::time::Duration::from_secs(30 * 60),
+                    ));
                     tracing::warn!(error = %message, retry_in_s = delay.num_seconds(), "run failed; will retry");
                     let failed = AttemptStatus::Failed;
                     runs::retry_later(&txn, run.id, worker, delay, failed, counts, &message)
                         .await?;
-                    data["retry_in_ms"] = json!(delay.num_milliseconds());
+                    retry_in_ms = Some(delay.num_milliseconds());
                 } else {
                     tracing::error!(error = %message, "run failed");
-                    runs::finish(&txn, run.id, worker, runs::FAILED, counts, Some(&message))
-                        .await?;
+                    runs::finish(
+                        &txn,
+                        run.id,
+                        worker,
+                        runs::RunStatus::Failed,
+                        counts,
+                        Some(&message),
+                    )
+                    .await?;
                     // The branch keeps its last good manifest.
-                    selections::set_state(&txn, target.selection.id, selections::FAILED).await?;
+                    selections::set_state(
+                        &txn,
+                        target.selection.id,
+                        selections::SelectionState::Failed,
+                    )
+                    .await?;
                 }
-                progress::record(
-                    &txn,
-                    target.project_id,
-                    Some(run.id),
-                    progress::FAILED,
-                    data,
-                )
-                .await?;
+                let failed = ProgressEvent::Failed {
+                    run_id: run.id,
+                    branch: branch.to_string(),
+                    error: message,
+                    will_retry: retry,
+                    attempt: run.attempt,
+                    from_sha: counts.from_sha.clone(),
+                    target_sha: counts.target_sha.clone(),
+                    files_total: counts.files_total,
+                    files_changed: counts.files_changed,
+                    retry_in_ms,
+                };
+                progress::record(&txn, target.project_id, &failed).await?;
                 txn.commit().await?;
                 self.hub.poke();
             }
@@ -288,10 +306,7 @@ impl Workers {
         &self,
         run: &sync_runs::Model,
     ) -> Result<Result<(Target, i64), &'static str>, DbErr> {
-        let Some(selection) = project_syncs::Entity::find_by_id(run.project_sync_id)
-            .one(&self.db)
-            .await?
-        else {
+        let Some(selection) = selections::find(&self.db, run.project_sync_id).await? else {
             return Ok(Err("the branch selection is gone"));
         };
         let Some(project) = projects::load(&self.db, selection.project_id).await? else {

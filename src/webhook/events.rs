@@ -16,7 +16,7 @@ pub struct InstallationRef {
 
 /// The fields every payload may carry, read for every event (also those we ignore).
 #[derive(Debug, Clone, Deserialize)]
-pub struct Envelope {
+pub(crate) struct Envelope {
     #[serde(default)]
     pub action: Option<String>,
     #[serde(default)]
@@ -150,8 +150,6 @@ pub struct PushEvent {
     pub created: bool,
     #[serde(default)]
     pub deleted: bool,
-    #[serde(default)]
-    pub forced: bool,
     pub repository: Repository,
     #[serde(default)]
     pub installation: Option<InstallationRef>,
@@ -159,7 +157,7 @@ pub struct PushEvent {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum RefType {
+pub(crate) enum RefType {
     Branch,
     Tag,
 }
@@ -222,7 +220,7 @@ pub enum Event {
 
 impl Event {
     /// Whether hubsync acts on this event at all (others are stored as ignored).
-    pub fn is_handled(name: &EventName) -> bool {
+    pub(crate) fn is_handled(name: &EventName) -> bool {
         matches!(
             name.as_str(),
             "ping"

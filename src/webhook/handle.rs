@@ -333,7 +333,6 @@ async fn push(
             repository_id,
             branch,
             head: e.after,
-            forced: e.forced,
         }
     };
     signal(db, auto_select, s).await?;

@@ -14,7 +14,6 @@ use std::{
 
 use sea_orm::{DatabaseBackend, DatabaseConnection};
 use tokio::sync::{mpsc, oneshot, Mutex, Notify};
-use tokio_util::task::TaskTracker;
 
 use crate::store::deliveries::{self, NewDelivery};
 
@@ -70,12 +69,12 @@ const MAX_DEFER: Duration = Duration::from_millis(20);
 
 impl Waiting {
     /// Whether a burst of requests is waiting for the inbox right now.
-    pub fn is_burst(&self) -> bool {
+    pub(crate) fn is_burst(&self) -> bool {
         self.0.requests.load(Ordering::SeqCst) >= BURST
     }
 
     /// Returns once fewer than `BURST` requests wait for the inbox, or after `MAX_DEFER`.
-    pub async fn defer(&self) {
+    pub(crate) async fn defer(&self) {
         self.defer_up_to(MAX_DEFER).await
     }
 
@@ -114,11 +113,11 @@ impl Drop for Counted {
 impl Inbox {
     /// Starts the writer. It ends once every `Inbox` clone is dropped (the HTTP server stopped),
     /// after storing what was queued. `stored` is notified after each batch with a new delivery.
-    pub fn start(
+    pub(crate) fn start(
         db: DatabaseConnection,
         stored: Arc<Notify>,
         waiting: Waiting,
-        tasks: &TaskTracker,
+        tasks: &crate::tasks::Tasks,
     ) -> Self {
         let (queue, rx) = mpsc::channel(4 * MAX_BATCH);
         // PostgreSQL commits one batch while the next is sent; SQLite has one writer anyway.

@@ -30,7 +30,7 @@ pub enum Ingested {
 /// serde's messages quote the offending value (`invalid type: string "...", expected u64`, or a
 /// value our parsers refused): a piece of the payload, which must not reach logs or answers. The
 /// quoted text goes; what was expected, and where, stays.
-pub fn describe(e: &serde_json::Error) -> String {
+pub(crate) fn describe(e: &serde_json::Error) -> String {
     let message = e.to_string();
     // Field names in these are hubsync's own, not the payload's.
     let keep_backticks =

@@ -9,3 +9,29 @@ pub mod ingest;
 pub mod process;
 pub mod replay;
 pub mod signature;
+
+use std::time::Duration;
+
+/// How webhook deliveries are received and processed.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// Largest body accepted; GitHub caps payloads at 25 MB.
+    pub max_body_bytes: usize,
+    /// Off: deliveries are stored but not processed (they are once a process with it on runs).
+    pub process: bool,
+    /// Attempts before a delivery that keeps failing is marked failed.
+    pub max_attempts: u32,
+    /// Delay before the first retry; it doubles with each attempt.
+    pub retry_delay: Duration,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 25 * 1024 * 1024,
+            process: true,
+            max_attempts: 5,
+            retry_delay: Duration::from_secs(5),
+        }
+    }
+}

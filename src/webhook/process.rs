@@ -16,9 +16,9 @@ use super::{
     handle::{handle, HandleError, Outcome},
     headers::EventName,
     inbox::Waiting,
+    WebhookConfig,
 };
 use crate::{
-    config::WebhookConfig,
     store::deliveries::{self, DeliveryStatus},
     sync::{AutoSelect, Nudge},
 };
@@ -35,7 +35,7 @@ const PER_TRANSACTION: usize = 16;
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(600);
 
 #[derive(Clone)]
-pub struct Processor {
+pub(crate) struct Processor {
     db: DatabaseConnection,
     config: WebhookConfig,
     wakeup: Arc<Notify>,
@@ -46,7 +46,7 @@ pub struct Processor {
 
 /// What the processor tells the sync layer besides the signals themselves.
 #[derive(Clone)]
-pub struct SyncHandoff {
+pub(crate) struct SyncHandoff {
     pub auto_select: AutoSelect,
     /// Nudged after each processed delivery: runs may be queued and events written.
     pub nudge: Nudge,
@@ -262,7 +262,11 @@ impl Processor {
                         .await?;
                         true
                     } else {
-                        let delay = retry_delay(self.config.retry_delay, claimed.attempts);
+                        let delay = crate::backoff::exponential(
+                            self.config.retry_delay,
+                            claimed.attempts.max(1) as u32,
+                            MAX_RETRY_DELAY,
+                        );
                         tracing::warn!(%error, retry_in = ?delay, "delivery failed; will retry");
                         let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
                         deliveries::retry_later(txn, claimed.id, &error, at).await?;
@@ -314,7 +318,7 @@ impl Walk {
 
 /// What a pass did, in increasing order of what the run loop must know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Pass {
+pub(crate) enum Pass {
     /// Nothing was due.
     Nothing,
     /// At least one delivery was handled: look again at once.
@@ -333,23 +337,4 @@ async fn handle_stored(
     let event = Event::parse(&name, payload)
         .map_err(|e| HandleError::Unreadable(super::ingest::describe(&e)))?;
     handle(db, auto_select, event).await
-}
-
-/// Doubles with each attempt: base, 2 base, 4 base... capped.
-fn retry_delay(base: Duration, attempts: i32) -> Duration {
-    let exp = attempts.clamp(1, 20) as u32 - 1;
-    base.saturating_mul(1 << exp).min(MAX_RETRY_DELAY)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_delay_doubles_and_is_capped() {
-        let b = Duration::from_secs(5);
-        assert_eq!(retry_delay(b, 1), b);
-        assert_eq!(retry_delay(b, 3), b * 4);
-        assert_eq!(retry_delay(b, 20), MAX_RETRY_DELAY);
-    }
 }

@@ -14,7 +14,7 @@ use sea_orm::DatabaseConnection;
 use crate::support::TestDb;
 
 pub async fn connect(db: &TestDb) -> DatabaseConnection {
-    let url = hubsync::config::DatabaseUrl::parse(&db.url).expect("test database URL");
+    let url = hubsync::store::DatabaseUrl::parse(&db.url).expect("test database URL");
     store::connect(&url).await.expect("connect")
 }
 

@@ -11,7 +11,7 @@ pub mod sse;
 pub mod synced;
 pub mod webhooks;
 
-pub use db::TestDb;
+pub use db::{postgres_missing, TestDb};
 use hubsync::{
     config::{Config, Overrides},
     startup::{self, RunningApp},

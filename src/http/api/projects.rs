@@ -7,18 +7,14 @@ use serde_json::json;
 
 use super::views::{ProjectView, RunView};
 use crate::{
-    git::{BranchName, Selector},
     http::{auth::Admin, ApiError, AppState},
-    progress,
     store::{
         attempts,
         projects::{self, ProjectRecord},
-        runs::{self, Trigger},
+        runs,
     },
-    sync::intake,
+    sync::requests,
 };
-
-const MAX_SELECTORS: usize = 100;
 
 pub async fn find(state: &AppState, id: i64) -> Result<ProjectRecord, ApiError> {
     projects::load(&state.db, id)
@@ -61,7 +57,7 @@ async fn set_branches(
     body: web::Json<BranchSelection>,
 ) -> Result<HttpResponse, ApiError> {
     let p = find(&state, *id).await?;
-    apply_selection(&state, &p, &body.branches).await?;
+    requests::apply_selection(&state.db, &state.nudge, &p, &body.branches).await?;
     let p = find(&state, p.project.id).await?;
     Ok(HttpResponse::Ok().json(ProjectView::new(&p, &state.config.github.web_url)))
 }
@@ -87,7 +83,12 @@ async fn sync_now(
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?
     };
-    let queued = queue_sync(&state, &p, request.branch.as_deref()).await?;
+    let queued: Vec<RunView> =
+        requests::queue_sync(&state.db, &state.nudge, &p, request.branch.as_deref())
+            .await?
+            .into_iter()
+            .map(|(run, branch)| RunView::new(run, &branch, Vec::new()))
+            .collect();
     Ok(HttpResponse::Accepted().json(json!({ "runs": queued })))
 }
 
@@ -131,89 +132,4 @@ async fn history(
         })
         .collect();
     Ok(HttpResponse::Ok().json(json!({ "runs": views })))
-}
-
-/// Replaces a project's selection with these names and patterns (shared by the API and the page).
-pub async fn apply_selection(
-    state: &AppState,
-    p: &ProjectRecord,
-    raw: &[String],
-) -> Result<(), ApiError> {
-    if raw.len() > MAX_SELECTORS {
-        return Err(ApiError::BadRequest(format!(
-            "at most {MAX_SELECTORS} branches and patterns"
-        )));
-    }
-    let mut wanted: Vec<Selector> = Vec::new();
-    for entry in raw {
-        let s =
-            Selector::parse(entry).map_err(|e| ApiError::BadRequest(format!("branches: {e}")))?;
-        if !wanted.contains(&s) {
-            wanted.push(s);
-        }
-    }
-    let txn = crate::store::begin_write(&state.db).await?;
-    let enabled = crate::store::selections::set_selection(&txn, p.project.id, &wanted).await?;
-    if p.stopped_because().is_none() {
-        for sel in &enabled {
-            intake::enqueue(&txn, p.project.id, sel, Trigger::Selection, None).await?;
-        }
-    }
-    let names: Vec<&str> = wanted.iter().map(Selector::as_str).collect();
-    progress::record(
-        &txn,
-        p.project.id,
-        None,
-        progress::SELECTION_CHANGED,
-        json!({ "branches": names }),
-    )
-    .await?;
-    txn.commit().await?;
-    state.nudge.nudge();
-    Ok(())
-}
-
-/// Queues a manual sync of one selected branch, or of all of them.
-pub async fn queue_sync(
-    state: &AppState,
-    p: &ProjectRecord,
-    branch: Option<&str>,
-) -> Result<Vec<RunView>, ApiError> {
-    if let Some(reason) = p.stopped_because() {
-        return Err(ApiError::Conflict(format!(
-            "syncing is stopped for this project: {reason}"
-        )));
-    }
-    let targets: Vec<_> = match branch {
-        Some(raw) => {
-            let branch =
-                BranchName::parse(raw).map_err(|e| ApiError::BadRequest(format!("branch: {e}")))?;
-            let sel = p
-                .selections
-                .iter()
-                .find(|s| !s.is_pattern && s.enabled && s.branch == branch.as_str())
-                .ok_or_else(|| {
-                    ApiError::NotFound(format!("branch {branch} is not selected in this project"))
-                })?;
-            vec![sel]
-        }
-        None => p
-            .selections
-            .iter()
-            .filter(|s| !s.is_pattern && s.enabled && s.deleted_at.is_none())
-            .collect(),
-    };
-    let txn = crate::store::begin_write(&state.db).await?;
-    if branch.is_none() {
-        // Every branch: patterns look for new matches too (in the background).
-        crate::store::selections::relist_patterns(&txn, p.project.id).await?;
-    }
-    let mut queued = Vec::new();
-    for sel in targets {
-        let q = intake::enqueue(&txn, p.project.id, sel, Trigger::Manual, None).await?;
-        queued.push(RunView::new(q.run, &sel.branch, Vec::new()));
-    }
-    txn.commit().await?;
-    state.nudge.nudge();
-    Ok(queued)
 }

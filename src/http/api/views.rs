@@ -2,13 +2,18 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::store::{
-    entities::{project_syncs, sync_run_attempts, sync_runs},
-    projects::ProjectRecord,
+use crate::{
+    git::Sha,
+    store::{
+        entities::{project_syncs, sync_run_attempts, sync_runs},
+        projects::ProjectRecord,
+        runs::{RunStatus, Trigger},
+        selections::SelectionState,
+    },
 };
 
 #[derive(Serialize)]
-pub struct ProjectView {
+pub(crate) struct ProjectView {
     pub id: i64,
     pub repository: RepositoryView,
     pub installation: InstallationView,
@@ -18,7 +23,7 @@ pub struct ProjectView {
 }
 
 #[derive(Serialize)]
-pub struct RepositoryView {
+pub(crate) struct RepositoryView {
     pub id: i64,
     pub full_name: String,
     pub default_branch: String,
@@ -29,7 +34,7 @@ pub struct RepositoryView {
 }
 
 #[derive(Serialize)]
-pub struct InstallationView {
+pub(crate) struct InstallationView {
     pub id: i64,
     pub account: String,
     pub suspended: bool,
@@ -37,13 +42,13 @@ pub struct InstallationView {
 }
 
 #[derive(Serialize)]
-pub struct BranchView {
+pub(crate) struct BranchView {
     pub id: i64,
     pub name: String,
     pub pattern: bool,
     pub enabled: bool,
-    pub state: String,
-    pub last_synced_sha: Option<String>,
+    pub state: SelectionState,
+    pub last_synced_sha: Option<Sha>,
     pub last_synced_at: Option<DateTime<Utc>>,
     pub deleted: bool,
 }
@@ -84,7 +89,7 @@ impl From<&project_syncs::Model> for BranchView {
             name: s.branch.clone(),
             pattern: s.is_pattern,
             enabled: s.enabled,
-            state: s.state.clone(),
+            state: s.state,
             last_synced_sha: s.last_synced_sha.clone(),
             last_synced_at: s.last_synced_at,
             deleted: s.deleted_at.is_some(),
@@ -93,13 +98,13 @@ impl From<&project_syncs::Model> for BranchView {
 }
 
 #[derive(Serialize)]
-pub struct RunView {
+pub(crate) struct RunView {
     pub id: i64,
     pub branch: String,
-    pub trigger: String,
-    pub status: String,
-    pub from_sha: Option<String>,
-    pub target_sha: Option<String>,
+    pub trigger: Trigger,
+    pub status: RunStatus,
+    pub from_sha: Option<Sha>,
+    pub target_sha: Option<Sha>,
     pub attempt: i32,
     pub files_total: i64,
     pub files_changed: i64,
@@ -117,7 +122,7 @@ pub struct RunView {
 }
 
 #[derive(Serialize)]
-pub struct AttemptView {
+pub(crate) struct AttemptView {
     pub attempt: i32,
     pub status: String,
     pub worker: String,

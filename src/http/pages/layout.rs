@@ -54,7 +54,7 @@ pub fn ago(t: Option<DateTime<Utc>>) -> Markup {
 }
 
 /// Where a branch row's commit links point (app.js appends the sha).
-pub fn commit_base(repo_url: &str) -> String {
+pub(crate) fn commit_base(repo_url: &str) -> String {
     format!("{repo_url}/commit/")
 }
 

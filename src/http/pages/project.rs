@@ -10,11 +10,12 @@ use super::{
 };
 use crate::{
     http::{
-        api::projects::{apply_selection, find, queue_sync},
+        api::projects::find,
         auth::{self, Admin},
         ApiError, AppState,
     },
     store::{attempts, entities::sync_run_attempts, projects::ProjectRecord, runs},
+    sync::requests,
 };
 
 const HISTORY: u64 = 30;
@@ -163,7 +164,7 @@ struct CsrfForm {
 }
 
 #[post("/projects/{id}/sync")]
-pub async fn sync_now(
+pub(crate) async fn sync_now(
     admin: Result<Admin, ApiError>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
@@ -174,7 +175,7 @@ pub async fn sync_now(
     };
     auth::check_csrf(&admin, &form.csrf)?;
     let p = find(&state, *id).await?;
-    queue_sync(&state, &p, None).await?;
+    requests::queue_sync(&state.db, &state.nudge, &p, None).await?;
     Ok(redirect(format!("/projects/{}", p.project.id)))
 }
 
@@ -185,7 +186,7 @@ struct SelectionForm {
 }
 
 #[post("/projects/{id}/branches")]
-pub async fn set_branches(
+pub(crate) async fn set_branches(
     admin: Result<Admin, ApiError>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
@@ -203,6 +204,6 @@ pub async fn set_branches(
         .filter(|l| !l.is_empty())
         .map(str::to_owned)
         .collect();
-    apply_selection(&state, &p, &wanted).await?;
+    requests::apply_selection(&state.db, &state.nudge, &p, &wanted).await?;
     Ok(redirect(format!("/projects/{}", p.project.id)))
 }

@@ -10,3 +10,26 @@ pub mod sessions;
 pub mod sync_events;
 pub mod sync_run_attempts;
 pub mod sync_runs;
+
+/// `as_str`, Display and comparison with a plain string for an enum stored as its string value
+/// (`DeriveActiveEnum`), so rows written before the enum read unchanged.
+macro_rules! stored_strings {
+    ($t:ty { $($variant:ident => $s:literal),+ $(,)? }) => {
+        impl $t {
+            pub fn as_str(&self) -> &'static str {
+                match self { $(Self::$variant => $s),+ }
+            }
+        }
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl PartialEq<&str> for $t {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+    };
+}
+pub(crate) use stored_strings;

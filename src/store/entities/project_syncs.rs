@@ -1,4 +1,31 @@
 use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::stored_strings;
+use crate::git::Sha;
+
+/// Where a selection stands. A pattern is `pending` until its branches are listed, `synced` once
+/// they are.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "Text", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum SelectionState {
+    Pending,
+    Synced,
+    Syncing,
+    Failed,
+    Deleted,
+}
+
+stored_strings!(SelectionState {
+    Pending => "pending",
+    Synced => "synced",
+    Syncing => "syncing",
+    Failed => "failed",
+    Deleted => "deleted",
+});
 
 /// One branch selection of a project (a branch name, or a glob pattern when `is_pattern`).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -10,8 +37,8 @@ pub struct Model {
     pub branch: String,
     pub is_pattern: bool,
     pub enabled: bool,
-    pub state: String,
-    pub last_synced_sha: Option<String>,
+    pub state: SelectionState,
+    pub last_synced_sha: Option<Sha>,
     pub last_synced_at: Option<DateTimeUtc>,
     /// Set when the branch was deleted on GitHub; the selection and its manifest are kept.
     pub deleted_at: Option<DateTimeUtc>,

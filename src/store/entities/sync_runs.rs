@@ -1,4 +1,54 @@
 use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::stored_strings;
+use crate::git::Sha;
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "Text", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Superseded,
+}
+
+stored_strings!(RunStatus {
+    Queued => "queued",
+    Running => "running",
+    Succeeded => "succeeded",
+    Failed => "failed",
+    Superseded => "superseded",
+});
+
+/// Why a run was queued.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "Text", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    Install,
+    Push,
+    /// A branch created on GitHub (the `create` event).
+    Create,
+    Manual,
+    Reconcile,
+    Selection,
+}
+
+stored_strings!(Trigger {
+    Install => "install",
+    Push => "push",
+    Create => "create",
+    Manual => "manual",
+    Reconcile => "reconcile",
+    Selection => "selection",
+});
 
 /// The durable sync queue and its history: one row per run of one branch.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -7,12 +57,10 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub project_sync_id: i64,
-    /// Why it was queued: `runs::Trigger` (install, push, create, manual, reconcile, selection).
-    pub trigger: String,
-    pub from_sha: Option<String>,
-    pub target_sha: Option<String>,
-    /// queued, running, succeeded, failed or superseded.
-    pub status: String,
+    pub trigger: Trigger,
+    pub from_sha: Option<Sha>,
+    pub target_sha: Option<Sha>,
+    pub status: RunStatus,
     pub attempt: i32,
     pub lease_until: Option<DateTimeUtc>,
     pub leased_by: Option<String>,

@@ -127,7 +127,7 @@ impl FakeGithub {
     }
 
     pub fn app_client_with(&self, options: GithubOptions) -> Arc<GithubApp> {
-        let creds = hubsync::config::AppCredentials {
+        let creds = hubsync::github::AppCredentials {
             app_id: TEST_APP_ID,
             private_key: hubsync::secret::Secret::new(TEST_APP_KEY),
         };

@@ -3,6 +3,7 @@
 // The page reads fine without it. EventSource reconnects by itself and sends Last-Event-ID (after
 // a dropped connection or a server restart); if the browser gives up instead (an HTTP error from a
 // proxy, say), a new stream resumes from the last id seen.
+// Event names and their fields are ProgressEvent in src/progress/event.rs.
 (function () {
   "use strict";
   const url = document.body.dataset.events;

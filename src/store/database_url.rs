@@ -3,7 +3,6 @@ use std::fmt;
 
 use url::Url;
 
-use super::{invalid, ConfigError};
 use crate::secret::Secret;
 
 /// Where the data lives. Debug and Display hide any password in the URL.
@@ -16,7 +15,8 @@ pub enum DatabaseUrl {
 impl DatabaseUrl {
     pub const DEFAULT: &'static str = "sqlite://hubsync.db";
 
-    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
+    /// The error is the reason only; config names the variable (`DATABASE_URL`).
+    pub fn parse(raw: &str) -> Result<Self, String> {
         let raw = raw.trim();
         if raw.starts_with("sqlite:") {
             // The embedded default must work on a bare machine: create the file when absent.
@@ -29,14 +29,10 @@ impl DatabaseUrl {
             };
             Ok(Self::Sqlite(url))
         } else if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-            Url::parse(raw)
-                .map_err(|e| invalid("DATABASE_URL", format!("not a valid URL ({e})")))?;
+            Url::parse(raw).map_err(|e| format!("not a valid URL ({e})"))?;
             Ok(Self::Postgres(Secret::new(raw)))
         } else {
-            Err(invalid(
-                "DATABASE_URL",
-                "expected sqlite://PATH or postgres://USER@HOST/DB",
-            ))
+            Err("expected sqlite://PATH or postgres://USER@HOST/DB".to_owned())
         }
     }
 
@@ -49,7 +45,7 @@ impl DatabaseUrl {
     }
 
     /// The SQLite database file, unless the database is in memory (or not SQLite).
-    pub fn sqlite_path(&self) -> Option<std::path::PathBuf> {
+    pub(crate) fn sqlite_path(&self) -> Option<std::path::PathBuf> {
         let Self::Sqlite(url) = self else {
             return None;
         };

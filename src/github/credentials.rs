@@ -70,7 +70,7 @@ impl StoredCredentials {
 
     /// Writes atomically (temp file, fsync, rename), readable by this user only. A missing
     /// directory is created for this user only (0700); an existing one is left as it is.
-    pub fn save(&self, path: &Path) -> Result<(), CredentialsError> {
+    pub(crate) fn save(&self, path: &Path) -> Result<(), CredentialsError> {
         let write_err = |reason: String| CredentialsError::Write {
             path: path.to_owned(),
             reason,
