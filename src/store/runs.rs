@@ -17,14 +17,14 @@ use crate::git::Sha;
 pub use super::entities::sync_runs::{RunStatus, Trigger};
 
 #[derive(Debug, Clone)]
-pub(crate) struct Enqueued {
+pub struct Enqueued {
     pub run: sync_runs::Model,
     /// True when an already queued run absorbed this request.
     pub coalesced: bool,
 }
 
 /// Queues a run for a branch, or folds the request into the run already queued for it.
-pub(crate) async fn enqueue(
+pub async fn enqueue(
     db: &impl ConnectionTrait,
     project_sync_id: i64,
     trigger: Trigger,
