@@ -4,7 +4,7 @@ use std::time::Duration;
 
 /// Before try `n` (1-based: the first retry waits `base`), doubling per try, at most `cap`.
 pub(crate) fn exponential(base: Duration, n: u32, cap: Duration) -> Duration {
-    base.saturating_mul(1u32 << n.clamp(1, 21) - 1).min(cap)
+    base.saturating_mul(1u32 << (n.clamp(1, 21) - 1)).min(cap)
 }
 
 #[cfg(test)]

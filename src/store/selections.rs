@@ -18,8 +18,6 @@ use super::entities::{
 };
 use crate::git::{BranchName, Selector};
 
-/// States of a concrete branch, shown on the status page.
-
 /// The project of a repository, created on first sight (one per repository).
 pub(crate) async fn ensure_project(
     db: &impl ConnectionTrait,
@@ -84,7 +82,7 @@ pub async fn enable(
             Ok(row)
         }
         Some(row) => {
-            let state = row.state.clone();
+            let state = row.state;
             let mut am: project_syncs::ActiveModel = row.into();
             am.enabled = Set(true);
             am.is_pattern = Set(is_pattern);
