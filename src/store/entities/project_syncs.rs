@@ -12,6 +12,8 @@ use crate::git::Sha;
 #[sea_orm(rs_type = "String", db_type = "Text", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum SelectionState {
+    /// The column's default in the initial migration; the code writes `pending` instead.
+    Idle,
     Pending,
     Synced,
     Syncing,
@@ -20,6 +22,7 @@ pub enum SelectionState {
 }
 
 stored_strings!(SelectionState {
+    Idle => "idle",
     Pending => "pending",
     Synced => "synced",
     Syncing => "syncing",
