@@ -14,7 +14,7 @@ pub use database_url::DatabaseUrl;
 pub use proxies::{canonical_ip, TrustedProxies};
 use vars::{
     admin_token, app_credentials, default_credentials_path, http_limits, number, number_var,
-    sync_settings, url_var, webhook_secrets,
+    redelivery_interval, sync_settings, url_var, webhook_secrets,
 };
 
 use crate::{
@@ -76,6 +76,9 @@ pub struct WebhookConfig {
     pub max_attempts: u32,
     /// Delay before the first retry; it doubles with each attempt.
     pub retry_delay: Duration,
+    /// How often GitHub's delivery log is read for deliveries that never reached hubsync
+    /// (`HUBSYNC_REDELIVERY_SECS`; zero: never).
+    pub redelivery_interval: Duration,
 }
 
 impl Default for WebhookConfig {
@@ -85,6 +88,7 @@ impl Default for WebhookConfig {
             process: true,
             max_attempts: 5,
             retry_delay: Duration::from_secs(5),
+            redelivery_interval: Duration::from_secs(300),
         }
     }
 }
@@ -285,6 +289,7 @@ impl Config {
                 "HUBSYNC_WEBHOOK_RETRY_MS",
                 defaults.retry_delay.as_millis() as u64,
             )?),
+            redelivery_interval: redelivery_interval(&var, defaults.redelivery_interval)?,
         };
 
         let http = http_limits(&var, webhook.max_body_bytes)?;

@@ -1,4 +1,5 @@
 //! SeaORM entities, one per table of the data model in docs/architecture.md.
+pub mod background_passes;
 pub mod blobs;
 pub mod deliveries;
 pub mod files;
@@ -10,3 +11,4 @@ pub mod sessions;
 pub mod sync_events;
 pub mod sync_run_attempts;
 pub mod sync_runs;
+pub mod webhook_redeliveries;
