@@ -8,6 +8,7 @@ pub mod manifests;
 mod migrate;
 pub mod passes;
 pub mod projects;
+pub mod purge;
 pub mod redeliveries;
 pub mod repositories;
 pub mod runs;
