@@ -9,7 +9,7 @@ use std::{
     sync::Arc,
 };
 
-use sea_orm::{DbErr, EntityTrait};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
 use serde_json::Value;
 
 use super::{leased, pause_for, HealError, Healing};
@@ -164,10 +164,11 @@ async fn repository_changes(
     repos: &[GithubRepository],
 ) -> Result<(Vec<Event>, usize), DbErr> {
     let stored: HashMap<i64, repositories::Model> = repositories::Entity::find()
+        .filter(repositories::Column::InstallationId.eq(installation_id))
+        .filter(repositories::Column::RemovedAt.is_null())
         .all(&h.db)
         .await?
         .into_iter()
-        .filter(|r| r.installation_id == installation_id && r.removed_at.is_none())
         .map(|r| (r.id, r))
         .collect();
     let listed: HashSet<i64> = repos.iter().map(|r| r.id).collect();
