@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod git;
 pub mod github;
+pub mod healing;
 pub mod http;
 pub mod private_files;
 pub mod progress;

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     config::Config,
     github::{GithubApp, GithubError, GithubOptions, GithubSlot},
+    healing::{self, Healing},
     http::{self, AppState},
     progress,
     store::{self, DatabaseUrl, StoreError},
@@ -119,6 +120,18 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
     let nudge = Nudge::new(&workers, hub.clone());
     workers.clone().spawn(&background, &shutdown);
     background.spawn(reconcile::run(workers.clone(), shutdown.clone()));
+    let healing = Healing::new(
+        db.clone(),
+        github.clone(),
+        nudge.clone(),
+        config.sync.auto_select,
+    );
+    background.spawn(healing::run(
+        healing,
+        config.webhook.redelivery_interval,
+        config.sync.reconcile_interval,
+        shutdown.clone(),
+    ));
     let webhook_wakeup = Arc::new(Notify::new());
     if config.webhook.process {
         let handoff = SyncHandoff {

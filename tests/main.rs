@@ -8,6 +8,8 @@ mod github_client;
 mod github_data;
 mod github_fake;
 mod github_setup;
+mod healing_installations;
+mod healing_redelivery;
 mod migrations;
 mod pages;
 mod replicas;

@@ -89,6 +89,7 @@ impl ChildApp {
             .env("GITHUB_WEBHOOK_SECRET", SECRET)
             .env("HUBSYNC_ADMIN_TOKEN", ADMIN)
             .env("HUBSYNC_RECONCILE_SECS", "0")
+            .env("HUBSYNC_REDELIVERY_SECS", "0")
             .env(
                 "RUST_LOG",
                 std::env::var("BENCH_APP_LOG").unwrap_or_else(|_| "warn".into()),

@@ -21,7 +21,7 @@ pub use crate::{
 };
 use vars::{
     admin_token, app_credentials, default_credentials_path, http_limits, number, number_var,
-    sync_settings, url_var, webhook_secrets,
+    redelivery_interval, sync_settings, url_var, webhook_secrets,
 };
 
 use crate::{github::credentials::StoredCredentials, secret::Secret};
@@ -243,6 +243,7 @@ impl Config {
                 "HUBSYNC_WEBHOOK_RETRY_MS",
                 defaults.retry_delay.as_millis() as u64,
             )?),
+            redelivery_interval: redelivery_interval(&var, defaults.redelivery_interval)?,
         };
 
         let http = http_limits(&var, webhook.max_body_bytes)?;

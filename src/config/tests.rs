@@ -44,6 +44,18 @@ fn the_reconcile_interval_takes_fractions_and_zero() {
 }
 
 #[test]
+fn redelivery_defaults_to_five_minutes_and_zero_turns_it_off() {
+    let every =
+        |v: &str| load(&[("HUBSYNC_REDELIVERY_SECS", v)]).map(|c| c.webhook.redelivery_interval);
+    assert_eq!(every("0").unwrap(), Duration::ZERO);
+    assert_eq!(every("2.5").unwrap(), Duration::from_millis(2500));
+    assert_eq!(
+        load(&[]).unwrap().webhook.redelivery_interval,
+        Duration::from_secs(300)
+    );
+}
+
+#[test]
 fn flags_override_env() {
     let o = Overrides {
         bind: Some("0.0.0.0:9000".into()),
@@ -71,6 +83,8 @@ fn errors_name_the_variable() {
         ("HUBSYNC_WEBHOOK_RETRY_MS", "soon"),
         ("HUBSYNC_RECONCILE_SECS", "0.01"),
         ("HUBSYNC_RECONCILE_SECS", "-1"),
+        ("HUBSYNC_REDELIVERY_SECS", "0.5"),
+        ("HUBSYNC_REDELIVERY_SECS", "often"),
         ("HUBSYNC_BODY_TIMEOUT_SECS", "0"),
         ("HUBSYNC_BODY_MEMORY_BYTES", "1048576"),
         ("HUBSYNC_MAX_CONNECTIONS", "0"),

@@ -152,6 +152,23 @@ pub(super) fn sync_settings(
     })
 }
 
+/// `HUBSYNC_REDELIVERY_SECS`: 0 (off) or at least a second; each pass reads GitHub's
+/// delivery log, so more often is a typo.
+pub(super) fn redelivery_interval(
+    var: &impl Fn(&str) -> Option<String>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    const NAME: &str = "HUBSYNC_REDELIVERY_SECS";
+    let secs = number(
+        var,
+        NAME,
+        default.as_secs_f64(),
+        |s: &f64| s.is_finite() && (*s == 0.0 || *s >= 1.0),
+        "0 (off) or a number of seconds of at least 1",
+    )?;
+    Ok(Duration::from_secs_f64(secs))
+}
+
 /// `hubsync-credentials.json` next to a SQLite database file, else in the working directory.
 pub(super) fn default_credentials_path(db: &DatabaseUrl) -> PathBuf {
     const NAME: &str = "hubsync-credentials.json";

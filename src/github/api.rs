@@ -15,7 +15,7 @@ use super::{
 };
 use crate::git::{BranchName, Sha};
 
-mod lists;
+pub(super) mod lists;
 
 const JSON: &str = "application/vnd.github+json";
 const RAW: &str = "application/vnd.github.raw+json";

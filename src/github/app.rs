@@ -44,7 +44,7 @@ impl Gate {
 /// hubsync acting as the GitHub App: app JWTs, cached installation tokens, per-installation limits.
 pub struct GithubApp {
     pub(crate) http: GithubHttp,
-    jwt: AppJwt,
+    pub(super) jwt: AppJwt,
     pub(crate) tokens: TokenCache,
     gates: Mutex<HashMap<i64, Arc<Gate>>>,
     concurrency: usize,

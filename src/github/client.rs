@@ -137,6 +137,14 @@ impl GithubHttp {
         Url::parse(&raw).map_err(|e| GithubError::Request(format!("bad URL for {path}: {e}")))
     }
 
+    /// The same client, answering `RateLimited` at once where it would wait: for background
+    /// passes that stop and come back later rather than hold a task for minutes.
+    pub(crate) fn impatient(&self) -> Self {
+        let mut c = self.clone();
+        c.retry.max_rate_limit_wait = Duration::ZERO;
+        c
+    }
+
     /// Only URLs on the API's own origin get a token (pagination links are followed here).
     pub(crate) fn same_origin(&self, url: &Url) -> bool {
         url.origin() == self.api_url.origin()

@@ -2,6 +2,7 @@
 //! calls for the sync layer, and one retry/rate-limit policy. Only this module knows GitHub's URLs.
 mod api;
 mod app;
+mod app_api;
 mod client;
 pub mod credentials;
 mod error;
@@ -17,6 +18,7 @@ use std::sync::{Arc, RwLock};
 
 pub use api::{stream_reader, ByteStream, InstallationClient};
 pub use app::GithubApp;
+pub use app_api::{AppInstallation, DeliveryPage, HookDelivery, InstallationAccount};
 pub use client::{GithubHttp, GithubOptions, RequestCounter};
 pub use error::GithubError;
 pub use settings::{AppCredentials, GithubConfig};

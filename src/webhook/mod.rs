@@ -23,6 +23,9 @@ pub struct WebhookConfig {
     pub max_attempts: u32,
     /// Delay before the first retry; it doubles with each attempt.
     pub retry_delay: Duration,
+    /// How often GitHub's delivery log is read for deliveries that never reached hubsync
+    /// (`HUBSYNC_REDELIVERY_SECS`; zero: never).
+    pub redelivery_interval: Duration,
 }
 
 impl Default for WebhookConfig {
@@ -32,6 +35,7 @@ impl Default for WebhookConfig {
             process: true,
             max_attempts: 5,
             retry_delay: Duration::from_secs(5),
+            redelivery_interval: Duration::from_secs(300),
         }
     }
 }

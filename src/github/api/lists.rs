@@ -13,10 +13,10 @@ use crate::{
 };
 
 /// Pages followed per listing: 100,000 entries at 100 a page; a `Link` loop ends here.
-const MAX_PAGES: usize = 1000;
+pub(crate) const MAX_PAGES: usize = 1000;
 
 /// The `rel="next"` URL of a `Link` header.
-fn next_link(answer: &Answer) -> Option<String> {
+pub(crate) fn next_link(answer: &Answer) -> Option<String> {
     next_in(answer.headers.get(http::header::LINK)?.to_str().ok()?)
 }
 

@@ -1,5 +1,6 @@
 //! The status pages: server-rendered HTML (maud) that reads fine without JavaScript, plus a small
 //! script that follows the event stream and updates the page live.
+mod healing;
 mod layout;
 mod login;
 mod overview;

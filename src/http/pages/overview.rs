@@ -24,6 +24,7 @@ pub async fn page(
     };
     let csrf = admin.session.as_deref().map(auth::csrf_token);
     let all = projects::load_all(&state.db).await?;
+    let healing = super::healing::section(&state.db).await?;
     let web = &state.config.github.web_url;
     let mut installations: Vec<(i64, String, Vec<&projects::ProjectRecord>)> = Vec::new();
     for p in &all {
@@ -76,6 +77,7 @@ pub async fn page(
                 }
             }
         }
+        (healing)
     };
     let html = frame("Projects", Some("/api/v1/events"), csrf.as_deref(), body).into_string();
     Ok(HttpResponse::Ok()

@@ -1,4 +1,5 @@
 //! SeaORM entities, one per table of the data model in docs/architecture.md.
+pub mod background_passes;
 pub mod blobs;
 pub mod deliveries;
 pub mod files;
@@ -10,6 +11,7 @@ pub mod sessions;
 pub mod sync_events;
 pub mod sync_run_attempts;
 pub mod sync_runs;
+pub mod webhook_redeliveries;
 
 /// `as_str`, Display and comparison with a plain string for an enum stored as its string value
 /// (`DeriveActiveEnum`), so rows written before the enum read unchanged.

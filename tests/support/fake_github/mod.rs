@@ -20,6 +20,7 @@ mod auth;
 mod branches;
 mod faults;
 mod git_api;
+mod hooks;
 mod repos;
 mod routes;
 mod server;
@@ -59,6 +60,9 @@ pub mod route {
     pub const CODELOAD: &str = "GET /_codeload/{owner}/{repo}/legacy.tar.gz/{sha}";
     pub const COMPARE: &str = "GET /repos/{owner}/{repo}/compare/{basehead}";
     pub const MANIFEST_CONVERSION: &str = "POST /app-manifests/{code}/conversions";
+    pub const INSTALLATIONS: &str = "GET /app/installations";
+    pub const HOOK_DELIVERIES: &str = "GET /app/hook/deliveries";
+    pub const REDELIVER: &str = "POST /app/hook/deliveries/{delivery_id}/attempts";
 }
 
 pub struct FakeGithub {
@@ -145,6 +149,7 @@ impl FakeGithub {
                 account_login: account.to_owned(),
                 account_id: 9000 + id,
                 repos: BTreeSet::new(),
+                suspended_at: None,
             },
         );
         id
@@ -189,6 +194,11 @@ impl FakeGithub {
         if let Some(i) = self.state.inner().installations.get_mut(&installation) {
             i.repos.remove(&repo_id);
         }
+    }
+
+    /// The app is uninstalled: the installation is gone from GitHub's lists.
+    pub fn delete_installation(&self, installation: i64) {
+        self.state.inner().installations.remove(&installation);
     }
 
     /// How long new installation tokens live (GitHub: one hour).

@@ -59,6 +59,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         "/app-manifests/{code}/conversions",
         web::post().to(conversion),
     )
+    .configure(super::hooks::configure)
     .route("/settings/apps/new", web::post().to(new_app))
     .route(
         "/organizations/{org}/settings/apps/new",
@@ -143,8 +144,15 @@ async fn access_token(state: Data, req: HttpRequest, path: web::Path<i64>) -> Ht
         return r;
     }
     let id = path.into_inner();
-    if !state.inner().installations.contains_key(&id) {
-        return not_found();
+    match state.inner().installations.get(&id) {
+        None => return not_found(),
+        Some(i) if i.suspended_at.is_some() => {
+            return github_error(
+                StatusCode::FORBIDDEN,
+                "This installation has been suspended",
+            )
+        }
+        Some(_) => {}
     }
     let (token, expires_at) = issue_installation_token(&state, id);
     let expires: chrono::DateTime<chrono::Utc> = expires_at.into();

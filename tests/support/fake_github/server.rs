@@ -24,6 +24,8 @@ pub(crate) struct Installation {
     pub account_login: String,
     pub account_id: i64,
     pub repos: BTreeSet<i64>,
+    /// ISO 8601 while suspended: GitHub then refuses the installation tokens.
+    pub suspended_at: Option<String>,
 }
 
 pub(crate) struct RepoMeta {
@@ -60,6 +62,7 @@ pub(crate) struct Inner {
     pub manifest_webhook_secret: Option<Option<String>>,
     pub truncate_trees: bool,
     pub used: u64,
+    pub hook: super::hooks::Hook,
 }
 
 pub(crate) struct State {

@@ -208,7 +208,7 @@ fn repo_brief(state: &State, id: i64) -> Value {
             "full_name": r["full_name"], "private": r["private"] })
 }
 
-fn installation_json(state: &State, id: i64) -> Value {
+pub(crate) fn installation_json(state: &State, id: i64) -> Value {
     let base = state.base();
     let inner = state.inner();
     let i = inner.installations.get(&id).expect("known installation");
@@ -225,7 +225,8 @@ fn installation_json(state: &State, id: i64) -> Value {
         "events": ["push", "create", "delete", "repository"],
         "created_at": "2026-11-26T00:00:00Z", "updated_at": "2026-11-26T00:00:00Z",
         "single_file_name": null, "has_multiple_single_files": false, "single_file_paths": [],
-        "suspended_by": null, "suspended_at": null,
+        "suspended_by": if i.suspended_at.is_some() { sender(state) } else { Value::Null },
+        "suspended_at": i.suspended_at,
     })
 }
 
