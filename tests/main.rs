@@ -3,6 +3,8 @@ mod support;
 
 mod api_projects;
 mod browser;
+mod changes_feed;
+mod changes_order;
 mod foundation;
 mod github_client;
 mod github_data;

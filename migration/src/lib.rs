@@ -8,6 +8,7 @@ mod m20261126_000003_drop_unused_delivery_index;
 mod m20261203_000100_sessions;
 mod m20261203_000200_sync_run_attempts;
 mod m20261203_000201_blobs_without_content;
+mod m20261203_000700_changes;
 
 pub use data_loss::DataLoss;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000100_sessions::Migration),
             Box::new(m20261203_000200_sync_run_attempts::Migration),
             Box::new(m20261203_000201_blobs_without_content::Migration),
+            Box::new(m20261203_000700_changes::Migration),
         ]
     }
 }

@@ -1,5 +1,6 @@
 //! The database: connecting, migrating, and the queries grouped by aggregate.
 pub mod attempts;
+pub mod changes;
 pub mod checkpoint;
 pub mod deliveries;
 pub mod entities;

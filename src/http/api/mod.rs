@@ -1,4 +1,5 @@
 //! The JSON API under /api/v1.
+mod changes;
 mod files;
 pub mod projects;
 pub mod views;
@@ -13,6 +14,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(projects::set_branches)
             .service(projects::sync_now)
             .service(projects::history)
+            .service(changes::feed)
             .service(files::manifest)
             .service(files::content)
             .service(crate::http::sse::all_events),

@@ -1,5 +1,7 @@
 //! SeaORM entities, one per table of the data model in docs/architecture.md.
 pub mod blobs;
+pub mod changes;
+pub mod changes_horizon;
 pub mod deliveries;
 pub mod files;
 pub mod installations;
