@@ -2,6 +2,7 @@
 pub mod attempts;
 pub mod changes;
 pub mod checkpoint;
+pub mod commits;
 pub mod deliveries;
 pub mod entities;
 pub mod installations;

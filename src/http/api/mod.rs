@@ -2,6 +2,7 @@
 mod changes;
 mod files;
 pub mod projects;
+mod synced;
 pub mod views;
 
 use actix_web::web;
@@ -15,6 +16,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(projects::sync_now)
             .service(projects::history)
             .service(changes::feed)
+            .service(synced::synced)
             .service(files::manifest)
             .service(files::content)
             .service(crate::http::sse::all_events),

@@ -249,6 +249,9 @@ pub async fn run_pruner(
     shutdown: tokio_util::sync::CancellationToken,
 ) {
     loop {
+        if let Err(e) = super::commits::prune(&db, retention).await {
+            tracing::warn!(error = %e, "pruning pushed commits failed");
+        }
         match prune(&db, retention).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "pruned changes past their retention"),

@@ -7,6 +7,7 @@ pub mod files;
 pub mod installations;
 pub mod project_syncs;
 pub mod projects;
+pub mod pushed_commits;
 pub mod repositories;
 pub mod sessions;
 pub mod sync_events;
