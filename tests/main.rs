@@ -5,6 +5,7 @@ mod api_projects;
 mod browser;
 mod changes_feed;
 mod changes_order;
+mod changes_skipped;
 mod changes_synced;
 mod foundation;
 mod github_client;

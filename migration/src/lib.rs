@@ -10,6 +10,7 @@ mod m20261203_000200_sync_run_attempts;
 mod m20261203_000201_blobs_without_content;
 mod m20261203_000700_changes;
 mod m20261203_000701_pushed_commits;
+mod m20261203_000702_blobs_lfs_pointer;
 
 pub use data_loss::DataLoss;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000201_blobs_without_content::Migration),
             Box::new(m20261203_000700_changes::Migration),
             Box::new(m20261203_000701_pushed_commits::Migration),
+            Box::new(m20261203_000702_blobs_lfs_pointer::Migration),
         ]
     }
 }

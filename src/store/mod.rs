@@ -13,6 +13,7 @@ pub mod repositories;
 pub mod runs;
 pub mod selections;
 pub mod sessions;
+pub mod skipped;
 
 use std::time::Duration;
 

@@ -12,7 +12,12 @@ use serde_json::json;
 use super::projects::find;
 use crate::{
     http::{auth::Admin, ApiError, AppState},
-    store::{entities::project_syncs, manifests, projects::ProjectRecord},
+    store::{
+        entities::project_syncs,
+        manifests,
+        projects::ProjectRecord,
+        skipped::{self, Skipped},
+    },
     sync::planner::SUBMODULE_MODE,
 };
 
@@ -43,10 +48,13 @@ async fn manifest(
 ) -> Result<HttpResponse, ApiError> {
     let p = find(&state, *id).await?;
     let sel = selection(&p, &q)?;
-    let files = manifests::manifest(&state.db, sel.id).await?;
+    let files = skipped::manifest(&state.db, sel.id).await?;
     let files: Vec<_> = files
         .into_iter()
-        .map(|f| json!({ "path": f.path, "sha": f.blob_sha, "size": f.size, "mode": f.mode }))
+        .map(|(f, why)| {
+            json!({ "path": f.path, "sha": f.blob_sha, "size": f.size, "mode": f.mode,
+                                "skipped": why.map(Skipped::as_str) })
+        })
         .collect();
     Ok(HttpResponse::Ok().json(json!({
         "branch": sel.branch,
@@ -79,6 +87,11 @@ async fn content(
         )));
     }
     let blob = manifests::blob(&state.db, &file.blob_sha).await?;
+    if blob.as_ref().is_some_and(|b| b.lfs_pointer) {
+        return Err(ApiError::NotFound(format!(
+            "{file_path} is a Git LFS pointer: the file's content is in LFS storage, which is not synced"
+        )));
+    }
     let Some(content) = blob.and_then(|b| b.content) else {
         return Err(ApiError::NotFound(format!(
             "{file_path} is listed ({} bytes) but its content is not stored: it is over the size limit",
