@@ -6,6 +6,7 @@ mod browser;
 mod changes_feed;
 mod changes_order;
 mod changes_skipped;
+mod changes_snapshots;
 mod changes_synced;
 mod foundation;
 mod github_client;

@@ -38,7 +38,9 @@ impl MigrationTrait for Migration {
                 .col(opt_text(Changes::BlobSha))
                 .col(opt_text(Changes::PreviousBlobSha))
                 .col(opt_text(Changes::Mode))
+                .col(opt_text(Changes::PreviousMode))
                 .col(ColumnDef::new(Changes::Size).big_integer().null())
+                .col(ColumnDef::new(Changes::PreviousSize).big_integer().null())
                 .col(
                     ColumnDef::new(Changes::CreatedAt)
                         .timestamp_with_time_zone()
@@ -117,7 +119,9 @@ enum Changes {
     BlobSha,
     PreviousBlobSha,
     Mode,
+    PreviousMode,
     Size,
+    PreviousSize,
     CreatedAt,
 }
 

@@ -14,6 +14,7 @@ pub mod runs;
 pub mod selections;
 pub mod sessions;
 pub mod skipped;
+pub mod snapshots;
 
 use std::time::Duration;
 

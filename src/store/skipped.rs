@@ -147,3 +147,44 @@ mod tests {
         assert!(!is_lfs_pointer(&long));
     }
 }
+
+/// Why each of these entries has no content, by mode and by what the blobs table holds.
+pub async fn reasons(
+    db: &impl ConnectionTrait,
+    entries: &[(&str, &str)],
+) -> Result<Vec<Option<Skipped>>, DbErr> {
+    use std::collections::HashMap;
+
+    use sea_orm::{
+        sea_query::{Expr, ExprTrait},
+        ColumnTrait, EntityTrait, QueryFilter, QuerySelect,
+    };
+
+    use super::entities::blobs;
+    let shas: Vec<String> = entries.iter().map(|(_, sha)| sha.to_string()).collect();
+    let mut found: HashMap<String, (bool, bool)> = HashMap::new();
+    for chunk in shas.chunks(500) {
+        let rows: Vec<(String, bool, bool)> = blobs::Entity::find()
+            .select_only()
+            .column(blobs::Column::Sha)
+            .column_as(Expr::col(blobs::Column::Content).is_null(), "no_content")
+            .column(blobs::Column::LfsPointer)
+            .filter(blobs::Column::Sha.is_in(chunk.iter().cloned()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        found.extend(rows.into_iter().map(|(s, n, l)| (s, (n, l))));
+    }
+    Ok(entries
+        .iter()
+        .map(|(mode, sha)| match *mode {
+            "160000" => Some(Skipped::Submodule),
+            "120000" => Some(Skipped::Symlink),
+            _ => match found.get(*sha) {
+                Some((true, _)) => Some(Skipped::TooLarge),
+                Some((false, true)) => Some(Skipped::LfsPointer),
+                _ => None,
+            },
+        })
+        .collect())
+}

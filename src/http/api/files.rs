@@ -13,7 +13,7 @@ use super::projects::find;
 use crate::{
     http::{auth::Admin, ApiError, AppState},
     store::{
-        entities::project_syncs,
+        entities::{files, project_syncs},
         manifests,
         projects::ProjectRecord,
         skipped::{self, Skipped},
@@ -26,6 +26,8 @@ use crate::{
 struct BranchQuery {
     /// Defaults to the repository's default branch.
     branch: Option<String>,
+    /// A commit a run synced: the tree as it was then.
+    at: Option<String>,
 }
 
 fn selection<'a>(
@@ -48,6 +50,9 @@ async fn manifest(
 ) -> Result<HttpResponse, ApiError> {
     let p = find(&state, *id).await?;
     let sel = selection(&p, &q)?;
+    if let Some(at) = &q.at {
+        return Ok(HttpResponse::Ok().json(super::snapshot::listing(&state, sel, at).await?));
+    }
     let files = skipped::manifest(&state.db, sel.id).await?;
     let files: Vec<_> = files
         .into_iter()
@@ -75,11 +80,20 @@ async fn content(
     let (id, file_path) = path.into_inner();
     let p = find(&state, id).await?;
     let sel = selection(&p, &q)?;
-    let file = manifests::file(&state.db, sel.id, &file_path)
-        .await?
-        .ok_or_else(|| {
-            ApiError::NotFound(format!("no file {file_path} on branch {}", sel.branch))
-        })?;
+    let file = match &q.at {
+        None => manifests::file(&state.db, sel.id, &file_path).await?,
+        Some(at) => super::snapshot::tree(&state, sel, at)
+            .await?
+            .remove(&file_path)
+            .map(|v| files::Model {
+                project_sync_id: sel.id,
+                path: file_path.clone(),
+                blob_sha: v.sha,
+                mode: v.mode,
+                size: v.size,
+            }),
+    }
+    .ok_or_else(|| ApiError::NotFound(format!("no file {file_path} on branch {}", sel.branch)))?;
     if file.mode == SUBMODULE_MODE {
         return Err(ApiError::NotFound(format!(
             "{file_path} is a submodule at commit {}",

@@ -2,6 +2,7 @@
 mod changes;
 mod files;
 pub mod projects;
+mod snapshot;
 mod synced;
 pub mod views;
 
@@ -17,6 +18,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(projects::history)
             .service(changes::feed)
             .service(synced::synced)
+            .service(snapshot::compare)
             .service(files::manifest)
             .service(files::content)
             .service(crate::http::sse::all_events),

@@ -28,7 +28,7 @@ use super::{
 
 /// `pg_advisory_xact_lock` key of the feed's append point ("hubsync changes").
 const APPEND_LOCK: i64 = 0x6875_6273_6368_6701;
-/// Rows per INSERT: 16 values each, well under both engines' bind-parameter limits.
+/// Rows per INSERT: 18 values each, well under both engines' bind-parameter limits.
 const CHUNK: usize = 500;
 
 /// The run whose changes are appended.
@@ -122,7 +122,9 @@ pub async fn append(
                 blob_sha: Set(c.new.as_ref().map(|v| v.sha.clone())),
                 previous_blob_sha: Set(c.old.as_ref().map(|v| v.sha.clone())),
                 mode: Set(current.map(|v| v.mode.clone())),
+                previous_mode: Set(c.old.as_ref().map(|v| v.mode.clone())),
                 size: Set(c.new.as_ref().and_then(|v| v.size)),
+                previous_size: Set(c.old.as_ref().and_then(|v| v.size)),
                 created_at: Set(now),
                 ..Default::default()
             }

@@ -19,8 +19,11 @@ pub struct Model {
     pub previous_path: Option<String>,
     pub blob_sha: Option<String>,
     pub previous_blob_sha: Option<String>,
+    /// The mode after the change (before it, for a deletion), and before it.
     pub mode: Option<String>,
+    pub previous_mode: Option<String>,
     pub size: Option<i64>,
+    pub previous_size: Option<i64>,
     pub created_at: DateTimeUtc,
 }
 
