@@ -128,26 +128,6 @@ pub async fn counts(
         .collect())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::is_lfs_pointer;
-
-    #[test]
-    fn lfs_pointers_are_recognised_and_look_alikes_are_not() {
-        let pointer = b"version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 12345\n";
-        assert!(is_lfs_pointer(pointer));
-        assert!(!is_lfs_pointer(
-            b"version https://git-lfs.github.com/spec/v1\n"
-        ));
-        assert!(!is_lfs_pointer(
-            b"# notes\nversion https://git-lfs.github.com/spec/v1\n"
-        ));
-        let mut long = pointer.to_vec();
-        long.extend(std::iter::repeat_n(b'x', 1024));
-        assert!(!is_lfs_pointer(&long));
-    }
-}
-
 /// Why each of these entries has no content, by mode and by what the blobs table holds.
 pub async fn reasons(
     db: &impl ConnectionTrait,
@@ -187,4 +167,24 @@ pub async fn reasons(
             },
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_lfs_pointer;
+
+    #[test]
+    fn lfs_pointers_are_recognised_and_look_alikes_are_not() {
+        let pointer = b"version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 12345\n";
+        assert!(is_lfs_pointer(pointer));
+        assert!(!is_lfs_pointer(
+            b"version https://git-lfs.github.com/spec/v1\n"
+        ));
+        assert!(!is_lfs_pointer(
+            b"# notes\nversion https://git-lfs.github.com/spec/v1\n"
+        ));
+        let mut long = pointer.to_vec();
+        long.extend(std::iter::repeat_n(b'x', 1024));
+        assert!(!is_lfs_pointer(&long));
+    }
 }
