@@ -141,6 +141,7 @@ async fn push_latency(engine: &str, pushes: usize) -> Option<Value> {
     lat.sort();
     let (p50, p99, max) = (pct(&lat, 0.5), pct(&lat, 0.99), *lat.last().unwrap());
     let phases = phases(&s.db, &marks).await;
+    let burst = rapid_pushes(&s, &mut stream, 20).await;
     println!(
         "{engine:<8} push-to-synced, 1-file push, {pushes} pushes: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         ms(p50),
@@ -148,13 +149,54 @@ async fn push_latency(engine: &str, pushes: usize) -> Option<Value> {
         ms(max)
     );
     println!("{engine:<8}   median per phase (ms): {phases}");
+    println!(
+        "{engine:<8}   20 rapid pushes: {} runs, the last at the last head",
+        burst
+    );
     drop(stream);
     s.app.stop();
     s.fake.stop().await;
     Some(
         json!({ "engine": engine, "pushes": pushes, "p50_ms": ms(p50), "p99_ms": ms(p99),
-                 "max_ms": ms(max), "median_phase_ms": phases }),
+                 "max_ms": ms(max), "median_phase_ms": phases, "runs_for_20_rapid_pushes": burst }),
     )
+}
+
+/// Sends `n` pushes without waiting, then waits until the last head is synced; returns how many
+/// runs they took (leading edge for the first, the rest folded into follow-ups).
+async fn rapid_pushes(s: &Setup, stream: &mut SseStream, n: usize) -> u64 {
+    use hubsync::store::entities::sync_runs;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+    let last_before = sync_runs::Entity::find()
+        .order_by_desc(sync_runs::Column::Id)
+        .one(&s.db)
+        .await
+        .unwrap()
+        .map_or(0, |r| r.id);
+    let hook = s.app.url("/webhooks/github");
+    let mut last = None;
+    for round in 0..n {
+        let push = change(&s.repo, 100_000 + round, 1);
+        let r = s
+            .fake
+            .push_event(&push)
+            .send(&s.client, &hook, SECRET)
+            .await;
+        assert_eq!(r.status(), 202);
+        last = Some(push.after);
+    }
+    let last = last.expect("at least one push");
+    loop {
+        let ev = stream.expect("succeeded", WAIT).await;
+        if ev.json()["sha"] == last.as_str() {
+            break;
+        }
+    }
+    sync_runs::Entity::find()
+        .filter(sync_runs::Column::Id.gt(last_before))
+        .count(&s.db)
+        .await
+        .unwrap()
 }
 
 /// Where a push's latency goes, median per phase: POST -> delivery processed (run queued) ->

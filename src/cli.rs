@@ -1,4 +1,5 @@
-//! The `hubsync` command line: `serve` (default), `migrate up|status|check|verify` and `replay`.
+//! The `hubsync` command line: `serve` (default), `migrate up|status|check|verify`, `replay` and
+//! `purge-oversized`.
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -53,6 +54,13 @@ pub enum Command {
         #[arg(long, value_name = "ID")]
         delivery: Option<String>,
     },
+    /// Report stored file content over HUBSYNC_MAX_FILE_SIZE; with --apply, remove it (the
+    /// files stay listed and are fetched again if the limit is raised)
+    PurgeOversized {
+        /// Remove the content; without it nothing changes
+        #[arg(long)]
+        apply: bool,
+    },
 }
 
 #[derive(Debug, Default, Args)]
@@ -106,6 +114,15 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("server error: {e}"))
         }
+        Command::PurgeOversized { apply } => {
+            let db = store::connect(&config.database_url)
+                .await
+                .map_err(|e| e.to_string())?;
+            let result = purge_oversized(&db, config.sync.max_file_size, apply).await;
+            let _ = db.close().await;
+            println!("{}", result?);
+            Ok(())
+        }
         Command::Migrate { action } => {
             let db = store::connect(&config.database_url)
                 .await
@@ -145,6 +162,28 @@ async fn replay_file(
     )
     .await
     .map_err(|e| e.to_string())
+}
+
+async fn purge_oversized(
+    db: &sea_orm::DatabaseConnection,
+    max: u64,
+    apply: bool,
+) -> Result<String, String> {
+    let failed = |e: sea_orm::DbErr| format!("reading the blob store failed: {e}");
+    if !apply {
+        let found = store::purge::oversized(db, max).await.map_err(failed)?;
+        return Ok(format!(
+            "{} stored file(s), {} bytes, are over HUBSYNC_MAX_FILE_SIZE={max}; \
+             run with --apply to remove their content",
+            found.blobs, found.bytes
+        ));
+    }
+    let done = store::purge::purge(db, max).await.map_err(failed)?;
+    Ok(format!(
+        "removed the content of {} stored file(s), {} bytes, over HUBSYNC_MAX_FILE_SIZE={max}; \
+         they stay listed and are fetched again if the limit is raised",
+        done.blobs, done.bytes
+    ))
 }
 
 async fn migrate(db: &sea_orm::DatabaseConnection, action: MigrateAction) -> Result<(), String> {

@@ -125,3 +125,43 @@ db_test! {
         app.stop().await;
     }
 }
+
+db_test! {
+    async fn a_push_that_creates_a_matching_branch_runs_as_create(db) {
+        let fake = FakeGithub::start().await;
+        let inst = fake.add_installation("octo-org");
+        let repo = fake.create_repo(inst, "fresh");
+        repo.write("README.md", "main\n");
+        repo.commit("start");
+        repo.push("main");
+        let app = synced::start(&fake, &db, &[]).await;
+        let sel = synced::install(&fake, &app, &repo).await;
+        put_branches(&app, sel.project_id, &["main", "release/*"]).await;
+        // The pattern's listing of existing branches is done before the branch exists, so only
+        // the push can select it.
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while fake.requests(route::BRANCHES) == 0 {
+            assert!(tokio::time::Instant::now() < deadline, "the pattern never listed branches");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+
+        // GitHub's `push` for a new branch says `created: true`; its `create` may come later or
+        // not at all, and the run is still labelled for what happened.
+        repo.checkout("release/3.0");
+        repo.write("VERSION", "3.0\n");
+        repo.commit("3.0");
+        let push = repo.push("release/3.0");
+        assert!(push.created);
+        let delivery = fake.push_event(&push);
+        assert_eq!(delivery.send(&app.client, &app.url("/webhooks/github"), SECRET).await.status(), 202);
+        let synced = synced::wait_synced(&app.app.db, repo.id, "release/3.0", &push.after, WAIT).await;
+        let run = sync_runs::Entity::find()
+            .filter(sync_runs::Column::ProjectSyncId.eq(synced.id))
+            .one(&app.app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((run.trigger.as_str(), run.status.as_str()), ("create", "succeeded"));
+        app.stop().await;
+    }
+}

@@ -234,12 +234,26 @@ db_test! {
 }
 
 db_test! {
-    async fn a_fresh_run_waits_out_the_debounce(db) {
+    async fn an_idle_branch_starts_at_once_and_a_busy_one_waits_out_the_debounce(db) {
         let app = spawn_app(&db).await;
         let conn = &app.app.db;
-        installed(conn).await;
-        assert!(runs::claim(conn, "w", Duration::seconds(60), Duration::seconds(60)).await.unwrap().is_none());
-        assert!(runs::claim(conn, "w", Duration::seconds(60), Duration::zero()).await.unwrap().is_some());
+        let (_, sel) = installed(conn).await;
+        let debounce = Duration::seconds(60);
+        let first = runs::claim(conn, "w", Duration::seconds(60), debounce).await.unwrap();
+        let first = first.expect("a run on an idle branch starts without waiting");
+
+        // A push while the branch runs waits out the debounce after it, so a burst folds into one.
+        runs::enqueue(conn, sel, Trigger::Push, Some(&sha(2))).await.unwrap();
+        runs::finish(conn, first.id, "w", runs::SUCCEEDED, &RunCounts::default(), None).await.unwrap();
+        assert!(runs::claim(conn, "w", Duration::seconds(60), debounce).await.unwrap().is_none());
+        let next = runs::claim(conn, "w", Duration::seconds(60), Duration::zero()).await.unwrap();
+        let next = next.expect("claimable once its debounce is over");
+        assert_eq!(next.target_sha, Some(sha(2).to_string()));
+        runs::finish(conn, next.id, "w", runs::SUCCEEDED, &RunCounts::default(), None).await.unwrap();
+
+        // Idle again: the next push starts at once.
+        runs::enqueue(conn, sel, Trigger::Push, Some(&sha(3))).await.unwrap();
+        assert!(runs::claim(conn, "w", Duration::seconds(60), debounce).await.unwrap().is_some());
     }
 }
 

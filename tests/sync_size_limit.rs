@@ -1,5 +1,6 @@
 //! `HUBSYNC_MAX_FILE_SIZE` changed between starts: files skipped as too large are fetched once
-//! the limit allows them, and a lower limit never deletes content already stored.
+//! the limit allows them, and a lower limit never deletes content already stored unless the
+//! operator runs `hubsync purge-oversized --apply`.
 use std::time::Duration;
 
 use hubsync::store::manifests;
@@ -9,6 +10,7 @@ use crate::{
     db_test,
     support::{
         fake_github::{route, FakeGithub},
+        hubsync_bin,
         synced::{self, assert_manifest_matches},
         webhooks::SECRET,
         TestApp,
@@ -80,8 +82,46 @@ db_test! {
         let push = repo.push("main");
         fake.push_event(&push).send(&app.client, &app.url("/webhooks/github"), SECRET).await;
         synced::wait_synced(&app.app.db, repo.id, "main", &push.after, WAIT).await;
-        assert_eq!(file(&app, project, "big.bin").await, (200, big));
+        assert_eq!(file(&app, project, "big.bin").await, (200, big.clone()));
         assert_eq!(file(&app, project, "small.txt").await, (200, b"changed\n".to_vec()));
         app.stop().await;
+
+        // Only when the operator asks is content over the lower limit removed.
+        let report = purge(&db.url, "100", false);
+        assert!(report.contains("1 stored file(s), 5000 bytes"), "{report}");
+        let app = synced::start(&fake, &db, &[("HUBSYNC_MAX_FILE_SIZE", "100")]).await;
+        assert_eq!(file(&app, project, "big.bin").await, (200, big.clone()), "a report removes nothing");
+        app.stop().await;
+        let report = purge(&db.url, "100", true);
+        assert!(report.contains("removed the content of 1 stored file(s), 5000 bytes"), "{report}");
+        assert_eq!(purge(&db.url, "100", true).split(',').next(), Some("removed the content of 0 stored file(s)"));
+        let app = synced::start(&fake, &db, &[("HUBSYNC_MAX_FILE_SIZE", "100")]).await;
+        assert_eq!(file(&app, project, "big.bin").await.0, 404, "purged: listed only");
+        assert_eq!(file(&app, project, "small.txt").await, (200, b"changed\n".to_vec()));
+        app.stop().await;
+
+        // Raising the limit again brings it back.
+        let app = synced::start(&fake, &db, &[("HUBSYNC_MAX_FILE_SIZE", "10000")]).await;
+        wait_stored(&app.app.db, &big_sha).await;
+        assert_eq!(file(&app, project, "big.bin").await, (200, big));
+        app.stop().await;
     }
+}
+
+/// Runs `hubsync purge-oversized` on the database and returns what it printed.
+fn purge(url: &str, max: &str, apply: bool) -> String {
+    let mut cmd = hubsync_bin();
+    cmd.arg("purge-oversized")
+        .env("DATABASE_URL", url)
+        .env("HUBSYNC_MAX_FILE_SIZE", max);
+    if apply {
+        cmd.arg("--apply");
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "purge-oversized failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }

@@ -9,6 +9,7 @@ pub mod installations;
 pub mod manifests;
 mod migrate;
 pub mod projects;
+pub mod purge;
 pub mod repositories;
 pub mod runs;
 pub mod selections;

@@ -116,9 +116,10 @@ pub async fn queued_run(
         .await
 }
 
-/// Claims the oldest claimable run: a queued one whose backoff has passed, that has been queued
-/// for at least `debounce` (so a burst of pushes folds into one run), and whose branch has no
-/// running run; or a running one whose lease expired (its worker died). PostgreSQL skips rows
+/// Claims the oldest claimable run: a queued one whose backoff has passed and whose branch has no
+/// running run; or a running one whose lease expired (its worker died). A run queued on an idle
+/// branch starts at once (leading edge); one queued while the branch was running waits until it
+/// has been queued for `debounce`, so the pushes of a burst fold into it. PostgreSQL skips rows
 /// other workers are claiming; SQLite serialises writers, so the update is atomic there too.
 /// `started_at` is the first attempt's start: a run's duration covers all of its attempts.
 ///
@@ -155,7 +156,10 @@ async fn claim_in(
            attempt = attempt + 1, started_at = COALESCE(started_at, $3), not_before = NULL \
          WHERE id = (SELECT r.id FROM sync_runs r \
            WHERE (r.status = 'queued' AND (r.not_before IS NULL OR r.not_before <= $3) \
-                  AND r.queued_at <= $4 \
+                  AND (r.queued_at <= $4 \
+                       OR NOT EXISTS (SELECT 1 FROM sync_runs y \
+                                      WHERE y.project_sync_id = r.project_sync_id \
+                                        AND y.finished_at >= r.queued_at)) \
                   AND NOT EXISTS (SELECT 1 FROM sync_runs x \
                                   WHERE x.project_sync_id = r.project_sync_id AND x.status = 'running')) \
               OR (r.status = 'running' AND r.lease_until < $3) \

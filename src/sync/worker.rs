@@ -49,7 +49,7 @@ impl Workers {
     }
 
     async fn run_loop(self, worker: String, shutdown: CancellationToken) {
-        // True right after a wake-up: a run was just queued and may still be in its debounce.
+        // True right after a wake-up or a run: a queued run may still be in its debounce.
         let mut woken = false;
         loop {
             if shutdown.is_cancelled() {
@@ -67,12 +67,13 @@ impl Workers {
             };
             match claimed {
                 Some(run) => {
-                    woken = false;
+                    // A push that came during this run waits out the debounce: look again then.
+                    woken = true;
                     let span =
                         tracing::info_span!("sync_run", run_id = run.id, attempt = run.attempt);
                     self.process(&worker, run, &shutdown).instrument(span).await;
                 }
-                // Come back when the fresh run's debounce has passed, not at the next poll.
+                // Come back when that run's debounce has passed, not at the next poll.
                 None if woken => {
                     woken = false;
                     tokio::select! {

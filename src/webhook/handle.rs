@@ -329,6 +329,14 @@ async fn push(
             repository_id,
             branch,
         }
+    } else if e.created {
+        // The push that creates a branch: its run is labelled `create`, whichever of GitHub's
+        // `push` and `create` deliveries comes first.
+        SyncSignal::BranchCreated {
+            repository_id,
+            branch,
+            head: Some(e.after),
+        }
     } else {
         let commits = e.commits.into_iter().map(|c| c.id);
         let (before, forced) = (e.before.as_deref(), e.forced);
