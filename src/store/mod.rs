@@ -1,6 +1,8 @@
 //! The database: connecting, migrating, and the queries grouped by aggregate.
 pub mod attempts;
+pub mod changes;
 pub mod checkpoint;
+pub mod commits;
 pub mod deliveries;
 pub mod entities;
 pub mod installations;
@@ -14,6 +16,8 @@ pub mod repositories;
 pub mod runs;
 pub mod selections;
 pub mod sessions;
+pub mod skipped;
+pub mod snapshots;
 
 use std::time::Duration;
 
