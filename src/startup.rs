@@ -109,6 +109,11 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         config.event_retention,
         shutdown.clone(),
     ));
+    background.spawn(store::changes::run_pruner(
+        db.clone(),
+        config.changes_retention,
+        shutdown.clone(),
+    ));
     let workers = Workers {
         db: db.clone(),
         github: github.clone(),

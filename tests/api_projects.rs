@@ -154,6 +154,6 @@ db_test! {
         let old = manifests::manifest(conn, sel).await.unwrap();
         manifests::replace_manifest(conn, sel, &old, &entries2).await.unwrap();
         let (_, body) = call(&app, reqwest::Method::GET, &format!("/api/v1/projects/{id}/files"), None).await;
-        assert_eq!(body["files"], json!([{ "path": "README.md", "sha": "b2", "size": 5, "mode": "100644" }]));
+        assert_eq!(body["files"], json!([{ "path": "README.md", "sha": "b2", "size": 5, "mode": "100644", "skipped": null }]));
     }
 }

@@ -3,6 +3,11 @@ mod support;
 
 mod api_projects;
 mod browser;
+mod changes_feed;
+mod changes_order;
+mod changes_skipped;
+mod changes_snapshots;
+mod changes_synced;
 mod foundation;
 mod github_client;
 mod github_data;

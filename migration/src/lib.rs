@@ -9,6 +9,9 @@ mod m20261203_000100_sessions;
 mod m20261203_000200_sync_run_attempts;
 mod m20261203_000201_blobs_without_content;
 mod m20261203_000500_healing_passes;
+mod m20261203_000700_changes;
+mod m20261203_000701_pushed_commits;
+mod m20261203_000702_blobs_lfs_pointer;
 
 pub use data_loss::DataLoss;
 
@@ -25,6 +28,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000200_sync_run_attempts::Migration),
             Box::new(m20261203_000201_blobs_without_content::Migration),
             Box::new(m20261203_000500_healing_passes::Migration),
+            Box::new(m20261203_000700_changes::Migration),
+            Box::new(m20261203_000701_pushed_commits::Migration),
+            Box::new(m20261203_000702_blobs_lfs_pointer::Migration),
         ]
     }
 }

@@ -108,6 +108,8 @@ pub struct Config {
     pub sse_keep_alive: Duration,
     /// How long progress events are kept for replay (`HUBSYNC_EVENT_RETENTION_DAYS`).
     pub event_retention: Duration,
+    /// How long the change feed keeps its rows (`HUBSYNC_CHANGES_RETENTION_DAYS`).
+    pub changes_retention: Duration,
     /// Set only by the `--allow-data-loss` flag, never from the environment: a variable left in
     /// a deployment would silently consent to every future destructive migration.
     pub allow_data_loss: bool,
@@ -273,6 +275,15 @@ impl Config {
                     7.0,
                     |d: &f64| d.is_finite() && *d > 0.0,
                     "a positive number of days",
+                )? * 86_400.0,
+            ),
+            changes_retention: Duration::from_secs_f64(
+                number(
+                    &var,
+                    "HUBSYNC_CHANGES_RETENTION_DAYS",
+                    30.0,
+                    |d: &f64| d.is_finite() && *d > 0.0 && *d <= 36_500.0,
+                    "a positive number of days (at most 36500)",
                 )? * 86_400.0,
             ),
             allow_data_loss: false,

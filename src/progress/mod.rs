@@ -7,7 +7,9 @@ mod hub;
 mod listen;
 mod record;
 mod tail;
+mod wait;
 
 pub use event::{ProgressEvent, Published, SelectionChange};
 pub use hub::{replay, Event, Hub, Tailer};
 pub use record::*;
+pub use wait::until_success;

@@ -155,6 +155,10 @@ pub(crate) async fn store_blobs(
     let now = Utc::now();
     let mut rows = blobs.into_iter().map(|b| blobs::ActiveModel {
         binary: Set(b.content.as_deref().is_some_and(is_binary)),
+        lfs_pointer: Set(b
+            .content
+            .as_deref()
+            .is_some_and(super::skipped::is_lfs_pointer)),
         sha: Set(b.sha),
         size: Set(b.size),
         content: Set(b.content),
@@ -168,7 +172,11 @@ pub(crate) async fn store_blobs(
         blobs::Entity::insert_many(chunk)
             .on_conflict(
                 OnConflict::column(blobs::Column::Sha)
-                    .update_columns([blobs::Column::Content, blobs::Column::Binary])
+                    .update_columns([
+                        blobs::Column::Content,
+                        blobs::Column::Binary,
+                        blobs::Column::LfsPointer,
+                    ])
                     .action_and_where(
                         Expr::col((blobs::Entity, blobs::Column::Content))
                             .is_null()

@@ -1,6 +1,8 @@
 //! The database: connecting, migrating, and the queries grouped by aggregate.
 pub mod attempts;
+pub mod changes;
 pub mod checkpoint;
+pub mod commits;
 mod database_url;
 pub mod deliveries;
 pub mod entities;
@@ -15,6 +17,8 @@ pub mod repositories;
 pub mod runs;
 pub mod selections;
 pub mod sessions;
+pub mod skipped;
+pub mod snapshots;
 
 use std::time::Duration;
 
@@ -123,9 +127,7 @@ fn prepare_sqlite_file(path: &std::path::Path, url: &DatabaseUrl) -> Result<(), 
 /// Begins a transaction that will write. On SQLite it takes the write lock up front
 /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and then writes can fail with
 /// "database is locked" when another writer got in between, and the busy timeout cannot help.
-pub(crate) async fn begin_write(
-    db: &DatabaseConnection,
-) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
     use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
     db.begin_with_options(TransactionOptions {
         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),

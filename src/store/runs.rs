@@ -88,9 +88,9 @@ pub(crate) async fn queued_run(
 }
 
 /// Claims the oldest claimable run: a queued one whose backoff has passed and whose branch has no
-/// running run; or a running one whose lease expired (its worker died). A run queued on an idle
-/// branch starts at once (leading edge); one queued while the branch was running waits until it
-/// has been queued for `debounce`, so the pushes of a burst fold into it. PostgreSQL skips rows
+/// running run; or a running one whose lease expired (its worker died). A run on an idle branch
+/// starts at once (leading edge); on a busy one (a run of it ended within `debounce`) it waits
+/// until it has been queued for `debounce`, so the pushes of a burst fold into one run. PostgreSQL skips rows
 /// other workers are claiming; SQLite serialises writers, so the update is atomic there too.
 /// `started_at` is the first attempt's start: a run's duration covers all of its attempts.
 ///
@@ -130,7 +130,7 @@ async fn claim_in(
                   AND (r.queued_at <= $4 \
                        OR NOT EXISTS (SELECT 1 FROM sync_runs y \
                                       WHERE y.project_sync_id = r.project_sync_id \
-                                        AND y.finished_at >= r.queued_at)) \
+                                        AND y.finished_at > $4)) \
                   AND NOT EXISTS (SELECT 1 FROM sync_runs x \
                                   WHERE x.project_sync_id = r.project_sync_id AND x.status = 'running')) \
               OR (r.status = 'running' AND r.lease_until < $3) \

@@ -20,6 +20,7 @@ use crate::{
     github::{EntryKind, GithubError, InstallationClient, RepoName},
     progress::{self, Hub, ProgressEvent},
     store::{
+        changes,
         entities::{files, project_syncs, sync_runs},
         manifests,
         runs::{self, RunCounts},
@@ -224,6 +225,19 @@ impl Run<'_> {
             api_requests: done.api_requests,
         };
         progress::record(&txn, t.project_id, &succeeded).await?;
+        if let Some(old) = old {
+            // Last: it takes the feed's append lock, held until this commit.
+            let repository = t.repo.to_string();
+            let run = changes::RunInfo {
+                project_id: t.project_id,
+                project_sync_id: t.selection.id,
+                run_id: self.run.id,
+                repository: &repository,
+                branch: t.branch.as_str(),
+                commit_sha: head.as_str(),
+            };
+            changes::append(&txn, &run, old, entries).await?;
+        }
         txn.commit().await?;
         self.hub.poke();
         Ok(Finished::Synced)

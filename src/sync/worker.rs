@@ -78,6 +78,7 @@ impl Workers {
                     woken = false;
                     tokio::select! {
                         _ = shutdown.cancelled() => return,
+                        _ = self.wake.notified() => {}
                         _ = tokio::time::sleep(self.settings.debounce) => {}
                     }
                 }

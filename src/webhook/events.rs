@@ -150,9 +150,23 @@ pub struct PushEvent {
     pub created: bool,
     #[serde(default)]
     pub deleted: bool,
+    #[serde(default)]
+    pub forced: bool,
+    /// Where the branch stood before (zeros for a new branch); kept as sent, read leniently.
+    #[serde(default)]
+    pub before: Option<String>,
+    /// The commits GitHub lists (at most 20), each contained in `after`.
+    #[serde(default)]
+    pub commits: Vec<PushedCommit>,
     pub repository: Repository,
     #[serde(default)]
     pub installation: Option<InstallationRef>,
+}
+
+/// One entry of a push's `commits` (only the id is read).
+#[derive(Debug, Clone, Deserialize)]
+pub struct PushedCommit {
+    pub id: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

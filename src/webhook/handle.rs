@@ -12,6 +12,7 @@ use super::events::{
 use crate::{
     git::{BranchName, Sha},
     store::{
+        commits,
         installations::{self, InstallationFacts},
         repositories::{self, RepositoryFacts},
     },
@@ -337,6 +338,18 @@ async fn push(
             head: Some(e.after),
         }
     } else {
+        let commits = e.commits.into_iter().map(|c| c.id);
+        let (before, forced) = (e.before.as_deref(), e.forced);
+        commits::record_push(
+            db,
+            repository_id,
+            branch.as_str(),
+            &e.after,
+            before,
+            forced,
+            commits,
+        )
+        .await?;
         SyncSignal::BranchPushed {
             repository_id,
             branch,

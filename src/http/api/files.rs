@@ -12,7 +12,12 @@ use serde_json::json;
 use super::projects::find;
 use crate::{
     http::{auth::Admin, ApiError, AppState},
-    store::{entities::project_syncs, manifests, projects::ProjectRecord},
+    store::{
+        entities::{files, project_syncs},
+        manifests,
+        projects::ProjectRecord,
+        skipped::{self, Skipped},
+    },
     sync::planner::SUBMODULE_MODE,
 };
 
@@ -21,6 +26,8 @@ use crate::{
 struct BranchQuery {
     /// Defaults to the repository's default branch.
     branch: Option<String>,
+    /// A commit a run synced: the tree as it was then.
+    at: Option<String>,
 }
 
 fn selection<'a>(
@@ -43,10 +50,16 @@ async fn manifest(
 ) -> Result<HttpResponse, ApiError> {
     let p = find(&state, *id).await?;
     let sel = selection(&p, &q)?;
-    let files = manifests::manifest(&state.db, sel.id).await?;
+    if let Some(at) = &q.at {
+        return Ok(HttpResponse::Ok().json(super::snapshot::listing(&state, sel, at).await?));
+    }
+    let files = skipped::manifest(&state.db, sel.id).await?;
     let files: Vec<_> = files
         .into_iter()
-        .map(|f| json!({ "path": f.path, "sha": f.blob_sha, "size": f.size, "mode": f.mode }))
+        .map(|(f, why)| {
+            json!({ "path": f.path, "sha": f.blob_sha, "size": f.size, "mode": f.mode,
+                                "skipped": why.map(Skipped::as_str) })
+        })
         .collect();
     Ok(HttpResponse::Ok().json(json!({
         "branch": sel.branch,
@@ -67,11 +80,20 @@ async fn content(
     let (id, file_path) = path.into_inner();
     let p = find(&state, id).await?;
     let sel = selection(&p, &q)?;
-    let file = manifests::file(&state.db, sel.id, &file_path)
-        .await?
-        .ok_or_else(|| {
-            ApiError::NotFound(format!("no file {file_path} on branch {}", sel.branch))
-        })?;
+    let file = match &q.at {
+        None => manifests::file(&state.db, sel.id, &file_path).await?,
+        Some(at) => super::snapshot::tree(&state, sel, at)
+            .await?
+            .remove(&file_path)
+            .map(|v| files::Model {
+                project_sync_id: sel.id,
+                path: file_path.clone(),
+                blob_sha: v.sha,
+                mode: v.mode,
+                size: v.size,
+            }),
+    }
+    .ok_or_else(|| ApiError::NotFound(format!("no file {file_path} on branch {}", sel.branch)))?;
     if file.mode == SUBMODULE_MODE {
         return Err(ApiError::NotFound(format!(
             "{file_path} is a submodule at commit {}",
@@ -79,6 +101,11 @@ async fn content(
         )));
     }
     let blob = manifests::blob(&state.db, &file.blob_sha).await?;
+    if blob.as_ref().is_some_and(|b| b.lfs_pointer) {
+        return Err(ApiError::NotFound(format!(
+            "{file_path} is a Git LFS pointer: the file's content is in LFS storage, which is not synced"
+        )));
+    }
     let Some(content) = blob.and_then(|b| b.content) else {
         return Err(ApiError::NotFound(format!(
             "{file_path} is listed ({} bytes) but its content is not stored: it is over the size limit",

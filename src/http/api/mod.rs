@@ -1,6 +1,9 @@
 //! The JSON API under /api/v1.
+mod changes;
 mod files;
 pub mod projects;
+mod snapshot;
+mod synced;
 pub mod views;
 
 use actix_web::web;
@@ -13,6 +16,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(projects::set_branches)
             .service(projects::sync_now)
             .service(projects::history)
+            .service(changes::feed)
+            .service(synced::synced)
+            .service(snapshot::compare)
             .service(files::manifest)
             .service(files::content)
             .service(crate::http::sse::all_events),

@@ -5,6 +5,7 @@ mod layout;
 mod login;
 mod overview;
 mod project;
+mod skipped;
 
 use actix_web::{get, http::header, web, HttpResponse};
 

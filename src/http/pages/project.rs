@@ -51,10 +51,12 @@ pub async fn page(
     let web = &state.config.github.web_url;
     let repo_url = format!("{web}{}", p.repository.full_name);
     let events = format!("/projects/{}/events", p.project.id);
+    let without_content = super::skipped::section(&state.db, &p).await?;
     let body = html! {
         h1 { a href=(repo_url) { (p.repository.full_name) } }
         @if let Some(reason) = p.stopped_because() { p.error { "Syncing is stopped: " (reason) } }
         (branches(&p, &repo_url))
+        (without_content)
         form.inline method="post" action=(format!("/projects/{}/sync", p.project.id)) {
             input type="hidden" name="csrf" value=(csrf);
             button #sync-now type="submit" { "Sync now" }

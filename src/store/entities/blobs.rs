@@ -10,6 +10,8 @@ pub struct Model {
     pub binary: bool,
     /// None when the blob is over the size limit: listed, not stored.
     pub content: Option<Vec<u8>>,
+    /// A Git LFS pointer file: stored, but not the file's real content.
+    pub lfs_pointer: bool,
     pub created_at: DateTimeUtc,
 }
 
