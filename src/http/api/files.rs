@@ -9,13 +9,12 @@ use actix_web::{
 use serde::Deserialize;
 use serde_json::json;
 
-use super::projects::find;
+use super::projects::{find, synced_branch};
 use crate::{
     http::{auth::Admin, ApiError, AppState},
     store::{
-        entities::{files, project_syncs},
+        entities::files,
         manifests,
-        projects::ProjectRecord,
         skipped::{self, Skipped},
     },
     sync::planner::SUBMODULE_MODE,
@@ -30,17 +29,6 @@ struct BranchQuery {
     at: Option<String>,
 }
 
-fn selection<'a>(
-    p: &'a ProjectRecord,
-    q: &BranchQuery,
-) -> Result<&'a project_syncs::Model, ApiError> {
-    let branch = q.branch.as_deref().unwrap_or(&p.repository.default_branch);
-    p.selections
-        .iter()
-        .find(|s| !s.is_pattern && s.branch == branch)
-        .ok_or_else(|| ApiError::NotFound(format!("branch {branch} is not synced in this project")))
-}
-
 #[get("/projects/{id}/files")]
 async fn manifest(
     _: Admin,
@@ -49,7 +37,7 @@ async fn manifest(
     q: web::Query<BranchQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let p = find(&state, *id).await?;
-    let sel = selection(&p, &q)?;
+    let sel = synced_branch(&p, q.branch.as_deref())?;
     if let Some(at) = &q.at {
         return Ok(HttpResponse::Ok().json(super::snapshot::listing(&state, sel, at).await?));
     }
@@ -79,7 +67,7 @@ async fn content(
 ) -> Result<HttpResponse, ApiError> {
     let (id, file_path) = path.into_inner();
     let p = find(&state, id).await?;
-    let sel = selection(&p, &q)?;
+    let sel = synced_branch(&p, q.branch.as_deref())?;
     let file = match &q.at {
         None => manifests::file(&state.db, sel.id, &file_path).await?,
         Some(at) => super::snapshot::tree(&state, sel, at)

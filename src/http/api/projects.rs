@@ -10,6 +10,7 @@ use crate::{
     http::{auth::Admin, ApiError, AppState},
     store::{
         attempts,
+        entities::project_syncs,
         projects::{self, ProjectRecord},
         runs,
     },
@@ -20,6 +21,18 @@ pub async fn find(state: &AppState, id: i64) -> Result<ProjectRecord, ApiError> 
     projects::load(&state.db, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no project with id {id}")))
+}
+
+/// The project's synced (non-pattern) selection of `branch`, its default branch when None.
+pub fn synced_branch<'a>(
+    p: &'a ProjectRecord,
+    branch: Option<&str>,
+) -> Result<&'a project_syncs::Model, ApiError> {
+    let branch = branch.unwrap_or(&p.repository.default_branch);
+    p.selections
+        .iter()
+        .find(|s| !s.is_pattern && s.branch == branch)
+        .ok_or_else(|| ApiError::NotFound(format!("branch {branch} is not synced in this project")))
 }
 
 #[get("/projects")]

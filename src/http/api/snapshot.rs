@@ -6,7 +6,7 @@ use actix_web::{get, web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::projects::find;
+use super::projects::{find, synced_branch};
 use crate::{
     git::Sha,
     http::{auth::Admin, ApiError, AppState},
@@ -82,17 +82,7 @@ async fn compare(
         .split_once("...")
         .ok_or_else(|| ApiError::BadRequest(format!("{spec:?} is not BASE...HEAD")))?;
     let p = find(&state, id).await?;
-    let branch = q
-        .branch
-        .clone()
-        .unwrap_or_else(|| p.repository.default_branch.clone());
-    let sel = p
-        .selections
-        .iter()
-        .find(|s| !s.is_pattern && s.branch == branch)
-        .ok_or_else(|| {
-            ApiError::NotFound(format!("branch {branch} is not synced in this project"))
-        })?;
+    let sel = synced_branch(&p, q.branch.as_deref())?;
     let old = tree(&state, sel, base).await?;
     let new = tree(&state, sel, head).await?;
     let changes: Vec<Value> = diff(&old, &new)

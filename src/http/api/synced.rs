@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::projects::find;
+use super::projects::{find, synced_branch};
 use crate::{
     git::Sha,
     http::{auth::Admin, ApiError, AppState},
@@ -51,18 +51,8 @@ async fn synced(
         }
     };
     let p = find(&state, *id).await?;
-    let branch = q
-        .branch
-        .clone()
-        .unwrap_or_else(|| p.repository.default_branch.clone());
-    let sel = p
-        .selections
-        .iter()
-        .find(|s| !s.is_pattern && s.branch == branch)
-        .ok_or_else(|| {
-            ApiError::NotFound(format!("branch {branch} is not synced in this project"))
-        })?
-        .clone();
+    let sel = synced_branch(&p, q.branch.as_deref())?.clone();
+    let branch = sel.branch.clone();
     let deadline = Instant::now() + timeout;
     // Subscribed before the first look, so a run that succeeds right after it wakes the wait.
     let mut live = state.hub.subscribe();
