@@ -12,6 +12,7 @@ mod m20261203_000500_healing_passes;
 mod m20261203_000700_changes;
 mod m20261203_000701_pushed_commits;
 mod m20261203_000702_blobs_lfs_pointer;
+mod m20261203_000800_runs_finished_index;
 
 pub use data_loss::DataLoss;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000700_changes::Migration),
             Box::new(m20261203_000701_pushed_commits::Migration),
             Box::new(m20261203_000702_blobs_lfs_pointer::Migration),
+            Box::new(m20261203_000800_runs_finished_index::Migration),
         ]
     }
 }
