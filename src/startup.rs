@@ -11,6 +11,7 @@ use crate::{
     github::{GithubApp, GithubError, GithubOptions, GithubSlot},
     healing::{self, Healing},
     http::{self, AppState},
+    metrics::Metrics,
     progress,
     store::{self, DatabaseUrl, StoreError},
     sync::{reconcile, worker::Workers, Nudge},
@@ -37,6 +38,9 @@ pub enum StartupError {
 /// A started hubsync: the HTTP server and background work, with the handles to stop them.
 pub struct RunningApp {
     pub addr: SocketAddr,
+    /// Where `HUBSYNC_METRICS_BIND`'s listener serves /metrics, when set.
+    pub metrics_addr: Option<SocketAddr>,
+    metrics_server: Option<(ServerHandle, JoinHandle<std::io::Result<()>>)>,
     pub db: DatabaseConnection,
     /// The GitHub App client (None until credentials exist) for the sync worker.
     pub github: GithubSlot,
@@ -83,10 +87,11 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
              they are; GET /setup creates the app"
         );
     }
+    let metrics = Metrics::new();
     let app = match &config.github.app {
         Some(creds) => Some(Arc::new(GithubApp::new(
             creds,
-            GithubOptions::from_config(&config.github),
+            GithubOptions::from_config(&config.github, &metrics),
         )?)),
         None => None,
     };
@@ -121,6 +126,7 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         wake: Arc::new(Notify::new()),
         discover: Arc::new(Notify::new()),
         hub: hub.clone(),
+        metrics: metrics.clone(),
     };
     let nudge = Nudge::new(&workers, hub.clone());
     workers.clone().spawn(&background, &shutdown);
@@ -156,6 +162,7 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
     }
 
     let addr = config.bind;
+    let metrics_bind = config.metrics.bind;
     let http_limits = config.http.clone();
     let listener = listen(addr).map_err(|source| StartupError::Bind { addr, source })?;
     let addr = listener
@@ -178,14 +185,34 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         hub: hub.clone(),
         nudge,
         shutdown: shutdown.clone(),
+        metrics: metrics.clone(),
     });
+    let metrics_server = match metrics_bind {
+        None => None,
+        Some(bind) => {
+            let bound = listen(bind)
+                .and_then(|l| http::metrics::serve_separately(l, db.clone(), metrics))
+                .map_err(|source| StartupError::Bind { addr: bind, source })?;
+            tracing::info!(addr = %bound.1, "serving /metrics");
+            Some(bound)
+        }
+    };
     let server = http::server::start(listener, state, &http_limits)
         .map_err(|source| StartupError::Bind { addr, source })?;
     let handle = server.handle();
     let server_task = tokio::spawn(server);
     tracing::info!(%addr, "listening");
+    let (metrics_addr, metrics_server) = match metrics_server {
+        Some((server, addr)) => {
+            let handle = server.handle();
+            (Some(addr), Some((handle, tokio::spawn(server))))
+        }
+        None => (None, None),
+    };
     Ok(RunningApp {
         addr,
+        metrics_addr,
+        metrics_server,
         db,
         github,
         hub,
@@ -211,6 +238,10 @@ impl RunningApp {
     /// Stops accepting connections, lets in-flight requests finish, stops background work.
     pub async fn stop(self) -> std::io::Result<()> {
         self.shutdown.cancel();
+        if let Some((handle, task)) = self.metrics_server {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
         self.server.stop(true).await;
         let result = match tokio::time::timeout(Duration::from_secs(35), self.server_task).await {
             Ok(Ok(r)) => r,

@@ -20,8 +20,8 @@ pub use crate::{
     webhook::WebhookConfig,
 };
 use vars::{
-    admin_token, app_credentials, default_credentials_path, http_limits, number, number_var,
-    redelivery_interval, sync_settings, url_var, webhook_secrets,
+    admin_token, app_credentials, default_credentials_path, http_limits, long_token, number,
+    number_var, redelivery_interval, sync_settings, url_var, webhook_secrets,
 };
 
 use crate::{github::credentials::StoredCredentials, secret::Secret};
@@ -89,6 +89,16 @@ impl Default for HttpLimits {
     }
 }
 
+/// `GET /metrics`: on the main listener behind a bearer token, and/or unauthenticated on a
+/// listener of its own (for a network only the monitoring system reaches).
+#[derive(Debug, Clone, Default)]
+pub struct MetricsConfig {
+    /// `HUBSYNC_METRICS_TOKEN`; unset, the main listener answers 404 at /metrics.
+    pub token: Option<Secret>,
+    /// `HUBSYNC_METRICS_BIND`: a second listener serving /metrics alone, without a token.
+    pub bind: Option<SocketAddr>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind: SocketAddr,
@@ -97,6 +107,7 @@ pub struct Config {
     pub webhook: WebhookConfig,
     pub http: HttpLimits,
     pub admin_token: Option<Secret>,
+    pub metrics: MetricsConfig,
     pub log_format: LogFormat,
     /// Where users and GitHub reach this instance (manifest URLs, webhook URL); None means
     /// `http://` + the bound address.
@@ -257,6 +268,18 @@ impl Config {
             webhook,
             http,
             admin_token: admin_token(&var)?,
+            metrics: MetricsConfig {
+                token: long_token(&var, "HUBSYNC_METRICS_TOKEN")?,
+                bind: match var("HUBSYNC_METRICS_BIND") {
+                    None => None,
+                    Some(b) => Some(b.trim().parse().map_err(|_| {
+                        invalid(
+                            "HUBSYNC_METRICS_BIND",
+                            format!("{b:?} is not an address like 127.0.0.1:9100"),
+                        )
+                    })?),
+                },
+            },
             log_format,
             public_url,
             credentials_path,

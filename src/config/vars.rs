@@ -40,12 +40,19 @@ pub(super) fn webhook_secrets(
 pub(super) fn admin_token(
     var: &impl Fn(&str) -> Option<String>,
 ) -> Result<Option<Secret>, ConfigError> {
-    const NAME: &str = "HUBSYNC_ADMIN_TOKEN";
-    var(NAME)
+    long_token(var, "HUBSYNC_ADMIN_TOKEN")
+}
+
+/// A bearer token variable (`HUBSYNC_ADMIN_TOKEN`, `HUBSYNC_METRICS_TOKEN`): set, it must be long.
+pub(super) fn long_token(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<Secret>, ConfigError> {
+    var(name)
         .map(|raw| {
             secret::admin_token(raw.trim()).map_err(|e| {
                 invalid(
-                    NAME,
+                    name,
                     format!(
                         "is {} characters long; at least {} are needed (e.g. `openssl rand -hex 32`)",
                         e.len, e.min

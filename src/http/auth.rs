@@ -246,3 +246,26 @@ fn same_secret(a: &str, b: &str) -> bool {
         .fold(0u8, |acc, (x, y)| acc | (x ^ y))
         == 0
 }
+
+/// Checks `Authorization: Bearer` against a fixed token other than the admin's (the metrics
+/// token), with the same throttling of wrong guesses.
+pub(crate) fn check_bearer(
+    req: &HttpRequest,
+    expected: &Secret,
+    what: &'static str,
+) -> Result<(), ApiError> {
+    let state = state(req)?;
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::Unauthorized("send Authorization: Bearer <token>".into()))?;
+    let addr = client_addr(req, state);
+    not_throttled(req, addr)?;
+    if same_secret(presented.trim(), expected.expose()) {
+        Ok(())
+    } else {
+        Err(wrong_token(req, addr, what))
+    }
+}

@@ -5,6 +5,7 @@ pub mod client;
 pub mod error;
 mod health;
 pub mod limits;
+pub mod metrics;
 mod pages;
 pub mod security_headers;
 pub mod server;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub setup_states: setup::SetupStates,
     /// Stores webhook deliveries, many per commit, and wakes the processor.
     pub inbox: crate::webhook::inbox::Inbox,
+    /// What /metrics reports; counted where each thing happens.
+    pub metrics: crate::metrics::Metrics,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -49,6 +52,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .app_data(path_config())
         .service(health::healthz)
         .service(health::readyz)
+        .service(metrics::main_listener)
         .service(sse::project_events)
         .configure(pages::routes)
         .configure(api::routes)

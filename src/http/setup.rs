@@ -198,7 +198,7 @@ async fn callback(
             "unknown or expired setup state: start again at /setup".into(),
         ));
     }
-    let options = GithubOptions::from_config(&state.config.github);
+    let options = GithubOptions::from_config(&state.config.github, &state.metrics);
     let http = GithubHttp::new(&options).map_err(|e| ApiError::Internal(e.to_string()))?;
     let created = http
         .convert_manifest_code(&query.code)

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 
 use super::{api::views::BranchView, auth::Admin, ApiError, AppState};
-use crate::{progress, store::projects};
+use crate::{metrics::SubscriberGuard, progress, store::projects};
 
 const RETRY: Duration = Duration::from_secs(3);
 /// Events buffered per client; a client that falls further behind is dropped and, when it
@@ -18,9 +18,11 @@ const REPLAY_PAGE: u64 = 500;
 /// How long a fresh stream waits for the hub to publish what was committed before it opened.
 const SNAPSHOT_WAIT: Duration = Duration::from_secs(1);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct ReplayQuery {
+#[into_params(parameter_in = Query)]
+pub(crate) struct ReplayQuery {
+    /// Resume after this event id (the `Last-Event-ID` header wins).
     last_event_id: Option<String>,
 }
 
@@ -40,7 +42,17 @@ async fn project_events(
     Ok(open(state.into_inner(), Some(project.project.id), after))
 }
 
+/// Every project's progress events (snapshot, queued, started, progress, succeeded, failed...).
 /// Registered inside the /api/v1 scope.
+#[utoipa::path(
+    tag = "events",
+    params(ReplayQuery),
+    responses(
+        (status = 200, description = "Server-Sent Events; each `id:` is the event id",
+         content_type = "text/event-stream", body = super::api::openapi::EventStream),
+        (status = 400, description = "Last-Event-ID is not an event id", body = super::api::openapi::ErrorBody),
+    )
+)]
 #[get("/events")]
 async fn all_events(
     _: Admin,
@@ -80,6 +92,7 @@ fn open(
     // Subscribe before asking the hub how far it got, so nothing falls between replay and live.
     let mut live = state.hub.subscribe();
     let keep_alive = state.config.sse_keep_alive;
+    let subscriber = state.metrics.sse_subscriber();
     let (tx, rx) = mpsc::channel::<sse::Event>(CLIENT_BUFFER);
     tokio::spawn(async move {
         let mut high = match after {
@@ -128,9 +141,21 @@ fn open(
             }
         }
     });
-    Sse::from_infallible_receiver(rx)
+    Sse::from_infallible_stream(counted(rx, subscriber))
         .with_keep_alive(keep_alive)
         .with_retry_duration(RETRY)
+}
+
+/// The stream a response sends, counted in `hubsync_sse_subscribers` until the response is
+/// dropped (the client went away, or the server stops).
+pub(crate) fn counted(
+    rx: mpsc::Receiver<sse::Event>,
+    subscriber: SubscriberGuard,
+) -> impl futures_util::Stream<Item = sse::Event> {
+    futures_util::stream::unfold((rx, subscriber), |(mut rx, subscriber)| async move {
+        let ev = rx.recv().await?;
+        Some((ev, (rx, subscriber)))
+    })
 }
 
 /// Sends every stored event after `after` up to what the hub has published (call it after

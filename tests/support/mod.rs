@@ -5,6 +5,7 @@ pub mod browser;
 mod db;
 pub mod fake_github;
 pub mod replica;
+pub mod schema;
 pub mod seed;
 pub mod signing;
 pub mod sse;

@@ -122,6 +122,7 @@ impl FakeGithub {
                 max_rate_limit_wait: Duration::from_secs(10),
             },
             request_timeout: Duration::from_secs(10),
+            metrics: Default::default(),
         }
     }
 

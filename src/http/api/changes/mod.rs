@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use actix_web::{get, http::header, web, HttpRequest, HttpResponse, Responder};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use tokio::time::Instant;
+use utoipa::{IntoParams, ToSchema};
 
+use super::openapi::{ErrorBody, EventStream, GoneBody};
 use crate::{
     http::{auth::Admin, ApiError, AppState},
     progress,
@@ -20,17 +21,30 @@ pub const MAX_LIMIT: u64 = 1000;
 /// The longest a request may wait for a change.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct FeedQuery {
+#[into_params(parameter_in = Query)]
+pub(crate) struct FeedQuery {
+    /// The cursor to read after (omitted: the oldest kept entry).
     after: Option<String>,
+    /// Entries per page (default 100, at most 1000).
     limit: Option<u64>,
+    /// Only this project's entries (the cursor still moves past others').
     project_id: Option<i64>,
+    /// Seconds (at most 60) to hold an empty answer until a run commits changes.
     wait: Option<f64>,
 }
 
+/// A page of the feed.
+#[derive(Serialize, ToSchema)]
+pub struct ChangePage {
+    pub changes: Vec<ChangeView>,
+    /// Where the next request reads after.
+    pub next_cursor: String,
+}
+
 /// One change as consumers read it; absent values are left out.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ChangeView {
     pub cursor: String,
     pub project_id: i64,
@@ -83,15 +97,29 @@ pub fn parse_cursor(raw: &str, what: &str) -> Result<i64, ApiError> {
 
 /// 410: the changes after this cursor were pruned; the consumer must resync from a snapshot.
 pub fn gone(after: i64, horizon: i64) -> HttpResponse {
-    HttpResponse::Gone().json(json!({
-        "error": format!(
+    HttpResponse::Gone().json(GoneBody {
+        error: format!(
             "cursor {after} is older than the change feed's retention: resync (read the files), \
              then follow the feed from oldest_cursor"
         ),
-        "oldest_cursor": horizon.to_string(),
-    }))
+        oldest_cursor: horizon.to_string(),
+    })
 }
 
+/// The change feed: one entry per file each successful run changed, in commit order per branch.
+#[utoipa::path(
+    tag = "changes",
+    params(FeedQuery),
+    responses(
+        (status = 200, description = "A page of changes; with `Accept: text/event-stream` a stream of `change` events whose id is the cursor",
+         content(
+            (ChangePage = "application/json"),
+            (EventStream = "text/event-stream"),
+         )),
+        (status = 400, description = "A bad cursor, limit or wait", body = ErrorBody),
+        (status = 410, description = "The cursor is older than the feed's retention", body = GoneBody),
+    )
+)]
 #[get("/changes")]
 async fn feed(
     _: Admin,
@@ -157,10 +185,10 @@ async fn feed(
         }
         if !page.rows.is_empty() || Instant::now() >= deadline || state.shutdown.is_cancelled() {
             let changes: Vec<ChangeView> = page.rows.into_iter().map(ChangeView::from).collect();
-            return Ok(HttpResponse::Ok().json(json!({
-                "changes": changes,
-                "next_cursor": page.next.to_string(),
-            })));
+            return Ok(HttpResponse::Ok().json(ChangePage {
+                changes,
+                next_cursor: page.next.to_string(),
+            }));
         }
         after = Some(page.next);
         progress::until_success(
