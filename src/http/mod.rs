@@ -7,6 +7,7 @@ mod health;
 pub mod limits;
 pub mod metrics;
 mod pages;
+mod request_span;
 pub mod security_headers;
 pub mod server;
 pub mod setup;
