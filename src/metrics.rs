@@ -191,9 +191,9 @@ impl Metrics {
             RunOutcome::Failed,
             RunOutcome::Superseded,
         ] {
-            runs.get_or_create(&OutcomeLabels {
+            drop(runs.get_or_create(&OutcomeLabels {
                 outcome: outcome.as_str(),
-            });
+            }));
         }
         registry.register("sync_runs", "Sync runs ended, by outcome", runs.clone());
         let run_duration: Family<OutcomeLabels, Histogram, fn() -> Histogram> =
