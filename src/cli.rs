@@ -110,6 +110,13 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Serve(arg) => {
             config.allow_data_loss = arg.allow_data_loss;
             let app = startup::run(config).await.map_err(|e| e.to_string())?;
+            if let Some(link) = &app.setup_link {
+                // Standard output, not the log: the link is a credential, and logs are shipped.
+                println!(
+                    "No admin yet: open {} to sign in and set hubsync up (works once, within an hour)",
+                    link.expose()
+                );
+            }
             app.serve_until_signal()
                 .await
                 .map_err(|e| format!("server error: {e}"))

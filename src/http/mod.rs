@@ -5,7 +5,7 @@ pub mod client;
 pub mod error;
 mod health;
 pub mod limits;
-mod pages;
+pub(crate) mod pages;
 pub mod security_headers;
 pub mod server;
 pub mod setup;
@@ -39,6 +39,8 @@ pub struct AppState {
     /// Where users and GitHub reach this instance.
     pub public_url: url::Url,
     pub setup_states: setup::SetupStates,
+    /// Asks the self-healing task to look at an installation now (the app's setup URL).
+    pub install_requests: crate::healing::InstallRequests,
     /// Stores webhook deliveries, many per commit, and wakes the processor.
     pub inbox: crate::webhook::inbox::Inbox,
 }
@@ -52,8 +54,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(sse::project_events)
         .configure(pages::routes)
         .configure(api::routes)
-        .service(setup::setup)
-        .service(setup::callback)
+        .configure(setup::routes)
         .service(webhooks::receive)
         .default_service(web::to(not_found));
 }

@@ -4,6 +4,7 @@ mod files;
 pub mod projects;
 mod snapshot;
 mod synced;
+pub mod tokens;
 pub mod views;
 
 use actix_web::web;
@@ -21,6 +22,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(snapshot::compare)
             .service(files::manifest)
             .service(files::content)
+            .service(tokens::create)
+            .service(tokens::list)
+            .service(tokens::revoke)
             .service(crate::http::sse::all_events),
     );
 }

@@ -7,7 +7,10 @@ use serde_json::json;
 
 use super::views::{ProjectView, RunView};
 use crate::{
-    http::{auth::Admin, ApiError, AppState},
+    http::{
+        auth::{no_project, Caller},
+        ApiError, AppState,
+    },
     store::{
         attempts,
         entities::project_syncs,
@@ -20,7 +23,19 @@ use crate::{
 pub async fn find(state: &AppState, id: i64) -> Result<ProjectRecord, ApiError> {
     projects::load(&state.db, id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no project with id {id}")))
+        .ok_or_else(|| no_project(id))
+}
+
+/// The project, if this caller may see it: another project answers as a missing one would.
+pub async fn find_for(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+) -> Result<ProjectRecord, ApiError> {
+    if !caller.sees(id) {
+        return Err(no_project(id));
+    }
+    find(state, id).await
 }
 
 /// The project's synced (non-pattern) selection of `branch`, its default branch when None.
@@ -36,10 +51,11 @@ pub fn synced_branch<'a>(
 }
 
 #[get("/projects")]
-async fn list(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let all = projects::load_all(&state.db).await?;
     let views: Vec<ProjectView> = all
         .iter()
+        .filter(|p| caller.sees(p.project.id))
         .map(|p| ProjectView::new(p, &state.config.github.web_url))
         .collect();
     Ok(HttpResponse::Ok().json(json!({ "projects": views })))
@@ -47,11 +63,11 @@ async fn list(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiE
 
 #[get("/projects/{id}")]
 async fn get(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = find(&state, *id).await?;
+    let p = find_for(&state, &caller, *id).await?;
     Ok(HttpResponse::Ok().json(ProjectView::new(&p, &state.config.github.web_url)))
 }
 
@@ -64,12 +80,13 @@ struct BranchSelection {
 /// Replaces the selection; newly selected branches are synced right away.
 #[put("/projects/{id}/branches")]
 async fn set_branches(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<i64>,
     body: web::Json<BranchSelection>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = find(&state, *id).await?;
+    caller.require_write()?;
+    let p = find_for(&state, &caller, *id).await?;
     requests::apply_selection(&state.db, &state.nudge, &p, &body.branches).await?;
     let p = find(&state, p.project.id).await?;
     Ok(HttpResponse::Ok().json(ProjectView::new(&p, &state.config.github.web_url)))
@@ -84,12 +101,13 @@ struct SyncRequest {
 /// Queues a manual sync of one branch, or of every selected branch when no body is sent.
 #[post("/projects/{id}/syncs")]
 async fn sync_now(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let p = find(&state, *id).await?;
+    caller.require_write()?;
+    let p = find_for(&state, &caller, *id).await?;
     let request: SyncRequest = if body.iter().all(u8::is_ascii_whitespace) {
         SyncRequest { branch: None }
     } else {
@@ -114,12 +132,12 @@ struct HistoryQuery {
 
 #[get("/projects/{id}/syncs")]
 async fn history(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<i64>,
     q: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = find(&state, *id).await?;
+    let p = find_for(&state, &caller, *id).await?;
     let names: HashMap<i64, &str> = p
         .selections
         .iter()
