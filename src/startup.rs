@@ -13,6 +13,7 @@ use crate::{
     http::{self, AppState},
     metrics::Metrics,
     progress,
+    secret::Secret,
     store::{self, DatabaseUrl, StoreError},
     sync::{reconcile, worker::Workers, Nudge},
     tasks::Tasks,
@@ -46,6 +47,9 @@ pub struct RunningApp {
     pub github: GithubSlot,
     /// The progress hub: what SSE subscribers of this process receive.
     pub hub: progress::Hub,
+    /// The first run's one-time setup link (`http://HOST/setup?token=...`), when no admin exists
+    /// yet; `serve` prints it.
+    pub setup_link: Option<Secret>,
     server: ServerHandle,
     server_task: JoinHandle<std::io::Result<()>>,
     /// Cancelled on shutdown; background workers and open event streams watch it.
@@ -96,6 +100,9 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         None => None,
     };
     let github = GithubSlot::new(app, config.github.webhook_secrets.clone());
+    if let Some(page) = &config.github.app_page {
+        github.set_app_page(page.clone());
+    }
 
     let shutdown = CancellationToken::new();
     let background = Tasks::default();
@@ -137,10 +144,12 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         nudge.clone(),
         config.sync.auto_select,
     );
+    let (install_requests, asked) = healing::InstallRequests::new();
     background.spawn(healing::run(
         healing,
         config.webhook.redelivery_interval,
         config.sync.reconcile_interval,
+        asked,
         shutdown.clone(),
     ));
     let webhook_wakeup = Arc::new(Notify::new());
@@ -175,12 +184,14 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
             source: std::io::Error::other(e),
         })?,
     };
+    let setup_link = first_run_link(&db, &config, &public_url).await?;
     let state = web::Data::new(AppState {
         db: db.clone(),
         config: Arc::new(config),
         github: github.clone(),
         public_url,
         setup_states: Default::default(),
+        install_requests,
         inbox: Inbox::start(db.clone(), webhook_wakeup, ingest_waiting, &background),
         hub: hub.clone(),
         nudge,
@@ -216,11 +227,39 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         db,
         github,
         hub,
+        setup_link,
         server: handle,
         server_task,
         shutdown,
         background,
     })
+}
+
+/// While no admin exists (no admin token, nobody signed in through a setup link), a new
+/// one-time link that signs its opener in as the first admin.
+async fn first_run_link(
+    db: &DatabaseConnection,
+    config: &Config,
+    public_url: &url::Url,
+) -> Result<Option<Secret>, StartupError> {
+    if config.admin_token.is_some()
+        || store::setup_links::first_admin_signed_in(db)
+            .await
+            .map_err(StoreError::from)?
+    {
+        return Ok(None);
+    }
+    let token = store::setup_links::issue(db)
+        .await
+        .map_err(StoreError::from)?;
+    // The token is hex: nothing to escape. The public URL may carry a path (behind a proxy).
+    let link = format!(
+        "{}/setup?token={}",
+        public_url.as_str().trim_end_matches('/'),
+        token.expose()
+    );
+    tracing::info!("no admin yet: the one-time setup link is printed on standard output");
+    Ok(Some(Secret::new(link)))
 }
 
 impl RunningApp {

@@ -1,6 +1,8 @@
 //! hubsync's integration tests: one binary, one module per capability.
 mod support;
 
+mod access_first_run;
+mod access_tokens;
 mod api_projects;
 mod browser;
 mod changes_feed;

@@ -13,6 +13,8 @@ mod m20261203_000700_changes;
 mod m20261203_000701_pushed_commits;
 mod m20261203_000702_blobs_lfs_pointer;
 mod m20261203_000800_runs_finished_index;
+mod m20261203_000920_api_tokens;
+mod m20261203_000921_setup_links;
 
 pub use data_loss::DataLoss;
 
@@ -33,6 +35,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000701_pushed_commits::Migration),
             Box::new(m20261203_000702_blobs_lfs_pointer::Migration),
             Box::new(m20261203_000800_runs_finished_index::Migration),
+            Box::new(m20261203_000920_api_tokens::Migration),
+            Box::new(m20261203_000921_setup_links::Migration),
         ]
     }
 }

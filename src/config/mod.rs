@@ -220,6 +220,10 @@ impl Config {
             concurrency,
             client_id: var("GITHUB_CLIENT_ID"),
             client_secret: var("GITHUB_CLIENT_SECRET").map(Secret::new),
+            app_page: stored
+                .as_ref()
+                .filter(|s| !env_has_app && !s.html_url.is_empty())
+                .map(|s| s.html_url.clone()),
         };
         let public_url = match var("HUBSYNC_PUBLIC_URL") {
             Some(_) => Some(url_var(&var, "HUBSYNC_PUBLIC_URL", "")?),

@@ -39,6 +39,9 @@ pub struct GithubSlot(Arc<RwLock<Live>>);
 struct Live {
     app: Option<Arc<GithubApp>>,
     webhook_secrets: Vec<WebhookSecret>,
+    /// The app's page on GitHub (`https://github.com/apps/SLUG`), when known: for the link
+    /// that installs it.
+    app_page: Option<String>,
 }
 
 impl GithubSlot {
@@ -46,6 +49,7 @@ impl GithubSlot {
         Self(Arc::new(RwLock::new(Live {
             app,
             webhook_secrets,
+            app_page: None,
         })))
     }
 
@@ -60,6 +64,19 @@ impl GithubSlot {
             .unwrap_or_else(|p| p.into_inner())
             .webhook_secrets
             .clone()
+    }
+
+    pub fn app_page(&self) -> Option<String> {
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .app_page
+            .clone()
+    }
+
+    pub fn set_app_page(&self, url: String) {
+        let url = Some(url).filter(|u| u.starts_with("https://") || u.starts_with("http://"));
+        self.0.write().unwrap_or_else(|p| p.into_inner()).app_page = url;
     }
 
     pub fn set(&self, app: Arc<GithubApp>, webhook_secrets: Vec<WebhookSecret>) {

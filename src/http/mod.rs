@@ -6,7 +6,7 @@ pub mod error;
 mod health;
 pub mod limits;
 pub mod metrics;
-mod pages;
+pub(crate) mod pages;
 mod request_span;
 pub mod security_headers;
 pub mod server;
@@ -41,6 +41,8 @@ pub struct AppState {
     /// Where users and GitHub reach this instance.
     pub public_url: url::Url,
     pub setup_states: setup::SetupStates,
+    /// Asks the self-healing task to look at an installation now (the app's setup URL).
+    pub install_requests: crate::healing::InstallRequests,
     /// Stores webhook deliveries, many per commit, and wakes the processor.
     pub inbox: crate::webhook::inbox::Inbox,
     /// What /metrics reports; counted where each thing happens.
@@ -57,8 +59,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(sse::project_events)
         .configure(pages::routes)
         .configure(api::routes)
-        .service(setup::setup)
-        .service(setup::callback)
+        .configure(setup::routes)
         .service(webhooks::receive)
         .default_service(web::to(not_found));
 }

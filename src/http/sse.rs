@@ -7,7 +7,7 @@ use actix_web_lab::sse::{self, Sse};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 
-use super::{api::views::BranchView, auth::Admin, ApiError, AppState};
+use super::{api::views::BranchView, auth::Caller, ApiError, AppState};
 use crate::{metrics::SubscriberGuard, progress, store::projects};
 
 const RETRY: Duration = Duration::from_secs(3);
@@ -28,7 +28,7 @@ pub(crate) struct ReplayQuery {
 
 #[get("/projects/{id}/events")]
 async fn project_events(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<i64>,
     req: HttpRequest,
@@ -37,7 +37,7 @@ async fn project_events(
     Sse<impl futures_util::Stream<Item = Result<sse::Event, std::convert::Infallible>>>,
     ApiError,
 > {
-    let project = super::api::projects::find(&state, *id).await?;
+    let project = super::api::projects::find_for(&state, &caller, *id).await?;
     let after = last_event_id(&req, &q)?;
     Ok(open(state.into_inner(), Some(project.project.id), after))
 }
@@ -55,7 +55,7 @@ async fn project_events(
 )]
 #[get("/events")]
 async fn all_events(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     req: HttpRequest,
     q: web::Query<ReplayQuery>,
@@ -64,7 +64,8 @@ async fn all_events(
     ApiError,
 > {
     let after = last_event_id(&req, &q)?;
-    Ok(open(state.into_inner(), None, after))
+    // A token limited to one project follows that project's events only.
+    Ok(open(state.into_inner(), caller.only_project(), after))
 }
 
 fn last_event_id(req: &HttpRequest, q: &ReplayQuery) -> Result<Option<i64>, ApiError> {

@@ -18,8 +18,10 @@ pub mod repositories;
 pub mod runs;
 pub mod selections;
 pub mod sessions;
+pub mod setup_links;
 pub mod skipped;
 pub mod snapshots;
+pub mod tokens;
 
 use std::time::Duration;
 

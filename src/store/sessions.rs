@@ -8,8 +8,17 @@ use sea_orm::{
 };
 use sha2::{Digest, Sha256};
 
-use super::entities::sessions;
+use super::entities::sessions::{self, SessionKind};
 use crate::secret::Secret;
+
+/// How a session is being opened.
+#[derive(Debug, Clone, Copy)]
+pub enum Opener<'a> {
+    /// With the admin token at /login: `admin_token_id` names that token.
+    AdminToken(&'a str),
+    /// With the first run's setup link.
+    SetupLink,
+}
 
 /// Sessions are seen again at most this often, so that a page full of requests writes once.
 const TOUCH_EVERY: Duration = Duration::minutes(1);
@@ -23,13 +32,17 @@ fn digest(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// Opens a session for the holder of the admin token `admin_token_id` names; returns the
-/// secret the cookie carries. Sessions that ended long ago are deleted on the way.
+/// Opens a session; returns the secret the cookie carries. Sessions that ended long ago are
+/// deleted on the way.
 pub async fn open(
     db: &DatabaseConnection,
-    admin_token_id: &str,
+    by: Opener<'_>,
     lifetime: Duration,
 ) -> Result<Secret, DbErr> {
+    let (admin_token_id, kind) = match by {
+        Opener::AdminToken(id) => (Some(id.to_owned()), None),
+        Opener::SetupLink => (None, Some(SessionKind::SetupLink)),
+    };
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| DbErr::Custom(format!("no randomness: {e}")))?;
     let secret = hex::encode(bytes);
@@ -40,7 +53,8 @@ pub async fn open(
         .await?;
     sessions::ActiveModel {
         secret_sha256: Set(digest(&secret)),
-        admin_token_id: Set(Some(admin_token_id.to_owned())),
+        admin_token_id: Set(admin_token_id),
+        kind: Set(kind),
         created_at: Set(now),
         expires_at: Set(now + lifetime),
         last_seen_at: Set(now),
@@ -53,11 +67,11 @@ pub async fn open(
 }
 
 /// The live session this cookie value opens, if any: not revoked, not expired, and opened with
-/// the admin token in force.
+/// the admin token in force (`admin_token_id`, None when unset) or with a setup link.
 pub async fn find(
     db: &DatabaseConnection,
     cookie: &str,
-    admin_token_id: &str,
+    admin_token_id: Option<&str>,
 ) -> Result<Option<sessions::Model>, DbErr> {
     if cookie.len() != SECRET_HEX_LEN || !cookie.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(None);
@@ -70,9 +84,11 @@ pub async fn find(
     else {
         return Ok(None);
     };
-    let live = session.revoked_at.is_none()
-        && session.expires_at > now
-        && session.admin_token_id.as_deref() == Some(admin_token_id);
+    let opened_right = match session.kind {
+        None => admin_token_id.is_some() && session.admin_token_id.as_deref() == admin_token_id,
+        Some(SessionKind::SetupLink) => true,
+    };
+    let live = session.revoked_at.is_none() && session.expires_at > now && opened_right;
     if !live {
         return Ok(None);
     }

@@ -90,7 +90,8 @@ db_test! {
                 ("GITHUB_URL", fake.url.as_str()),
                 ("HUBSYNC_CREDENTIALS_PATH", creds.to_str().unwrap()),
             ])).await;
-            let (action, manifest) = setup_form(&app.base, "").await;
+            let cookie = crate::support::first_admin(&app).await;
+            let (action, manifest) = setup_form(&app.base, &cookie).await;
             let res = create_on_github(&action, &manifest).await;
             assert_eq!(res.status(), StatusCode::BAD_GATEWAY, "{secret:?}");
             let body: serde_json::Value = res.json().await.unwrap();

@@ -12,10 +12,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{
     openapi::{ErrorBody, FileBytes},
-    projects::{find, synced_branch},
+    projects::{find_for, synced_branch},
 };
 use crate::{
-    http::{auth::Admin, ApiError, AppState},
+    http::{auth::Caller, ApiError, AppState},
     store::{
         entities::files,
         manifests,
@@ -74,12 +74,12 @@ pub(crate) struct ManifestEntry {
 )]
 #[get("/projects/{id}/files")]
 async fn manifest(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<i64>,
     q: web::Query<BranchQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = find(&state, *id).await?;
+    let p = find_for(&state, &caller, *id).await?;
     let sel = synced_branch(&p, q.branch.as_deref())?;
     if let Some(at) = &q.at {
         return Ok(HttpResponse::Ok().json(super::snapshot::listing(&state, sel, at).await?));
@@ -121,13 +121,13 @@ async fn manifest(
 )]
 #[get("/projects/{id}/files/{path:.+}")]
 async fn content(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<(i64, String)>,
     q: web::Query<BranchQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, file_path) = path.into_inner();
-    let p = find(&state, id).await?;
+    let p = find_for(&state, &caller, id).await?;
     let sel = synced_branch(&p, q.branch.as_deref())?;
     let file = match &q.at {
         None => manifests::file(&state.db, sel.id, &file_path).await?,

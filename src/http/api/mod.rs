@@ -5,6 +5,7 @@ pub mod openapi;
 pub mod projects;
 mod snapshot;
 mod synced;
+pub mod tokens;
 pub mod views;
 
 use actix_web::web;
@@ -38,6 +39,9 @@ api_routes!(
     snapshot::compare,
     files::manifest,
     files::content,
+    tokens::create,
+    tokens::list,
+    tokens::revoke,
     crate::http::sse::all_events,
     openapi::openapi_json,
 );

@@ -10,7 +10,10 @@ use super::{
     views::{ProjectList, ProjectView, RunList, RunView},
 };
 use crate::{
-    http::{auth::Admin, ApiError, AppState},
+    http::{
+        auth::{no_project, Caller},
+        ApiError, AppState,
+    },
     store::{
         attempts,
         entities::project_syncs,
@@ -23,7 +26,19 @@ use crate::{
 pub async fn find(state: &AppState, id: i64) -> Result<ProjectRecord, ApiError> {
     projects::load(&state.db, id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no project with id {id}")))
+        .ok_or_else(|| no_project(id))
+}
+
+/// The project, if this caller may see it: another project answers as a missing one would.
+pub async fn find_for(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+) -> Result<ProjectRecord, ApiError> {
+    if !caller.sees(id) {
+        return Err(no_project(id));
+    }
+    find(state, id).await
 }
 
 /// The project's synced (non-pattern) selection of `branch`, its default branch when None.
@@ -41,10 +56,11 @@ pub fn synced_branch<'a>(
 /// Every project with its repository, installation and branch selections.
 #[utoipa::path(tag = "projects", responses((status = 200, body = ProjectList)))]
 #[get("/projects")]
-async fn list(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let all = projects::load_all(&state.db).await?;
     let projects: Vec<ProjectView> = all
         .iter()
+        .filter(|p| caller.sees(p.project.id))
         .map(|p| ProjectView::new(p, &state.config.github.web_url))
         .collect();
     Ok(HttpResponse::Ok().json(ProjectList { projects }))
@@ -61,11 +77,11 @@ async fn list(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiE
 )]
 #[get("/projects/{id}")]
 async fn get(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = find(&state, *id).await?;
+    let p = find_for(&state, &caller, *id).await?;
     Ok(HttpResponse::Ok().json(ProjectView::new(&p, &state.config.github.web_url)))
 }
 
@@ -89,12 +105,13 @@ pub(crate) struct BranchSelection {
 )]
 #[put("/projects/{id}/branches")]
 async fn set_branches(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<i64>,
     body: web::Json<BranchSelection>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = find(&state, *id).await?;
+    caller.require_write()?;
+    let p = find_for(&state, &caller, *id).await?;
     requests::apply_selection(&state.db, &state.nudge, &p, &body.branches).await?;
     let p = find(&state, p.project.id).await?;
     Ok(HttpResponse::Ok().json(ProjectView::new(&p, &state.config.github.web_url)))
@@ -120,12 +137,13 @@ pub(crate) struct SyncRequest {
 )]
 #[post("/projects/{id}/syncs")]
 async fn sync_now(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let p = find(&state, *id).await?;
+    caller.require_write()?;
+    let p = find_for(&state, &caller, *id).await?;
     let request: SyncRequest = if body.iter().all(u8::is_ascii_whitespace) {
         SyncRequest { branch: None }
     } else {
@@ -162,12 +180,12 @@ pub(crate) struct HistoryQuery {
 )]
 #[get("/projects/{id}/syncs")]
 async fn history(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<i64>,
     q: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = find(&state, *id).await?;
+    let p = find_for(&state, &caller, *id).await?;
     let names: HashMap<i64, &str> = p
         .selections
         .iter()

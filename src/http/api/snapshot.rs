@@ -9,11 +9,11 @@ use utoipa::{IntoParams, ToSchema};
 use super::{
     files::{Manifest, ManifestEntry},
     openapi::ErrorBody,
-    projects::{find, synced_branch},
+    projects::{find_for, synced_branch},
 };
 use crate::{
     git::Sha,
-    http::{auth::Admin, ApiError, AppState},
+    http::{auth::Caller, ApiError, AppState},
     store::{
         changes::{diff, Version},
         entities::project_syncs,
@@ -133,7 +133,7 @@ pub(crate) struct ComparedChange {
 )]
 #[get("/projects/{id}/compare/{spec}")]
 async fn compare(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<(i64, String)>,
     q: web::Query<CompareQuery>,
@@ -142,7 +142,7 @@ async fn compare(
     let (base, head) = spec
         .split_once("...")
         .ok_or_else(|| ApiError::BadRequest(format!("{spec:?} is not BASE...HEAD")))?;
-    let p = find(&state, id).await?;
+    let p = find_for(&state, &caller, id).await?;
     let sel = synced_branch(&p, q.branch.as_deref())?;
     let old = tree(&state, sel, base).await?;
     let new = tree(&state, sel, head).await?;

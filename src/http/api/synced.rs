@@ -10,11 +10,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{
     openapi::ErrorBody,
-    projects::{find, synced_branch},
+    projects::{find_for, synced_branch},
 };
 use crate::{
     git::Sha,
-    http::{auth::Admin, ApiError, AppState},
+    http::{auth::Caller, ApiError, AppState},
     progress,
     store::commits,
 };
@@ -70,7 +70,7 @@ pub(crate) struct NotSynced {
 )]
 #[get("/projects/{id}/synced")]
 async fn synced(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<i64>,
     q: web::Query<SyncedQuery>,
@@ -90,7 +90,7 @@ async fn synced(
             ))
         }
     };
-    let p = find(&state, *id).await?;
+    let p = find_for(&state, &caller, *id).await?;
     let sel = synced_branch(&p, q.branch.as_deref())?.clone();
     let branch = sel.branch.clone();
     let deadline = Instant::now() + timeout;

@@ -21,6 +21,7 @@ pub fn page(title: &str, events_url: Option<&str>, csrf: Option<&str>, body: Mar
                         span #live.live title="live updates" hidden { "○ connecting" }
                     }
                     @if let Some(csrf) = csrf {
+                        a.nav href="/tokens" { "API tokens" }
                         form.logout method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(csrf);
                             button type="submit" { "Log out" }

@@ -5,25 +5,32 @@ use actix_web::{
 use maud::html;
 use serde::Deserialize;
 
-use super::{layout::page, signed_in};
+use super::{first_run, layout::page, signed_in};
 use crate::http::{
     auth::{self, Admin},
-    ApiError,
+    ApiError, AppState,
 };
 
 #[get("/login")]
-async fn login_form() -> HttpResponse {
-    render(HttpResponse::Ok(), None)
+async fn login_form(state: web::Data<AppState>) -> HttpResponse {
+    render(&state, HttpResponse::Ok(), None)
 }
 
-fn render(mut res: HttpResponseBuilder, error: Option<&str>) -> HttpResponse {
+/// Without an admin token there is nothing to type in: the page says how to sign in instead.
+fn render(state: &AppState, mut res: HttpResponseBuilder, error: Option<&str>) -> HttpResponse {
+    let has_token = state.config.admin_token.is_some();
     let body = html! {
         h1 { "Log in" }
         @if let Some(e) = error { p.error role="alert" { (e) } }
-        form.login method="post" action="/login" {
-            label for="token" { "Admin token (HUBSYNC_ADMIN_TOKEN)" }
-            input #token type="password" name="token" autocomplete="current-password" required autofocus;
-            button type="submit" { "Log in" }
+        @if has_token {
+            form.login method="post" action="/login" {
+                label for="token" { "Admin token (HUBSYNC_ADMIN_TOKEN)" }
+                input #token type="password" name="token" autocomplete="current-password" required autofocus;
+                button type="submit" { "Log in" }
+            }
+        } @else {
+            p { "No admin token is set (" code { "HUBSYNC_ADMIN_TOKEN" } "), so there is no password to type here." }
+            (first_run::sign_in_help(false))
         }
     };
     res.content_type("text/html; charset=utf-8")
@@ -36,7 +43,11 @@ struct LoginForm {
 }
 
 #[post("/login")]
-async fn login_submit(req: HttpRequest, form: web::Form<LoginForm>) -> HttpResponse {
+async fn login_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<LoginForm>,
+) -> HttpResponse {
     match auth::login(&req, &form.token).await {
         Ok(cookie) => HttpResponse::SeeOther()
             .cookie(cookie)
@@ -48,7 +59,7 @@ async fn login_submit(req: HttpRequest, form: web::Form<LoginForm>) -> HttpRespo
             if let Some(wait) = e.error_response().headers().get(header::RETRY_AFTER) {
                 res.insert_header((header::RETRY_AFTER, wait.clone()));
             }
-            render(res, Some(&e.to_string()))
+            render(&state, res, Some(&e.to_string()))
         }
         Err(e) => e.error_response(),
     }

@@ -1,11 +1,13 @@
 //! The status pages: server-rendered HTML (maud) that reads fine without JavaScript, plus a small
 //! script that follows the event stream and updates the page live.
+mod first_run;
 mod healing;
-mod layout;
+pub(crate) mod layout;
 mod login;
 mod overview;
 mod project;
 mod skipped;
+mod tokens;
 
 use actix_web::{get, http::header, web, HttpResponse};
 
@@ -19,12 +21,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(project::page)
         .service(project::sync_now)
         .service(project::set_branches)
+        .service(tokens::page)
+        .service(tokens::create)
+        .service(tokens::revoke)
         .service(script)
+        .service(tokens_script)
         .service(style);
 }
 
 const APP_JS: &str = include_str!("static/app.js");
 const STYLE_CSS: &str = include_str!("static/style.css");
+const TOKENS_JS: &str = include_str!("static/tokens.js");
+
+#[get("/static/tokens.js")]
+async fn tokens_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .body(TOKENS_JS)
+}
 
 #[get("/static/app.js")]
 async fn script() -> HttpResponse {
@@ -42,7 +56,7 @@ async fn style() -> HttpResponse {
 
 /// Pages send visitors without a session to the login form (None); other refusals (a cross-site
 /// post, a throttled client) keep their status.
-fn signed_in(admin: Result<Admin, ApiError>) -> Result<Option<Admin>, ApiError> {
+pub(crate) fn signed_in(admin: Result<Admin, ApiError>) -> Result<Option<Admin>, ApiError> {
     match admin {
         Ok(a) => Ok(Some(a)),
         Err(ApiError::Unauthorized(_)) => Ok(None),

@@ -1,8 +1,10 @@
 //! `/`: every installation and project, with each branch's state.
 use actix_web::{get, web, HttpResponse};
-use maud::{html, Markup};
+use maud::{html, Markup, PreEscaped};
+use serde::Deserialize;
 
 use super::{
+    first_run::{self, Progress},
     layout::{ago, commit_base, page as frame, short},
     signed_in, to_login,
 };
@@ -14,16 +16,36 @@ use crate::{
     store::projects,
 };
 
+/// `?installation=ID`: the app's setup URL sent the installer here; the page reloads (a bounded
+/// number of times) until that installation's repositories are listed.
+#[derive(Deserialize)]
+pub struct OverviewQuery {
+    installation: Option<i64>,
+    tries: Option<u32>,
+}
+
+/// Reloads after an install, every 2 s for a minute at most.
+const MAX_TRIES: u32 = 30;
+
 #[get("/")]
 pub async fn page(
     admin: Result<Admin, ApiError>,
     state: web::Data<AppState>,
+    q: web::Query<OverviewQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let progress = Progress::load(&state).await?;
     let Some(admin) = signed_in(admin)? else {
+        if !progress.configured() {
+            return Ok(first_run::anonymous(&state, &progress));
+        }
         return Ok(to_login());
     };
     let csrf = admin.session.as_deref().map(auth::csrf_token);
     let all = projects::load_all(&state.db).await?;
+    let waiting = q
+        .installation
+        .filter(|id| !all.iter().any(|p| p.installation.id == *id));
+    let tries = q.tries.unwrap_or(0);
     let healing = super::healing::section(&state.db).await?;
     let web = &state.config.github.web_url;
     let mut installations: Vec<(i64, String, Vec<&projects::ProjectRecord>)> = Vec::new();
@@ -41,6 +63,19 @@ pub async fn page(
         }
     }
     let body = html! {
+        @if !progress.done() {
+            (first_run::checklist(&state, &progress, all.first().map(|p| p.project.id)))
+        }
+        @if let Some(id) = waiting {
+            p.notice role="status" {
+                @if tries < MAX_TRIES {
+                    "Fetching the repositories of installation " (id) " from GitHub…"
+                } @else {
+                    "Installation " (id) " is not listed yet: its webhook or the next reconcile brings it. "
+                    a href="/" { "Reload" }
+                }
+            }
+        }
         h1 { "Projects" }
         @if installations.is_empty() {
             p.empty { "No installation yet. Install the GitHub App on an organisation to start syncing." }
@@ -79,7 +114,13 @@ pub async fn page(
         }
         (healing)
     };
-    let html = frame("Projects", Some("/api/v1/events"), csrf.as_deref(), body).into_string();
+    let mut html = frame("Projects", Some("/api/v1/events"), csrf.as_deref(), body).into_string();
+    if let Some(id) = waiting.filter(|_| tries < MAX_TRIES) {
+        // No script needed (nor allowed inline): the head asks the browser to look again.
+        let next = format!("/?installation={id}&tries={}", tries + 1);
+        let refresh = format!("<meta http-equiv=\"refresh\" content=\"2; url={next}\">");
+        html = html.replacen("</head>", &format!("{}</head>", PreEscaped(refresh).0), 1);
+    }
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(html))

@@ -1,4 +1,5 @@
 //! SeaORM entities, one per table of the data model in docs/architecture.md.
+pub mod api_tokens;
 pub mod background_passes;
 pub mod blobs;
 pub mod changes;
@@ -11,6 +12,7 @@ pub mod projects;
 pub mod pushed_commits;
 pub mod repositories;
 pub mod sessions;
+pub mod setup_links;
 pub mod sync_events;
 pub mod sync_run_attempts;
 pub mod sync_runs;

@@ -61,6 +61,7 @@ pub mod route {
     pub const COMPARE: &str = "GET /repos/{owner}/{repo}/compare/{basehead}";
     pub const MANIFEST_CONVERSION: &str = "POST /app-manifests/{code}/conversions";
     pub const INSTALLATIONS: &str = "GET /app/installations";
+    pub const INSTALLATION: &str = "GET /app/installations/{installation_id}";
     pub const HOOK_DELIVERIES: &str = "GET /app/hook/deliveries";
     pub const REDELIVER: &str = "POST /app/hook/deliveries/{delivery_id}/attempts";
 }

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::openapi::{ErrorBody, EventStream, GoneBody};
 use crate::{
-    http::{auth::Admin, ApiError, AppState},
+    http::{auth::Caller, ApiError, AppState},
     progress,
     store::{changes, entities::changes::Model as ChangeRow},
 };
@@ -122,11 +122,13 @@ pub fn gone(after: i64, horizon: i64) -> HttpResponse {
 )]
 #[get("/changes")]
 async fn feed(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     req: HttpRequest,
     q: web::Query<FeedQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    // A token limited to one project reads that project's changes only.
+    let project_id = caller.narrow(q.project_id)?;
     let limit = match q.limit {
         None => DEFAULT_LIMIT,
         Some(0) => return Err(ApiError::BadRequest("limit must be at least 1".into())),
@@ -161,7 +163,7 @@ async fn feed(
         if start < horizon {
             return Ok(gone(start, horizon));
         }
-        let sse = stream::open(state.into_inner(), start, q.project_id, limit);
+        let sse = stream::open(state.into_inner(), start, project_id, limit);
         return Ok(sse.respond_to(&req).map_into_boxed_body());
     }
 
@@ -174,7 +176,7 @@ async fn feed(
             Some(a) => a,
             None => changes::horizon(&state.db).await?,
         };
-        let page = changes::page(&state.db, start, q.project_id, limit).await?;
+        let page = changes::page(&state.db, start, project_id, limit).await?;
         // Read after the page: pruning that ran meanwhile may have taken rows it should hold.
         let horizon = changes::horizon(&state.db).await?;
         if start < horizon {
@@ -191,13 +193,6 @@ async fn feed(
             }));
         }
         after = Some(page.next);
-        progress::until_success(
-            &state.hub,
-            &mut live,
-            q.project_id,
-            deadline,
-            &state.shutdown,
-        )
-        .await;
+        progress::until_success(&state.hub, &mut live, project_id, deadline, &state.shutdown).await;
     }
 }
