@@ -3,6 +3,7 @@ mod support;
 
 mod api_projects;
 mod browser;
+mod browser_pages;
 mod changes_feed;
 mod changes_order;
 mod changes_skipped;
@@ -17,6 +18,7 @@ mod healing_installations;
 mod healing_redelivery;
 mod migrations;
 mod pages;
+mod pages_runs;
 mod replicas;
 mod security;
 mod sse;

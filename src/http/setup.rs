@@ -13,10 +13,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use actix_web::{get, http::header, web, HttpResponse};
+use actix_web::{get, http::header, http::StatusCode, web, HttpResponse};
+use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
 
-use super::{auth::Admin, error::ApiError, AppState};
+use super::{auth::Admin, error::ApiError, pages::PageError, AppState};
 use crate::{
     github::{
         credentials::StoredCredentials, AppCredentials, GithubApp, GithubHttp, GithubOptions,
@@ -82,30 +83,26 @@ fn closed() -> ApiError {
     ApiError::NotFound("no route for /setup: a GitHub App is configured".into())
 }
 
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+/// The setup pages stand alone (no session yet, no header): maud escapes every value.
+fn page(status: StatusCode, title: &str, body: Markup) -> HttpResponse {
+    let html = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="color-scheme" content="light dark";
+                title { (title) }
+                link rel="icon" href="/static/favicon.svg" type="image/svg+xml";
+                link rel="stylesheet" href="/static/style.css";
+            }
+            body { main #main { h1 { (title) } (body) } }
         }
-    }
-    out
-}
-
-fn page(title: &str, body: &str) -> HttpResponse {
-    HttpResponse::Ok()
+    };
+    HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(format!(
-            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-             <title>{t}</title></head>\n<body>\n<h1>{t}</h1>\n{body}\n</body></html>\n",
-            t = escape(title)
-        ))
+        .body(html.into_string())
 }
 
 #[derive(Deserialize)]
@@ -118,9 +115,9 @@ async fn setup(
     state: web::Data<AppState>,
     admin: Result<Admin, ApiError>,
     query: web::Query<SetupQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, PageError> {
     if state.github.app().is_some() {
-        return Err(closed());
+        return Err(closed().into());
     }
     // With an admin token set, only an admin may connect an app; without one, whoever reaches
     // hubsync first can (the README says to set up before exposing it).
@@ -132,7 +129,7 @@ async fn setup(
                     .insert_header((header::LOCATION, "/login"))
                     .finish())
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
     }
     let org = match query
@@ -144,39 +141,60 @@ async fn setup(
         Some(o) if o.len() <= 39 && o.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') => {
             Some(o.to_owned())
         }
-        Some(_) => return Err(ApiError::BadRequest("org is not a GitHub login".into())),
+        // Shown beside the form, which keeps what was typed.
+        Some(o) => return setup_page(&state, None, Some(o)),
         None => None,
     };
+    setup_page(&state, org.as_deref(), None)
+}
+
+/// The page for `org` (None: a personal account); `bad_org` is an organisation login refused.
+fn setup_page(
+    state: &AppState,
+    org: Option<&str>,
+    bad_org: Option<&str>,
+) -> Result<HttpResponse, PageError> {
     let public = state.public_url.as_str().trim_end_matches('/');
     let manifest = MANIFEST.replace(PLACEHOLDER, public);
     let setup_state = state.setup_states.issue()?;
     let web = state.config.github.web_url.as_str().trim_end_matches('/');
-    let action = match &org {
+    let action = match org {
         Some(org) => format!("{web}/organizations/{org}/settings/apps/new?state={setup_state}"),
         None => format!("{web}/settings/apps/new?state={setup_state}"),
     };
-    let owner = org
-        .as_deref()
-        .map(|o| format!("the organisation <strong>{}</strong>", escape(o)))
-        .unwrap_or_else(|| "your personal account".into());
-    Ok(page(
-        "Create hubsync's GitHub App",
-        &format!(
-            "<p>GitHub will create the app for {owner}, with read-only access to contents and \
-             metadata, sending webhooks to <code>{public}/webhooks/github</code>.</p>\n\
-             <form id=\"create-app\" method=\"post\" action=\"{action}\">\n\
-             <input type=\"hidden\" name=\"manifest\" value=\"{manifest}\">\n\
-             <button type=\"submit\">Create the GitHub App</button>\n</form>\n\
-             <form method=\"get\" action=\"/setup\"><label>For an organisation instead: \
-             <input name=\"org\" placeholder=\"organisation login\"></label> \
-             <button type=\"submit\">Use it</button></form>\n\
-             <p>After GitHub creates the app, hubsync stores its credentials and sends you on to \
-             install it; no restart is needed.</p>",
-            public = escape(public),
-            action = escape(&action),
-            manifest = escape(&manifest),
-        ),
-    ))
+    let body = html! {
+        p {
+            "GitHub will create the app for "
+            @match org {
+                Some(o) => { "the organisation " strong { (o) } }
+                None => "your personal account",
+            }
+            ", with read-only access to contents and metadata, sending webhooks to "
+            code { (public) "/webhooks/github" } "."
+        }
+        form #create-app method="post" action=(action) {
+            input type="hidden" name="manifest" value=(manifest);
+            button type="submit" { "Create the GitHub App" }
+        }
+        form method="get" action="/setup" {
+            @if bad_org.is_some() {
+                p #org-error.error role="alert" { "That is not a GitHub organisation login (letters, digits and dashes, at most 39)." }
+            }
+            label { "For an organisation instead: " input name="org" placeholder="organisation login" value=[bad_org] aria-describedby=[bad_org.map(|_| "org-error")]; }
+            " "
+            button type="submit" { "Use it" }
+        }
+        p {
+            "After GitHub creates the app, hubsync stores its credentials and sends you on to \
+             install it; no restart is needed."
+        }
+    };
+    let status = if bad_org.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    Ok(page(status, "Create hubsync's GitHub App", body))
 }
 
 #[derive(Deserialize)]
@@ -189,7 +207,14 @@ struct CallbackQuery {
 async fn callback(
     state: web::Data<AppState>,
     query: web::Query<CallbackQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, PageError> {
+    // GitHub sends the browser here: errors are pages, with a way to start again.
+    callback_in(&state, &query)
+        .await
+        .map_err(|e| PageError::from(e).back("/setup", "Start again at /setup"))
+}
+
+async fn callback_in(state: &AppState, query: &CallbackQuery) -> Result<HttpResponse, ApiError> {
     if state.github.app().is_some() {
         return Err(closed());
     }
@@ -276,9 +301,5 @@ mod tests {
         };
         let s = expiring.issue().unwrap();
         assert!(!expiring.take(&s), "expired");
-        assert_eq!(
-            escape("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
-        );
     }
 }

@@ -5,7 +5,7 @@ use actix_web::{
 use maud::html;
 use serde::Deserialize;
 
-use super::{layout::page, signed_in};
+use super::{layout::page, signed_in, PageError};
 use crate::http::{
     auth::{self, Admin},
     ApiError,
@@ -50,7 +50,7 @@ async fn login_submit(req: HttpRequest, form: web::Form<LoginForm>) -> HttpRespo
             }
             render(res, Some(&e.to_string()))
         }
-        Err(e) => e.error_response(),
+        Err(e) => PageError::from(e).error_response(),
     }
 }
 
@@ -66,7 +66,7 @@ async fn logout(
     req: HttpRequest,
     admin: Result<Admin, ApiError>,
     form: web::Form<LogoutForm>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, PageError> {
     let admin = signed_in(admin)?.unwrap_or(Admin { session: None });
     auth::check_csrf(&admin, &form.csrf)?;
     let cookie = auth::logout(&req, &admin).await?;

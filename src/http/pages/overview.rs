@@ -4,7 +4,7 @@ use maud::{html, Markup};
 
 use super::{
     layout::{ago, commit_base, page as frame, short},
-    signed_in, to_login,
+    signed_in, to_login, PageError,
 };
 use crate::{
     http::{
@@ -18,7 +18,7 @@ use crate::{
 pub async fn page(
     admin: Result<Admin, ApiError>,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, PageError> {
     let Some(admin) = signed_in(admin)? else {
         return Ok(to_login());
     };
