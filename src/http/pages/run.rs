@@ -113,7 +113,7 @@ pub async fn page(
             dt { "Duration" } dd { (run.started_at.zip(run.finished_at).map(|(s, f)| duration(f - s)).unwrap_or_else(|| "—".into())) }
             dt { "Attempts" } dd { (run.attempt) " of at most " (max) }
             dt { "Files changed" } dd { (run.files_changed) " of " (run.files_total) }
-            dt { "Fetched" } dd { (run.files_fetched) " files, " (run.bytes_fetched) " bytes" }
+            dt { "Files fetched" } dd { (run.files_fetched) " (" (run.bytes_fetched) " bytes)" }
             dt { "GitHub requests" } dd { (run.api_requests) }
             @if let Some(e) = &run.error { dt { "Error" } dd.error { (e) } }
         }

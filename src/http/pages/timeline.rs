@@ -13,6 +13,15 @@ use crate::{
     },
 };
 
+/// "1 file", "3 files".
+fn plural(n: i64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
 struct Entry {
     at: DateTime<Utc>,
     kind: &'static str,
@@ -58,7 +67,8 @@ pub fn timeline(
             }
             _ => None,
         });
-        if let Some((at, done, total)) = fetched {
+        // A finished attempt says what it fetched itself.
+        if let Some((at, done, total)) = fetched.filter(|_| a.status != "succeeded") {
             entries.push(Entry {
                 at,
                 kind: "progress",
@@ -72,7 +82,7 @@ pub fn timeline(
         let (kind, text) = match a.status.as_str() {
             "succeeded" => (
                 "succeeded",
-                html! { "Attempt " (a.attempt) " succeeded in " (took) ": fetched " (a.files_fetched) " files with " (a.api_requests) " requests" },
+                html! { "Attempt " (a.attempt) " succeeded in " (took) ": fetched " (plural(a.files_fetched, "file")) " with " (plural(a.api_requests, "request")) },
             ),
             "interrupted" => (
                 "interrupted",
