@@ -83,8 +83,9 @@ db_test! {
             .await
             .unwrap();
         assert_eq!(res.status(), 400);
-        let body: serde_json::Value = res.json().await.unwrap();
-        assert!(body["error"].as_str().unwrap().contains("state"), "{body}");
+        // The browser lands here from GitHub: a page that says why, and how to start again.
+        let body = res.text().await.unwrap();
+        assert!(body.contains("unknown or expired setup state") && body.contains("href=\"/setup\""), "{body}");
         assert!(!creds_path.exists());
         assert_eq!(app.get("/setup/callback?state=x").await.status(), 400, "code is required");
 
@@ -159,8 +160,8 @@ db_test! {
         // A code GitHub never issued.
         let res = app.get(&format!("/setup/callback?code=bogus&state={state}")).await;
         assert_eq!(res.status(), 502);
-        let body: serde_json::Value = res.json().await.unwrap();
-        assert!(body["error"].as_str().unwrap().contains("404"), "{body}");
+        let body = res.text().await.unwrap();
+        assert!(body.contains("GitHub did not create the app") && body.contains("404"), "{body}");
         assert!(!creds_path.exists());
         assert!(app.app.github.app().is_none());
         app.stop().await;

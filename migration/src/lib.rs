@@ -15,6 +15,7 @@ mod m20261203_000702_blobs_lfs_pointer;
 mod m20261203_000800_runs_finished_index;
 mod m20261203_000920_api_tokens;
 mod m20261203_000921_setup_links;
+mod m20261203_000990_head_commits;
 
 pub use data_loss::DataLoss;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000800_runs_finished_index::Migration),
             Box::new(m20261203_000920_api_tokens::Migration),
             Box::new(m20261203_000921_setup_links::Migration),
+            Box::new(m20261203_000990_head_commits::Migration),
         ]
     }
 }

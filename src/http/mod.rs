@@ -53,6 +53,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.app_data(json_config())
         .app_data(query_config())
         .app_data(path_config())
+        .app_data(pages::form_config())
         .service(health::healthz)
         .service(health::readyz)
         .service(metrics::main_listener)
@@ -65,6 +66,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 async fn not_found(req: HttpRequest) -> HttpResponse {
+    if let Some(page) = pages::not_found(&req) {
+        return page;
+    }
     HttpResponse::NotFound()
         .json(json!({ "error": format!("no route for {} {}", req.method(), req.path()) }))
 }

@@ -3,6 +3,7 @@
 //! to subscribers in this process, whichever process (or replica) wrote them.
 mod event;
 mod gaps;
+mod history;
 mod hub;
 mod listen;
 mod record;
@@ -10,6 +11,7 @@ mod tail;
 mod wait;
 
 pub use event::{ProgressEvent, Published, SelectionChange};
+pub use history::of_run;
 pub use hub::{replay, Event, Hub, Tailer};
 pub use record::*;
 pub use wait::until_success;

@@ -7,6 +7,7 @@ mod database_url;
 pub mod deliveries;
 pub mod entities;
 pub mod gauges;
+pub mod head_commits;
 pub mod installations;
 pub mod manifests;
 mod migrate;

@@ -5,7 +5,7 @@ use actix_web::{
 use maud::html;
 use serde::Deserialize;
 
-use super::{first_run, layout::page, signed_in};
+use super::{first_run, layout::page, signed_in, PageError};
 use crate::http::{
     auth::{self, Admin},
     ApiError, AppState,
@@ -61,7 +61,7 @@ async fn login_submit(
             }
             render(&state, res, Some(&e.to_string()))
         }
-        Err(e) => e.error_response(),
+        Err(e) => PageError::from(e).error_response(),
     }
 }
 
@@ -77,7 +77,7 @@ async fn logout(
     req: HttpRequest,
     admin: Result<Admin, ApiError>,
     form: web::Form<LogoutForm>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, PageError> {
     let admin = signed_in(admin)?.unwrap_or(Admin { session: None });
     auth::check_csrf(&admin, &form.csrf)?;
     let cookie = auth::logout(&req, &admin).await?;

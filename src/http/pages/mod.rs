@@ -1,15 +1,25 @@
 //! The status pages: server-rendered HTML (maud) that reads fine without JavaScript, plus a small
 //! script that follows the event stream and updates the page live.
+//!
+//! Page handlers answer errors as pages (`PageError`), never as the API's JSON.
+mod data;
+mod errors;
 mod first_run;
 mod healing;
 pub(crate) mod layout;
 mod login;
 mod overview;
 mod project;
+mod project_forms;
+mod run;
+mod runs;
 mod skipped;
+mod timeline;
 mod tokens;
 
 use actix_web::{get, http::header, web, HttpResponse};
+
+pub(crate) use errors::{form_config, not_found, PageError};
 
 use crate::http::{auth::Admin, ApiError};
 
@@ -19,14 +29,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(login::logout)
         .service(overview::page)
         .service(project::page)
-        .service(project::sync_now)
-        .service(project::set_branches)
+        .service(project_forms::sync_now)
+        .service(project_forms::set_branches)
+        .service(run::page)
+        .service(run::retry)
         .service(tokens::page)
         .service(tokens::create)
         .service(tokens::revoke)
         .service(script)
         .service(tokens_script)
-        .service(style);
+        .service(style)
+        .service(favicon)
+        .service(favicon_ico);
 }
 
 const APP_JS: &str = include_str!("static/app.js");
@@ -39,6 +53,7 @@ async fn tokens_script() -> HttpResponse {
         .content_type("text/javascript; charset=utf-8")
         .body(TOKENS_JS)
 }
+const FAVICON: &str = include_str!("static/favicon.svg");
 
 #[get("/static/app.js")]
 async fn script() -> HttpResponse {
@@ -52,6 +67,22 @@ async fn style() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")
         .body(STYLE_CSS)
+}
+
+#[get("/static/favicon.svg")]
+async fn favicon() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(FAVICON)
+}
+
+/// Browsers ask for /favicon.ico on pages that name no icon (the JSON API, say).
+#[get("/favicon.ico")]
+async fn favicon_ico() -> HttpResponse {
+    HttpResponse::MovedPermanently()
+        .insert_header((header::LOCATION, "/static/favicon.svg"))
+        .finish()
 }
 
 /// Pages send visitors without a session to the login form (None); other refusals (a cross-site

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::{
     first_run::{self, Progress},
     layout::{ago, commit_base, page as frame, short},
-    signed_in, to_login,
+    signed_in, to_login, PageError,
 };
 use crate::{
     http::{
@@ -32,7 +32,7 @@ pub async fn page(
     admin: Result<Admin, ApiError>,
     state: web::Data<AppState>,
     q: web::Query<OverviewQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, PageError> {
     let progress = Progress::load(&state).await?;
     let Some(admin) = signed_in(admin)? else {
         if !progress.configured() {

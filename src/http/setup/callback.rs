@@ -10,7 +10,7 @@ use crate::{
     github::{
         credentials::StoredCredentials, AppCredentials, GithubApp, GithubHttp, GithubOptions,
     },
-    http::{error::ApiError, AppState},
+    http::{error::ApiError, pages::PageError, AppState},
     secret::WebhookSecret,
 };
 
@@ -24,7 +24,14 @@ struct CallbackQuery {
 pub(super) async fn callback(
     state: web::Data<AppState>,
     query: web::Query<CallbackQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, PageError> {
+    // A person's browser lands here from GitHub: errors are pages with a way back.
+    callback_in(&state, &query)
+        .await
+        .map_err(|e| PageError::from(e).back("/setup", "Start again at /setup"))
+}
+
+async fn callback_in(state: &AppState, query: &CallbackQuery) -> Result<HttpResponse, ApiError> {
     if state.github.app().is_some() {
         return Err(closed());
     }

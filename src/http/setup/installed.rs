@@ -10,7 +10,11 @@ use actix_web::{get, http::header, web, HttpResponse};
 use maud::{html, PreEscaped};
 use serde::Deserialize;
 
-use crate::http::{error::ApiError, pages::layout, AppState};
+use crate::http::{
+    error::ApiError,
+    pages::{layout, PageError},
+    AppState,
+};
 
 #[derive(Deserialize)]
 struct InstalledQuery {
@@ -22,7 +26,7 @@ struct InstalledQuery {
 pub(super) async fn installed(
     state: web::Data<AppState>,
     q: web::Query<InstalledQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, PageError> {
     let installation = match q.installation_id.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(raw) => Some(

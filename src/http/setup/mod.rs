@@ -28,7 +28,7 @@ use serde::Deserialize;
 use super::{
     auth::Admin,
     error::ApiError,
-    pages::{layout, signed_in},
+    pages::{layout, signed_in, PageError},
     AppState,
 };
 
@@ -128,13 +128,13 @@ async fn setup(
     state: web::Data<AppState>,
     admin: Result<Admin, ApiError>,
     query: web::Query<SetupQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, PageError> {
     let admin = signed_in(admin)?;
     if let Some(token) = &query.token {
-        return link::open(&req, &state, admin.is_some(), token).await;
+        return Ok(link::open(&req, &state, admin.is_some(), token).await?);
     }
     if state.github.app().is_some() {
-        return Err(closed());
+        return Err(closed().into());
     }
     // Only an admin may connect an app: whoever reached /setup first could otherwise connect
     // their own. /login says how to become one (the setup link, or the admin token).

@@ -254,6 +254,9 @@ pub async fn run_pruner(
         if let Err(e) = super::commits::prune(&db, retention).await {
             tracing::warn!(error = %e, "pruning pushed commits failed");
         }
+        if let Err(e) = super::head_commits::prune(&db, retention).await {
+            tracing::warn!(error = %e, "pruning head commits failed");
+        }
         match prune(&db, retention).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "pruned changes past their retention"),

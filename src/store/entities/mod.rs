@@ -6,6 +6,7 @@ pub mod changes;
 pub mod changes_horizon;
 pub mod deliveries;
 pub mod files;
+pub mod head_commits;
 pub mod installations;
 pub mod project_syncs;
 pub mod projects;
