@@ -8,6 +8,7 @@ pub mod git;
 pub mod github;
 pub mod healing;
 pub mod http;
+pub mod outbox;
 pub mod private_files;
 pub mod progress;
 pub mod secret;

@@ -11,6 +11,7 @@ use crate::{
     github::{GithubApp, GithubError, GithubOptions, GithubSlot},
     healing::{self, Healing},
     http::{self, AppState},
+    outbox::Outbox,
     progress,
     store::{self, DatabaseUrl, StoreError},
     sync::{reconcile, worker::Workers, Nudge},
@@ -114,6 +115,13 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         config.changes_retention,
         shutdown.clone(),
     ));
+    // Outgoing webhooks: its own task, apart from the sync workers.
+    let outbox = Outbox::new(config.outbox.clone());
+    background.spawn(
+        outbox
+            .clone()
+            .run(db.clone(), hub.clone(), shutdown.clone()),
+    );
     let workers = Workers {
         db: db.clone(),
         github: github.clone(),
@@ -177,6 +185,7 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         inbox: Inbox::start(db.clone(), webhook_wakeup, ingest_waiting, &background),
         hub: hub.clone(),
         nudge,
+        outbox,
         shutdown: shutdown.clone(),
     });
     let server = http::server::start(listener, state, &http_limits)

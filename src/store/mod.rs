@@ -9,6 +9,7 @@ pub mod entities;
 pub mod installations;
 pub mod manifests;
 mod migrate;
+pub mod outbox;
 pub mod passes;
 pub mod projects;
 pub mod purge;

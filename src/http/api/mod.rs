@@ -3,6 +3,8 @@ mod changes;
 mod files;
 pub mod projects;
 mod snapshot;
+mod subscription_deliveries;
+mod subscriptions;
 mod synced;
 pub mod views;
 
@@ -21,6 +23,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(snapshot::compare)
             .service(files::manifest)
             .service(files::content)
+            .service(subscriptions::create)
+            .service(subscriptions::list)
+            .service(subscriptions::get)
+            .service(subscriptions::update)
+            .service(subscriptions::remove)
+            .service(subscription_deliveries::delivery_log)
+            .service(subscription_deliveries::redeliver)
             .service(crate::http::sse::all_events),
     );
 }

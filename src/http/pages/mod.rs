@@ -3,6 +3,7 @@
 mod healing;
 mod layout;
 mod login;
+mod outbox;
 mod overview;
 mod project;
 mod skipped;

@@ -25,6 +25,7 @@ pub async fn page(
     let csrf = admin.session.as_deref().map(auth::csrf_token);
     let all = projects::load_all(&state.db).await?;
     let healing = super::healing::section(&state.db).await?;
+    let outbox = super::outbox::section(&state.db).await?;
     let web = &state.config.github.web_url;
     let mut installations: Vec<(i64, String, Vec<&projects::ProjectRecord>)> = Vec::new();
     for p in &all {
@@ -77,6 +78,7 @@ pub async fn page(
                 }
             }
         }
+        (outbox)
         (healing)
     };
     let html = frame("Projects", Some("/api/v1/events"), csrf.as_deref(), body).into_string();
