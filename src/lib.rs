@@ -9,6 +9,7 @@ pub mod github;
 pub mod healing;
 pub mod http;
 pub mod metrics;
+pub mod outbox;
 pub mod private_files;
 pub mod progress;
 pub mod secret;

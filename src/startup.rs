@@ -12,6 +12,7 @@ use crate::{
     healing::{self, Healing},
     http::{self, AppState},
     metrics::Metrics,
+    outbox::Outbox,
     progress,
     secret::Secret,
     store::{self, DatabaseUrl, StoreError},
@@ -126,6 +127,13 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         config.changes_retention,
         shutdown.clone(),
     ));
+    // Outgoing webhooks: its own task, apart from the sync workers.
+    let outbox = Outbox::new(config.outbox.clone());
+    background.spawn(
+        outbox
+            .clone()
+            .run(db.clone(), hub.clone(), shutdown.clone()),
+    );
     let workers = Workers {
         db: db.clone(),
         github: github.clone(),
@@ -195,6 +203,7 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         inbox: Inbox::start(db.clone(), webhook_wakeup, ingest_waiting, &background),
         hub: hub.clone(),
         nudge,
+        outbox,
         shutdown: shutdown.clone(),
         metrics: metrics.clone(),
     });

@@ -13,6 +13,7 @@ mod m20261203_000700_changes;
 mod m20261203_000701_pushed_commits;
 mod m20261203_000702_blobs_lfs_pointer;
 mod m20261203_000800_runs_finished_index;
+mod m20261203_000900_outbox;
 mod m20261203_000920_api_tokens;
 mod m20261203_000921_setup_links;
 mod m20261203_000990_head_commits;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000701_pushed_commits::Migration),
             Box::new(m20261203_000702_blobs_lfs_pointer::Migration),
             Box::new(m20261203_000800_runs_finished_index::Migration),
+            Box::new(m20261203_000900_outbox::Migration),
             Box::new(m20261203_000920_api_tokens::Migration),
             Box::new(m20261203_000921_setup_links::Migration),
             Box::new(m20261203_000990_head_commits::Migration),

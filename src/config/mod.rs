@@ -4,6 +4,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use url::Url;
 
+mod outbox;
 mod proxies;
 #[cfg(test)]
 mod tests;
@@ -15,6 +16,7 @@ pub use proxies::{canonical_ip, TrustedProxies};
 // `config::X` keeps naming every setting in one place.
 pub use crate::{
     github::{AppCredentials, GithubConfig},
+    outbox::OutboxSettings,
     store::DatabaseUrl,
     sync::SyncSettings,
     webhook::WebhookConfig,
@@ -121,6 +123,8 @@ pub struct Config {
     pub event_retention: Duration,
     /// How long the change feed keeps its rows (`HUBSYNC_CHANGES_RETENTION_DAYS`).
     pub changes_retention: Duration,
+    /// Outgoing webhooks (`HUBSYNC_OUTBOX_*`).
+    pub outbox: OutboxSettings,
     /// Set only by the `--allow-data-loss` flag, never from the environment: a variable left in
     /// a deployment would silently consent to every future destructive migration.
     pub allow_data_loss: bool,
@@ -313,6 +317,7 @@ impl Config {
                     "a positive number of days (at most 36500)",
                 )? * 86_400.0,
             ),
+            outbox: outbox::outbox_settings(&var)?,
             allow_data_loss: false,
         })
     }

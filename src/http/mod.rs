@@ -33,6 +33,8 @@ pub struct AppState {
     pub hub: crate::progress::Hub,
     /// Wakes sync workers and the hub after a handler queued runs or wrote events.
     pub nudge: crate::sync::Nudge,
+    /// Outgoing webhooks: woken when a handler makes a delivery due.
+    pub outbox: crate::outbox::Outbox,
     /// Cancelled on shutdown, so long-lived responses (event streams) end.
     pub shutdown: tokio_util::sync::CancellationToken,
     /// The GitHub App client and webhook secrets in use. Handlers never call GitHub with it

@@ -11,6 +11,7 @@ pub mod head_commits;
 pub mod installations;
 pub mod manifests;
 mod migrate;
+pub mod outbox;
 pub mod passes;
 pub mod projects;
 pub mod purge;

@@ -22,7 +22,7 @@ use crate::{
     store::{
         changes,
         entities::{files, project_syncs, sync_runs},
-        manifests,
+        manifests, outbox,
         runs::{self, RunCounts},
         selections,
     },
@@ -217,7 +217,7 @@ impl Run<'_> {
             run_id: self.run.id,
             branch: t.branch.to_string(),
             sha: head.clone(),
-            from_sha: done.from_sha,
+            from_sha: done.from_sha.clone(),
             files_total: done.files_total,
             files_changed: done.files_changed,
             files_fetched: done.files_fetched,
@@ -225,9 +225,10 @@ impl Run<'_> {
             api_requests: done.api_requests,
         };
         progress::record(&txn, t.project_id, &succeeded).await?;
+        let repository = t.repo.to_string();
+        let mut kinds = changes::Counts::default();
         if let Some(old) = old {
-            // Last: it takes the feed's append lock, held until this commit.
-            let repository = t.repo.to_string();
+            // Last but the outbox: it takes the feed's append lock, held until this commit.
             let run = changes::RunInfo {
                 project_id: t.project_id,
                 project_sync_id: t.selection.id,
@@ -236,8 +237,23 @@ impl Run<'_> {
                 branch: t.branch.as_str(),
                 commit_sha: head.as_str(),
             };
-            changes::append(&txn, &run, old, entries).await?;
+            kinds = changes::append(&txn, &run, old, entries).await?;
         }
+        // Subscribers' webhooks, in the same commit: none is lost, none is sent for a run that
+        // did not commit.
+        let outcome = outbox::Outcome {
+            event: outbox::EventType::SyncSucceeded,
+            project_id: t.project_id,
+            repository: &repository,
+            branch: t.branch.as_str(),
+            run_id: self.run.id,
+            commit_sha: Some(head.as_str()),
+            previous_sha: done.from_sha.as_deref(),
+            counts: kinds,
+            changes_cursor: Some(changes::last_cursor(&txn).await?),
+            error: None,
+        };
+        outbox::enqueue(&txn, &outcome).await?;
         txn.commit().await?;
         self.hub.poke();
         Ok(Finished::Synced)

@@ -18,7 +18,7 @@ use crate::{
     store::{
         attempts::AttemptStatus,
         entities::sync_runs,
-        projects,
+        outbox, projects,
         runs::{self, RunCounts},
         selections,
     },
@@ -288,6 +288,20 @@ impl Workers {
                         selections::SelectionState::Failed,
                     )
                     .await?;
+                    let repository = target.repo.to_string();
+                    let outcome = outbox::Outcome {
+                        event: outbox::EventType::SyncFailed,
+                        project_id: target.project_id,
+                        repository: &repository,
+                        branch,
+                        run_id: run.id,
+                        commit_sha: counts.target_sha.as_deref(),
+                        previous_sha: counts.from_sha.as_deref(),
+                        counts: Default::default(),
+                        changes_cursor: None,
+                        error: Some(&message),
+                    };
+                    outbox::enqueue(&txn, &outcome).await?;
                 }
                 let failed = ProgressEvent::Failed {
                     run_id: run.id,

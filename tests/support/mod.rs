@@ -4,6 +4,7 @@
 pub mod browser;
 mod db;
 pub mod fake_github;
+pub mod receiver;
 pub mod replica;
 pub mod schema;
 pub mod seed;

@@ -4,6 +4,8 @@ mod files;
 pub mod openapi;
 pub mod projects;
 mod snapshot;
+mod subscription_deliveries;
+mod subscriptions;
 mod synced;
 pub mod tokens;
 pub mod views;
@@ -42,6 +44,13 @@ api_routes!(
     tokens::create,
     tokens::list,
     tokens::revoke,
+    subscriptions::create,
+    subscriptions::list,
+    subscriptions::get,
+    subscriptions::update,
+    subscriptions::remove,
+    subscription_deliveries::delivery_log,
+    subscription_deliveries::redeliver,
     crate::http::sse::all_events,
     openapi::openapi_json,
 );

@@ -8,6 +8,7 @@ mod first_run;
 mod healing;
 pub(crate) mod layout;
 mod login;
+mod outbox;
 mod overview;
 mod project;
 mod project_forms;

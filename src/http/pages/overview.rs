@@ -47,6 +47,7 @@ pub async fn page(
         .filter(|id| !all.iter().any(|p| p.installation.id == *id));
     let tries = q.tries.unwrap_or(0);
     let healing = super::healing::section(&state.db).await?;
+    let outbox = super::outbox::section(&state.db).await?;
     let web = &state.config.github.web_url;
     let mut installations: Vec<(i64, String, Vec<&projects::ProjectRecord>)> = Vec::new();
     for p in &all {
@@ -112,6 +113,7 @@ pub async fn page(
                 }
             }
         }
+        (outbox)
         (healing)
     };
     let mut html = frame("Projects", Some("/api/v1/events"), csrf.as_deref(), body).into_string();

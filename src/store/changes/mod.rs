@@ -136,6 +136,19 @@ pub async fn append(
     Ok(counts)
 }
 
+/// The newest cursor: inside a run's swap transaction, after `append`, the cursor of its last
+/// change (the append lock keeps other runs' rows out until it commits).
+pub async fn last_cursor(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
+    let high: Option<i64> = changes::Entity::find()
+        .select_only()
+        .column_as(changes::Column::Id.max(), "high")
+        .into_tuple()
+        .one(db)
+        .await?
+        .flatten();
+    Ok(high.unwrap_or(0))
+}
+
 /// A page of the feed.
 pub struct Page {
     pub rows: Vec<changes::Model>,

@@ -8,6 +8,8 @@ pub mod deliveries;
 pub mod files;
 pub mod head_commits;
 pub mod installations;
+pub mod outbox_attempts;
+pub mod outbox_deliveries;
 pub mod project_syncs;
 pub mod projects;
 pub mod pushed_commits;
@@ -18,6 +20,7 @@ pub mod sync_events;
 pub mod sync_run_attempts;
 pub mod sync_runs;
 pub mod webhook_redeliveries;
+pub mod webhook_subscriptions;
 
 /// `as_str`, Display and comparison with a plain string for an enum stored as its string value
 /// (`DeriveActiveEnum`), so rows written before the enum read unchanged.
