@@ -5,11 +5,13 @@ mod event;
 mod gaps;
 mod hub;
 mod listen;
+mod method;
 mod record;
 mod tail;
 mod wait;
 
 pub use event::{ProgressEvent, Published, SelectionChange};
 pub use hub::{replay, Event, Hub, Tailer};
+pub use method::{Fallback, SyncMethod};
 pub use record::*;
 pub use wait::until_success;
