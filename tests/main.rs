@@ -30,6 +30,7 @@ mod replicas;
 mod security;
 mod sse;
 mod sse_burst;
+mod sync_compare;
 mod sync_flow;
 mod sync_history;
 mod sync_lifecycle;

@@ -155,6 +155,16 @@ pub(super) fn sync_settings(
         )?,
         reconcile_interval,
         auto_select,
+        compare: match var("HUBSYNC_SYNC_COMPARE").as_deref().map(str::trim) {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(other) => {
+                return Err(invalid(
+                    "HUBSYNC_SYNC_COMPARE",
+                    format!("{other:?} is not on or off"),
+                ))
+            }
+        },
         ..d
     })
 }

@@ -23,8 +23,8 @@ pub use client::{GithubHttp, GithubOptions, RequestCounter};
 pub use error::GithubError;
 pub use settings::{AppCredentials, GithubConfig};
 pub use types::{
-    BranchHead, BranchRef, ChangedFile, CompareStatus, Comparison, EntryKind, RepoName, Repository,
-    TreeEntry,
+    BranchHead, BranchRef, ChangedFile, CompareStatus, Comparison, EntryKind, FileStatus, RepoName,
+    Repository, TreeEntry,
 };
 
 use crate::secret::WebhookSecret;

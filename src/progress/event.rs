@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::method::{Fallback, SyncMethod};
 use crate::{
     git::Sha,
     store::{entities::sync_events, runs::Trigger, selections::SelectionState},
@@ -52,6 +53,11 @@ pub enum ProgressEvent {
         files_fetched: i64,
         bytes_fetched: i64,
         api_requests: i64,
+        /// Absent in events written before runs recorded it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        method: Option<SyncMethod>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fallback: Option<Fallback>,
     },
     Failed {
         run_id: i64,

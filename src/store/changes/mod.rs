@@ -84,7 +84,20 @@ pub async fn append(
     old: &[files::Model],
     new: &[Entry],
 ) -> Result<Counts, DbErr> {
-    let changed = diff(&as_versions(old), &entries_as_versions(new));
+    append_changes(
+        txn,
+        run,
+        &diff(&as_versions(old), &entries_as_versions(new)),
+    )
+    .await
+}
+
+/// Appends these changes (as `diff` gives them), with the same rules as `append`.
+pub async fn append_changes(
+    txn: &impl ConnectionTrait,
+    run: &RunInfo<'_>,
+    changed: &[FileChange],
+) -> Result<Counts, DbErr> {
     let mut counts = Counts::default();
     if changed.is_empty() {
         return Ok(counts);
@@ -98,7 +111,7 @@ pub async fn append(
         .await?;
     }
     let now = Utc::now();
-    for c in &changed {
+    for c in changed {
         match c.kind {
             ChangeKind::Added => counts.added += 1,
             ChangeKind::Modified => counts.modified += 1,

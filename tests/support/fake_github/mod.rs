@@ -18,6 +18,7 @@
 
 mod auth;
 mod branches;
+mod compare;
 mod faults;
 mod git_api;
 mod hooks;
@@ -88,6 +89,7 @@ impl FakeGithub {
             token_lifetime: Mutex::new(Duration::from_secs(3600)),
             inner: Default::default(),
             counts: Default::default(),
+            recursive_trees: Default::default(),
             faults: Default::default(),
             latency: Default::default(),
             in_flight: Default::default(),
@@ -254,6 +256,12 @@ impl FakeGithub {
 
     pub fn reset_counts(&self) {
         self.state.counts.lock().unwrap().clear();
+        *self.state.recursive_trees.lock().unwrap() = 0;
+    }
+
+    /// Tree requests with `recursive` (counted under [`route::TREE`] too): a whole-tree read.
+    pub fn recursive_tree_requests(&self) -> u64 {
+        *self.state.recursive_trees.lock().unwrap()
     }
 
     /// Apps created from now on answer with this `webhook_secret` (None: null), not a fresh one.
