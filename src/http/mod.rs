@@ -7,6 +7,7 @@ mod event_stream;
 mod health;
 pub mod limits;
 mod pages;
+mod request_span;
 pub mod security_headers;
 pub mod server;
 pub mod setup;
