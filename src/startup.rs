@@ -59,10 +59,6 @@ pub struct RunningApp {
     background: Tasks,
 }
 
-/// Events a subscriber may fall behind before it catches up from the table instead: a burst of
-/// thousands goes out from memory (16,384 pointers; the rows are shared by every subscriber).
-const EVENT_BUFFER: usize = 16_384;
-
 /// Connects to the database, applies pending migrations, binds and starts serving.
 pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
     let db = store::connect(&config.database_url).await?;
@@ -111,9 +107,14 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
     if let DatabaseUrl::Sqlite(url) = &config.database_url {
         let waiting = ingest_waiting.clone();
         let busy = move || waiting.is_burst();
-        background.spawn(store::checkpoint::run(url.clone(), busy, shutdown.clone()));
+        background.spawn(store::checkpoint::run(
+            url.clone(),
+            db.clone(),
+            busy,
+            shutdown.clone(),
+        ));
     }
-    let (hub, tailer) = progress::Hub::start(&db, EVENT_BUFFER)
+    let (hub, tailer) = progress::Hub::start(&db, config.sse_buffer)
         .await
         .map_err(StoreError::from)?;
     background.spawn(tailer.run(shutdown.clone()));

@@ -119,6 +119,10 @@ pub struct Config {
     pub sync: SyncSettings,
     /// How often an idle event stream gets a keep-alive comment (`HUBSYNC_SSE_KEEPALIVE_SECS`).
     pub sse_keep_alive: Duration,
+    /// Progress events the hub keeps for subscribers that have not taken them yet
+    /// (`HUBSYNC_SSE_BUFFER`): a burst of thousands goes out from memory (pointers; the events
+    /// are shared by every subscriber); one that falls further behind catches up from the table.
+    pub sse_buffer: usize,
     /// How long progress events are kept for replay (`HUBSYNC_EVENT_RETENTION_DAYS`).
     pub event_retention: Duration,
     /// How long the change feed keeps its rows (`HUBSYNC_CHANGES_RETENTION_DAYS`).
@@ -299,6 +303,13 @@ impl Config {
                 |s: &f64| s.is_finite() && *s >= 0.1,
                 "a number of seconds (at least 0.1)",
             )?),
+            sse_buffer: number(
+                &var,
+                "HUBSYNC_SSE_BUFFER",
+                16_384,
+                |n: &usize| (16..=1 << 20).contains(n),
+                "a number of events from 16 to 1048576",
+            )?,
             event_retention: Duration::from_secs_f64(
                 number(
                     &var,

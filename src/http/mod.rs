@@ -3,6 +3,7 @@ pub mod api;
 pub mod auth;
 pub mod client;
 pub mod error;
+mod event_stream;
 mod health;
 pub mod limits;
 pub mod metrics;

@@ -322,7 +322,7 @@ impl Run<'_> {
             Swap::Nothing => changes::Counts::default(),
             Swap::Whole { old, entries } => changes::append(&txn, &run, old, entries).await?,
             Swap::Changes(c) => changes::append_changes(&txn, &run, c).await?,
-        }
+        };
         // Subscribers' webhooks, in the same commit: none is lost, none is sent for a run that
         // did not commit.
         let outcome = outbox::Outcome {
