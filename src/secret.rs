@@ -143,6 +143,16 @@ impl fmt::Debug for SigningSecret {
     }
 }
 
+/// Compares digests, so timing reveals neither a secret nor its length.
+pub fn same(a: &str, b: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let (da, db) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    da.iter()
+        .zip(db.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,14 +188,4 @@ mod tests {
         assert!(admin_token("x".repeat(31)).is_err());
         assert!(admin_token("x".repeat(32)).is_ok());
     }
-}
-
-/// Compares digests, so timing reveals neither a secret nor its length.
-pub fn same(a: &str, b: &str) -> bool {
-    use sha2::{Digest, Sha256};
-    let (da, db) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
-    da.iter()
-        .zip(db.iter())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-        == 0
 }

@@ -3,9 +3,9 @@
 use std::{collections::VecDeque, sync::Arc, time::Duration};
 
 use actix_web::{get, web, HttpRequest, HttpResponse};
+use actix_web_lab::sse;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use actix_web_lab::sse;
 use tokio::sync::{
     broadcast::{self, error::RecvError},
     mpsc,
