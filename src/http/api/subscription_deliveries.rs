@@ -18,7 +18,7 @@ const DEFAULT_LIMIT: u64 = 50;
 const MAX_LIMIT: u64 = 200;
 
 #[derive(Serialize, ToSchema)]
-pub(crate) struct AttemptView {
+pub(crate) struct DeliveryAttemptView {
     attempt: i32,
     started_at: DateTime<Utc>,
     status_code: Option<i32>,
@@ -45,7 +45,7 @@ pub(crate) struct DeliveryView {
     next_attempt_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     delivered_at: Option<DateTime<Utc>>,
-    log: Vec<AttemptView>,
+    log: Vec<DeliveryAttemptView>,
 }
 
 impl DeliveryView {
@@ -66,7 +66,7 @@ impl DeliveryView {
             delivered_at: d.delivered_at,
             log: attempts
                 .into_iter()
-                .map(|a| AttemptView {
+                .map(|a| DeliveryAttemptView {
                     attempt: a.attempt,
                     started_at: a.started_at,
                     status_code: a.status_code,

@@ -21,7 +21,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use actix_web::{get, http::header, web, HttpRequest, HttpResponse};
+use actix_web::{
+    get,
+    http::{header, StatusCode},
+    web, HttpRequest, HttpResponse,
+};
 use maud::{html, Markup};
 use serde::Deserialize;
 
@@ -143,7 +147,14 @@ async fn setup(
             .insert_header((header::LOCATION, "/login"))
             .finish());
     };
-    let owner = owner(&query)?;
+    // A bad organisation is a form error: the page again, with the message at the field.
+    let (owner, bad) = match owner(&query) {
+        Ok(o) => (o, None),
+        Err(e) => (
+            None,
+            Some((query.org.as_deref().unwrap_or(""), e.to_string())),
+        ),
+    };
     let create = match &owner {
         Some(o) => Some(create_form(&state, o)?),
         None => None,
@@ -154,29 +165,45 @@ async fn setup(
         p.step { "Step 1 of 3: create the app · 2: install it · 3: choose branches" }
         (reachable::warning(&state.public_url))
         @if let Some(form) = create { (form) }
-        (choose_owner(owner.as_ref()))
+        (choose_owner(owner.as_ref(), bad.as_ref().map(|(v, m)| (*v, m.as_str()))))
     };
-    Ok(html_page("Create the GitHub App", csrf.as_deref(), body))
+    let status = if bad.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    Ok(html_page(
+        status,
+        "Create the GitHub App",
+        csrf.as_deref(),
+        body,
+    ))
 }
 
-fn html_page(title: &str, csrf: Option<&str>, body: Markup) -> HttpResponse {
-    HttpResponse::Ok()
+fn html_page(status: StatusCode, title: &str, csrf: Option<&str>, body: Markup) -> HttpResponse {
+    HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(layout::page(title, None, csrf, body).into_string())
 }
 
-/// The organisation form (the default), and the personal account as the other choice.
-fn choose_owner(current: Option<&Owner>) -> Markup {
-    let org = match current {
-        Some(Owner::Organisation(o)) => o.as_str(),
+/// The organisation form (the default), and the personal account as the other choice; `bad` is
+/// a refused value with the reason.
+fn choose_owner(current: Option<&Owner>, bad: Option<(&str, &str)>) -> Markup {
+    let org = match (current, bad) {
+        (_, Some((value, _))) => value,
+        (Some(Owner::Organisation(o)), None) => o.as_str(),
         _ => "",
     };
     html! {
         form.owner method="get" action="/setup" {
             label for="org" { "Organisation that will own the app (you must be one of its owners)" }
             input #org name="org" value=(org) placeholder="organisation login" required
-                autocapitalize="none" spellcheck="false";
+                autocapitalize="none" spellcheck="false"
+                aria-describedby=[bad.map(|_| "org-error")];
+            @if let Some((_, why)) = bad {
+                p.error #org-error role="alert" { (why) }
+            }
             button type="submit" { @if org.is_empty() { "Continue" } @else { "Use this organisation" } }
         }
         @if !matches!(current, Some(Owner::Personal)) {
