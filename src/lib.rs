@@ -10,6 +10,7 @@ pub mod healing;
 pub mod http;
 pub mod private_files;
 pub mod progress;
+pub mod seal;
 pub mod secret;
 pub mod startup;
 pub mod store;

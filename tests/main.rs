@@ -19,6 +19,7 @@ mod migrations;
 mod pages;
 mod replicas;
 mod security;
+mod signin;
 mod sse;
 mod sse_burst;
 mod sync_flow;

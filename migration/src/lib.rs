@@ -13,6 +13,7 @@ mod m20261203_000700_changes;
 mod m20261203_000701_pushed_commits;
 mod m20261203_000702_blobs_lfs_pointer;
 mod m20261203_000800_runs_finished_index;
+mod m20261203_000940_github_users;
 
 pub use data_loss::DataLoss;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000701_pushed_commits::Migration),
             Box::new(m20261203_000702_blobs_lfs_pointer::Migration),
             Box::new(m20261203_000800_runs_finished_index::Migration),
+            Box::new(m20261203_000940_github_users::Migration),
         ]
     }
 }

@@ -20,7 +20,7 @@ use super::{client, throttle::Throttle, ApiError, AppState};
 use crate::{secret::Secret, store::sessions};
 
 pub(crate) const SESSION_COOKIE: &str = "hubsync_session";
-const SESSION_DAYS: i64 = 7;
+pub(crate) const SESSION_DAYS: i64 = 7;
 /// Where a script sends its CSRF token (forms send the `csrf` field).
 pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -40,7 +40,7 @@ impl FromRequest for Admin {
     }
 }
 
-fn state(req: &HttpRequest) -> Result<&web::Data<AppState>, ApiError> {
+pub(crate) fn state(req: &HttpRequest) -> Result<&web::Data<AppState>, ApiError> {
     req.app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::Internal("no app state".into()))
 }
@@ -144,7 +144,10 @@ pub async fn login(req: &HttpRequest, presented: &str) -> Result<Cookie<'static>
 /// HttpOnly: scripts never see it; SameSite=Strict: other sites' pages never send it; Secure
 /// when users reach hubsync over https (from `HUBSYNC_PUBLIC_URL`, not from request headers a
 /// client could forge).
-fn session_cookie(state: &AppState, value: String) -> actix_web::cookie::CookieBuilder<'static> {
+pub(crate) fn session_cookie(
+    state: &AppState,
+    value: String,
+) -> actix_web::cookie::CookieBuilder<'static> {
     Cookie::build(SESSION_COOKIE, value)
         .path("/")
         .http_only(true)
@@ -188,7 +191,11 @@ pub(crate) fn check_csrf(admin: &Admin, presented: &str) -> Result<(), ApiError>
 /// A cookie-authenticated request that changes state must show it comes from hubsync's own
 /// pages: the browser's `Sec-Fetch-Site` or `Origin` says so, or (browsers that send neither) a
 /// CSRF token does; the forms' own token is checked by their handlers as well.
-fn same_origin(req: &HttpRequest, state: &AppState, session: &str) -> Result<(), ApiError> {
+pub(crate) fn same_origin(
+    req: &HttpRequest,
+    state: &AppState,
+    session: &str,
+) -> Result<(), ApiError> {
     if matches!(
         *req.method(),
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
@@ -239,7 +246,7 @@ fn is_own_origin(origin: &str, state: &AppState, host: Option<&str>) -> bool {
 }
 
 /// Compares digests, so timing reveals neither the token nor its length.
-fn same_secret(a: &str, b: &str) -> bool {
+pub(crate) fn same_secret(a: &str, b: &str) -> bool {
     let (da, db) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
     da.iter()
         .zip(db.iter())

@@ -9,8 +9,10 @@ mod pages;
 pub mod security_headers;
 pub mod server;
 pub mod setup;
+pub mod signin;
 pub mod sse;
 pub mod throttle;
+pub mod viewer;
 mod webhooks;
 
 use std::sync::Arc;

@@ -1,13 +1,13 @@
 //! Server-Sent Events: a project's progress (or everyone's, for dashboards), live, with replay
 //! from `Last-Event-ID` so a reconnecting client misses nothing and sees nothing twice.
-use std::time::Duration;
+use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use actix_web::{get, web, HttpRequest};
 use actix_web_lab::sse::{self, Sse};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 
-use super::{api::views::BranchView, auth::Admin, ApiError, AppState};
+use super::{api::views::BranchView, viewer::Viewer, ApiError, AppState};
 use crate::{progress, store::projects};
 
 const RETRY: Duration = Duration::from_secs(3);
@@ -26,7 +26,7 @@ struct ReplayQuery {
 
 #[get("/projects/{id}/events")]
 async fn project_events(
-    _: Admin,
+    viewer: Viewer,
     state: web::Data<AppState>,
     id: web::Path<i64>,
     req: HttpRequest,
@@ -35,15 +35,20 @@ async fn project_events(
     Sse<impl futures_util::Stream<Item = Result<sse::Event, std::convert::Infallible>>>,
     ApiError,
 > {
-    let project = super::api::projects::find(&state, *id).await?;
+    let project = viewer.project(&state, *id).await?;
     let after = last_event_id(&req, &q)?;
-    Ok(open(state.into_inner(), Some(project.project.id), after))
+    Ok(open(
+        state.into_inner(),
+        Some(project.project.id),
+        None,
+        after,
+    ))
 }
 
 /// Registered inside the /api/v1 scope.
 #[get("/events")]
 async fn all_events(
-    _: Admin,
+    viewer: Viewer,
     state: web::Data<AppState>,
     req: HttpRequest,
     q: web::Query<ReplayQuery>,
@@ -52,7 +57,9 @@ async fn all_events(
     ApiError,
 > {
     let after = last_event_id(&req, &q)?;
-    Ok(open(state.into_inner(), None, after))
+    // A signed-in user's stream carries the projects they could see when it opened.
+    let visible = viewer.visible_ids(&state).await?.map(Arc::new);
+    Ok(open(state.into_inner(), None, visible, after))
 }
 
 fn last_event_id(req: &HttpRequest, q: &ReplayQuery) -> Result<Option<i64>, ApiError> {
@@ -72,9 +79,13 @@ fn last_event_id(req: &HttpRequest, q: &ReplayQuery) -> Result<Option<i64>, ApiE
     }
 }
 
+/// Only these projects' events, when set.
+type Visible = Option<Arc<HashSet<i64>>>;
+
 fn open(
-    state: std::sync::Arc<AppState>,
+    state: Arc<AppState>,
     project: Option<i64>,
+    visible: Visible,
     after: Option<i64>,
 ) -> Sse<impl futures_util::Stream<Item = Result<sse::Event, std::convert::Infallible>>> {
     // Subscribe before asking the hub how far it got, so nothing falls between replay and live.
@@ -83,11 +94,11 @@ fn open(
     let (tx, rx) = mpsc::channel::<sse::Event>(CLIENT_BUFFER);
     tokio::spawn(async move {
         let mut high = match after {
-            Some(after) => match catch_up(&state, project, after, &tx).await {
+            Some(after) => match catch_up(&state, project, &visible, after, &tx).await {
                 Some(high) => high,
                 None => return,
             },
-            None => match snapshot(&state, project).await {
+            None => match snapshot(&state, project, &visible).await {
                 Ok((id, data)) => {
                     let event = sse::Data::new(data).event("snapshot").id(id.to_string());
                     if tx.send(event.into()).await.is_err() {
@@ -111,7 +122,7 @@ fn open(
                 // Fell behind the hub's buffer: read what was missed from the table instead.
                 Err(RecvError::Lagged(_)) => {
                     live = state.hub.subscribe();
-                    match catch_up(&state, project, high, &tx).await {
+                    match catch_up(&state, project, &visible, high, &tx).await {
                         Some(h) => high = h,
                         None => return,
                     }
@@ -119,7 +130,10 @@ fn open(
                 }
                 Err(RecvError::Closed) => return,
             };
-            if ev.id <= high || project.is_some_and(|p| p != ev.project_id) {
+            if ev.id <= high
+                || project.is_some_and(|p| p != ev.project_id)
+                || !shown(&visible, ev.project_id)
+            {
                 continue;
             }
             high = ev.id;
@@ -135,9 +149,14 @@ fn open(
 
 /// Sends every stored event after `after` up to what the hub has published (call it after
 /// subscribing: later events come live). Returns the id the live stream continues from.
+fn shown(visible: &Visible, project_id: i64) -> bool {
+    visible.as_ref().is_none_or(|v| v.contains(&project_id))
+}
+
 async fn catch_up(
     state: &AppState,
     project: Option<i64>,
+    visible: &Visible,
     mut after: i64,
     tx: &mpsc::Sender<sse::Event>,
 ) -> Option<i64> {
@@ -150,6 +169,9 @@ async fn catch_up(
         let n = rows.len();
         for row in rows {
             after = row.id;
+            if !shown(visible, row.project_id) {
+                continue;
+            }
             if let Some(ev) = progress::Published::from_row(&row) {
                 tx.send(to_sse(&ev)).await.ok()?;
             }
@@ -182,7 +204,11 @@ struct AllSnapshot {
 
 /// The state of every selected branch now (rendered), labelled with the newest event id it
 /// reflects.
-async fn snapshot(state: &AppState, project: Option<i64>) -> Result<(i64, String), sea_orm::DbErr> {
+async fn snapshot(
+    state: &AppState,
+    project: Option<i64>,
+    visible: &Visible,
+) -> Result<(i64, String), sea_orm::DbErr> {
     // Read after subscribing (see `open`): the events after it come live.
     let id = state.hub.caught_up(&state.db, SNAPSHOT_WAIT).await;
     let records = match project {
@@ -191,6 +217,7 @@ async fn snapshot(state: &AppState, project: Option<i64>) -> Result<(i64, String
     };
     let projects: Vec<ProjectSnapshot> = records
         .iter()
+        .filter(|p| shown(visible, p.project.id))
         .map(|p| ProjectSnapshot {
             project_id: p.project.id,
             branches: p.selections.iter().map(BranchView::from).collect(),

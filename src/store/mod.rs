@@ -19,6 +19,7 @@ pub mod selections;
 pub mod sessions;
 pub mod skipped;
 pub mod snapshots;
+pub mod users;
 
 use std::time::Duration;
 

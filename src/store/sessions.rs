@@ -3,8 +3,8 @@
 //! The cookie's secret is never stored: only its SHA-256, which does not let anyone log in.
 use chrono::{Duration, Utc};
 use sea_orm::{
-    sea_query::Expr, ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, Set,
+    sea_query::Expr, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait, QueryFilter, Set,
 };
 use sha2::{Digest, Sha256};
 
@@ -30,6 +30,24 @@ pub async fn open(
     admin_token_id: &str,
     lifetime: Duration,
 ) -> Result<Secret, DbErr> {
+    insert(db, Some(admin_token_id), None, lifetime).await
+}
+
+/// Opens a session for the GitHub user `user_id` (signed in with GitHub).
+pub async fn open_user(
+    db: &DatabaseConnection,
+    user_id: i64,
+    lifetime: Duration,
+) -> Result<Secret, DbErr> {
+    insert(db, None, Some(user_id), lifetime).await
+}
+
+async fn insert(
+    db: &DatabaseConnection,
+    admin_token_id: Option<&str>,
+    user_id: Option<i64>,
+    lifetime: Duration,
+) -> Result<Secret, DbErr> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| DbErr::Custom(format!("no randomness: {e}")))?;
     let secret = hex::encode(bytes);
@@ -40,7 +58,8 @@ pub async fn open(
         .await?;
     sessions::ActiveModel {
         secret_sha256: Set(digest(&secret)),
-        admin_token_id: Set(Some(admin_token_id.to_owned())),
+        admin_token_id: Set(admin_token_id.map(str::to_owned)),
+        user_id: Set(user_id),
         created_at: Set(now),
         expires_at: Set(now + lifetime),
         last_seen_at: Set(now),
@@ -59,6 +78,21 @@ pub async fn find(
     cookie: &str,
     admin_token_id: &str,
 ) -> Result<Option<sessions::Model>, DbErr> {
+    let session = live(db, cookie).await?;
+    Ok(session.filter(|s| s.admin_token_id.as_deref() == Some(admin_token_id)))
+}
+
+/// The live session of a GitHub user this cookie value opens, if any.
+pub async fn find_user(
+    db: &DatabaseConnection,
+    cookie: &str,
+) -> Result<Option<sessions::Model>, DbErr> {
+    let session = live(db, cookie).await?;
+    Ok(session.filter(|s| s.user_id.is_some() && s.admin_token_id.is_none()))
+}
+
+/// The session this cookie opens, not revoked nor expired, of either kind; seen now.
+async fn live(db: &DatabaseConnection, cookie: &str) -> Result<Option<sessions::Model>, DbErr> {
     if cookie.len() != SECRET_HEX_LEN || !cookie.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(None);
     }
@@ -70,10 +104,7 @@ pub async fn find(
     else {
         return Ok(None);
     };
-    let live = session.revoked_at.is_none()
-        && session.expires_at > now
-        && session.admin_token_id.as_deref() == Some(admin_token_id);
-    if !live {
+    if session.revoked_at.is_some() || session.expires_at <= now {
         return Ok(None);
     }
     if now - session.last_seen_at > TOUCH_EVERY {
@@ -91,6 +122,17 @@ pub(crate) async fn revoke(db: &DatabaseConnection, cookie: &str) -> Result<(), 
     sessions::Entity::update_many()
         .col_expr(sessions::Column::RevokedAt, Expr::value(Utc::now()))
         .filter(sessions::Column::SecretSha256.eq(digest(cookie)))
+        .filter(sessions::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Ends every session of the GitHub user `user_id`.
+pub(crate) async fn revoke_user(db: &impl ConnectionTrait, user_id: i64) -> Result<(), DbErr> {
+    sessions::Entity::update_many()
+        .col_expr(sessions::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(sessions::Column::UserId.eq(user_id))
         .filter(sessions::Column::RevokedAt.is_null())
         .exec(db)
         .await?;

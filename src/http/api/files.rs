@@ -9,9 +9,9 @@ use actix_web::{
 use serde::Deserialize;
 use serde_json::json;
 
-use super::projects::{find, synced_branch};
+use super::projects::synced_branch;
 use crate::{
-    http::{auth::Admin, ApiError, AppState},
+    http::{viewer::Viewer, ApiError, AppState},
     store::{
         entities::files,
         manifests,
@@ -31,12 +31,12 @@ struct BranchQuery {
 
 #[get("/projects/{id}/files")]
 async fn manifest(
-    _: Admin,
+    viewer: Viewer,
     state: web::Data<AppState>,
     id: web::Path<i64>,
     q: web::Query<BranchQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = find(&state, *id).await?;
+    let p = viewer.project(&state, *id).await?;
     let sel = synced_branch(&p, q.branch.as_deref())?;
     if let Some(at) = &q.at {
         return Ok(HttpResponse::Ok().json(super::snapshot::listing(&state, sel, at).await?));
@@ -60,13 +60,13 @@ async fn manifest(
 
 #[get("/projects/{id}/files/{path:.+}")]
 async fn content(
-    _: Admin,
+    viewer: Viewer,
     state: web::Data<AppState>,
     path: web::Path<(i64, String)>,
     q: web::Query<BranchQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, file_path) = path.into_inner();
-    let p = find(&state, id).await?;
+    let p = viewer.project(&state, id).await?;
     let sel = synced_branch(&p, q.branch.as_deref())?;
     let file = match &q.at {
         None => manifests::file(&state.db, sel.id, &file_path).await?,

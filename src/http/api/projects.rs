@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::views::{ProjectView, RunView};
 use crate::{
-    http::{auth::Admin, ApiError, AppState},
+    http::{viewer::Viewer, ApiError, AppState},
     store::{
         attempts,
         entities::project_syncs,
@@ -36,8 +36,10 @@ pub fn synced_branch<'a>(
 }
 
 #[get("/projects")]
-async fn list(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let all = projects::load_all(&state.db).await?;
+async fn list(viewer: Viewer, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let all = viewer
+        .visible(&state, projects::load_all(&state.db).await?)
+        .await?;
     let views: Vec<ProjectView> = all
         .iter()
         .map(|p| ProjectView::new(p, &state.config.github.web_url))
@@ -47,11 +49,11 @@ async fn list(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiE
 
 #[get("/projects/{id}")]
 async fn get(
-    _: Admin,
+    viewer: Viewer,
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = find(&state, *id).await?;
+    let p = viewer.project(&state, *id).await?;
     Ok(HttpResponse::Ok().json(ProjectView::new(&p, &state.config.github.web_url)))
 }
 
@@ -64,12 +66,12 @@ struct BranchSelection {
 /// Replaces the selection; newly selected branches are synced right away.
 #[put("/projects/{id}/branches")]
 async fn set_branches(
-    _: Admin,
+    viewer: Viewer,
     state: web::Data<AppState>,
     id: web::Path<i64>,
     body: web::Json<BranchSelection>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = find(&state, *id).await?;
+    let p = viewer.writable_project(&state, *id).await?;
     requests::apply_selection(&state.db, &state.nudge, &p, &body.branches).await?;
     let p = find(&state, p.project.id).await?;
     Ok(HttpResponse::Ok().json(ProjectView::new(&p, &state.config.github.web_url)))
@@ -84,12 +86,12 @@ struct SyncRequest {
 /// Queues a manual sync of one branch, or of every selected branch when no body is sent.
 #[post("/projects/{id}/syncs")]
 async fn sync_now(
-    _: Admin,
+    viewer: Viewer,
     state: web::Data<AppState>,
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let p = find(&state, *id).await?;
+    let p = viewer.writable_project(&state, *id).await?;
     let request: SyncRequest = if body.iter().all(u8::is_ascii_whitespace) {
         SyncRequest { branch: None }
     } else {
@@ -114,12 +116,12 @@ struct HistoryQuery {
 
 #[get("/projects/{id}/syncs")]
 async fn history(
-    _: Admin,
+    viewer: Viewer,
     state: web::Data<AppState>,
     id: web::Path<i64>,
     q: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = find(&state, *id).await?;
+    let p = viewer.project(&state, *id).await?;
     let names: HashMap<i64, &str> = p
         .selections
         .iter()

@@ -6,10 +6,10 @@ use actix_web::{get, web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::projects::{find, synced_branch};
+use super::projects::synced_branch;
 use crate::{
     git::Sha,
-    http::{auth::Admin, ApiError, AppState},
+    http::{viewer::Viewer, ApiError, AppState},
     store::{
         changes::{diff, Version},
         entities::project_syncs,
@@ -72,7 +72,7 @@ struct CompareQuery {
 
 #[get("/projects/{id}/compare/{spec}")]
 async fn compare(
-    _: Admin,
+    viewer: Viewer,
     state: web::Data<AppState>,
     path: web::Path<(i64, String)>,
     q: web::Query<CompareQuery>,
@@ -81,7 +81,7 @@ async fn compare(
     let (base, head) = spec
         .split_once("...")
         .ok_or_else(|| ApiError::BadRequest(format!("{spec:?} is not BASE...HEAD")))?;
-    let p = find(&state, id).await?;
+    let p = viewer.project(&state, id).await?;
     let sel = synced_branch(&p, q.branch.as_deref())?;
     let old = tree(&state, sel, base).await?;
     let new = tree(&state, sel, head).await?;

@@ -8,10 +8,10 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::projects::{find, synced_branch};
+use super::projects::synced_branch;
 use crate::{
     git::Sha,
-    http::{auth::Admin, ApiError, AppState},
+    http::{viewer::Viewer, ApiError, AppState},
     progress,
     store::commits,
 };
@@ -30,7 +30,7 @@ struct SyncedQuery {
 
 #[get("/projects/{id}/synced")]
 async fn synced(
-    _: Admin,
+    viewer: Viewer,
     state: web::Data<AppState>,
     id: web::Path<i64>,
     q: web::Query<SyncedQuery>,
@@ -50,7 +50,7 @@ async fn synced(
             ))
         }
     };
-    let p = find(&state, *id).await?;
+    let p = viewer.project(&state, *id).await?;
     let sel = synced_branch(&p, q.branch.as_deref())?.clone();
     let branch = sel.branch.clone();
     let deadline = Instant::now() + timeout;

@@ -8,18 +8,25 @@ use serde::Deserialize;
 use super::{layout::page, signed_in};
 use crate::http::{
     auth::{self, Admin},
-    ApiError,
+    signin,
+    viewer::Viewer,
+    ApiError, AppState,
 };
 
 #[get("/login")]
-async fn login_form() -> HttpResponse {
-    render(HttpResponse::Ok(), None)
+async fn login_form(state: web::Data<AppState>) -> HttpResponse {
+    render(&state, HttpResponse::Ok(), None)
 }
 
-fn render(mut res: HttpResponseBuilder, error: Option<&str>) -> HttpResponse {
+fn render(state: &AppState, mut res: HttpResponseBuilder, error: Option<&str>) -> HttpResponse {
+    let github = signin::available(state);
     let body = html! {
         h1 { "Log in" }
         @if let Some(e) = error { p.error role="alert" { (e) } }
+        @if github {
+            p { a.button #signin-github href="/login/github" { "Sign in with GitHub" } }
+            p { "You see the repositories GitHub lets you reach; admins of the organisation can change what is synced." }
+        }
         form.login method="post" action="/login" {
             label for="token" { "Admin token (HUBSYNC_ADMIN_TOKEN)" }
             input #token type="password" name="token" autocomplete="current-password" required autofocus;
@@ -36,7 +43,11 @@ struct LoginForm {
 }
 
 #[post("/login")]
-async fn login_submit(req: HttpRequest, form: web::Form<LoginForm>) -> HttpResponse {
+async fn login_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<LoginForm>,
+) -> HttpResponse {
     match auth::login(&req, &form.token).await {
         Ok(cookie) => HttpResponse::SeeOther()
             .cookie(cookie)
@@ -48,7 +59,7 @@ async fn login_submit(req: HttpRequest, form: web::Form<LoginForm>) -> HttpRespo
             if let Some(wait) = e.error_response().headers().get(header::RETRY_AFTER) {
                 res.insert_header((header::RETRY_AFTER, wait.clone()));
             }
-            render(res, Some(&e.to_string()))
+            render(&state, res, Some(&e.to_string()))
         }
         Err(e) => e.error_response(),
     }
@@ -64,11 +75,17 @@ struct LogoutForm {
 #[post("/logout")]
 async fn logout(
     req: HttpRequest,
-    admin: Result<Admin, ApiError>,
+    viewer: Result<Viewer, ApiError>,
     form: web::Form<LogoutForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = signed_in(admin)?.unwrap_or(Admin { session: None });
-    auth::check_csrf(&admin, &form.csrf)?;
+    let viewer = signed_in(viewer)?;
+    if let Some(v) = &viewer {
+        v.check_csrf(&form.csrf)?;
+    }
+    // Admin and GitHub sessions alike end on the server.
+    let admin = Admin {
+        session: viewer.as_ref().and_then(|v| v.session().map(str::to_owned)),
+    };
     let cookie = auth::logout(&req, &admin).await?;
     Ok(HttpResponse::SeeOther()
         .cookie(cookie)

@@ -5,16 +5,19 @@ mod layout;
 mod login;
 mod overview;
 mod project;
+mod signin;
 mod skipped;
 
 use actix_web::{get, http::header, web, HttpResponse};
 
-use crate::http::{auth::Admin, ApiError};
+use crate::http::ApiError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(login::login_form)
         .service(login::login_submit)
         .service(login::logout)
+        .service(signin::start)
+        .service(signin::callback)
         .service(overview::page)
         .service(project::page)
         .service(project::sync_now)
@@ -42,8 +45,8 @@ async fn style() -> HttpResponse {
 
 /// Pages send visitors without a session to the login form (None); other refusals (a cross-site
 /// post, a throttled client) keep their status.
-fn signed_in(admin: Result<Admin, ApiError>) -> Result<Option<Admin>, ApiError> {
-    match admin {
+fn signed_in<T>(viewer: Result<T, ApiError>) -> Result<Option<T>, ApiError> {
+    match viewer {
         Ok(a) => Ok(Some(a)),
         Err(ApiError::Unauthorized(_)) => Ok(None),
         Err(e) => Err(e),
@@ -55,6 +58,20 @@ fn to_login() -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/login"))
         .finish()
+}
+
+/// A refused change on a page, said in HTML (a read-only member, a stale form).
+fn refused(e: ApiError) -> HttpResponse {
+    use actix_web::ResponseError;
+    let status = e.status_code();
+    let body = maud::html! {
+        h1 { "Not allowed" }
+        p.error role="alert" { (e.to_string()) }
+        p { a href="/" { "Back to the projects" } }
+    };
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(layout::page("Not allowed", None, None, body).into_string())
 }
 
 fn redirect(to: String) -> HttpResponse {

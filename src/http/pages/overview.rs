@@ -7,24 +7,27 @@ use super::{
     signed_in, to_login,
 };
 use crate::{
-    http::{
-        auth::{self, Admin},
-        ApiError, AppState,
-    },
+    http::{viewer::Viewer, ApiError, AppState},
     store::projects,
 };
 
 #[get("/")]
 pub async fn page(
-    admin: Result<Admin, ApiError>,
+    viewer: Result<Viewer, ApiError>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(admin) = signed_in(admin)? else {
+    let Some(viewer) = signed_in(viewer)? else {
         return Ok(to_login());
     };
-    let csrf = admin.session.as_deref().map(auth::csrf_token);
-    let all = projects::load_all(&state.db).await?;
-    let healing = super::healing::section(&state.db).await?;
+    let csrf = viewer.csrf();
+    let all = viewer
+        .visible(&state, projects::load_all(&state.db).await?)
+        .await?;
+    // The self-healing passes are the operator's business.
+    let healing = match viewer.is_admin() {
+        true => Some(super::healing::section(&state.db).await?),
+        false => None,
+    };
     let web = &state.config.github.web_url;
     let mut installations: Vec<(i64, String, Vec<&projects::ProjectRecord>)> = Vec::new();
     for p in &all {
@@ -42,8 +45,15 @@ pub async fn page(
     }
     let body = html! {
         h1 { "Projects" }
+        @if let Some(login) = viewer.login() {
+            p.signed-in { "Signed in with GitHub as " strong { (login) } "." }
+        }
         @if installations.is_empty() {
-            p.empty { "No installation yet. Install the GitHub App on an organisation to start syncing." }
+            @if viewer.is_admin() {
+                p.empty { "No installation yet. Install the GitHub App on an organisation to start syncing." }
+            } @else {
+                p.empty { "No project you can see yet: GitHub lists no repository of this app's installations for you." }
+            }
         }
         @for (id, account, list) in &installations {
             section.installation {
@@ -77,7 +87,7 @@ pub async fn page(
                 }
             }
         }
-        (healing)
+        @if let Some(h) = healing { (h) }
     };
     let html = frame("Projects", Some("/api/v1/events"), csrf.as_deref(), body).into_string();
     Ok(HttpResponse::Ok()

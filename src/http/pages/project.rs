@@ -6,15 +6,16 @@ use serde::Deserialize;
 
 use super::{
     layout::{ago, commit_base, page as frame, short},
-    redirect, signed_in, to_login,
+    redirect, refused, signed_in, to_login,
 };
 use crate::{
-    http::{
-        api::projects::find,
-        auth::{self, Admin},
-        ApiError, AppState,
+    http::{viewer::Viewer, ApiError, AppState},
+    store::{
+        attempts,
+        entities::{sync_run_attempts, user_repositories::Role},
+        projects::ProjectRecord,
+        runs,
     },
-    store::{attempts, entities::sync_run_attempts, projects::ProjectRecord, runs},
     sync::requests,
 };
 
@@ -22,15 +23,16 @@ const HISTORY: u64 = 30;
 
 #[get("/projects/{id}")]
 pub async fn page(
-    admin: Result<Admin, ApiError>,
+    viewer: Result<Viewer, ApiError>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(admin) = signed_in(admin)? else {
+    let Some(viewer) = signed_in(viewer)? else {
         return Ok(to_login());
     };
-    let p = find(&state, *id).await?;
-    let session_csrf = admin.session.as_deref().map(auth::csrf_token);
+    let p = viewer.project(&state, *id).await?;
+    let can_change = viewer.role(&state, &p).await? == Some(Role::Admin);
+    let session_csrf = viewer.csrf();
     let csrf = session_csrf.clone().unwrap_or_default();
     let ids: Vec<i64> = p
         .selections
@@ -57,20 +59,29 @@ pub async fn page(
         @if let Some(reason) = p.stopped_because() { p.error { "Syncing is stopped: " (reason) } }
         (branches(&p, &repo_url))
         (without_content)
-        form.inline method="post" action=(format!("/projects/{}/sync", p.project.id)) {
-            input type="hidden" name="csrf" value=(csrf);
-            button #sync-now type="submit" { "Sync now" }
+        @if !can_change {
+            p.read-only { "You can read this project. Admins of " (p.installation.account_login) " on GitHub can change its selection and start syncs." }
+        }
+        @if can_change {
+            form.inline method="post" action=(format!("/projects/{}/sync", p.project.id)) {
+                input type="hidden" name="csrf" value=(csrf);
+                button #sync-now type="submit" { "Sync now" }
+            }
         }
         h2 { "Branch selection" }
-        form.selection method="post" action=(format!("/projects/{}/branches", p.project.id)) {
-            input type="hidden" name="csrf" value=(csrf);
-            label for="branches" { "One branch name or pattern per line (" code { "release/*" } ")" }
-            textarea #branches name="branches" rows="4" {
-                @for s in p.selections.iter().filter(|s| s.enabled && (s.is_pattern || !p.selections.iter().any(|x| x.is_pattern && x.enabled && pattern_matches(&x.branch, &s.branch)))) {
-                    (s.branch) "\n"
+        @if can_change {
+            form.selection method="post" action=(format!("/projects/{}/branches", p.project.id)) {
+                input type="hidden" name="csrf" value=(csrf);
+                label for="branches" { "One branch name or pattern per line (" code { "release/*" } ")" }
+                textarea #branches name="branches" rows="4" {
+                    @for s in p.selections.iter().filter(|s| s.enabled && (s.is_pattern || !p.selections.iter().any(|x| x.is_pattern && x.enabled && pattern_matches(&x.branch, &s.branch)))) {
+                        (s.branch) "\n"
+                    }
                 }
+                button type="submit" { "Save selection" }
             }
-            button type="submit" { "Save selection" }
+        } @else {
+            ul.selection { @for s in p.selections.iter().filter(|s| s.enabled) { li { code { (s.branch) } } } }
         }
         h2 { "Runs" }
         table.runs {
@@ -167,16 +178,20 @@ struct CsrfForm {
 
 #[post("/projects/{id}/sync")]
 pub(crate) async fn sync_now(
-    admin: Result<Admin, ApiError>,
+    viewer: Result<Viewer, ApiError>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(admin) = signed_in(admin)? else {
+    let Some(viewer) = signed_in(viewer)? else {
         return Ok(to_login());
     };
-    auth::check_csrf(&admin, &form.csrf)?;
-    let p = find(&state, *id).await?;
+    viewer.check_csrf(&form.csrf)?;
+    let p = match viewer.writable_project(&state, *id).await {
+        Ok(p) => p,
+        Err(e @ ApiError::Forbidden(_)) => return Ok(refused(e)),
+        Err(e) => return Err(e),
+    };
     requests::queue_sync(&state.db, &state.nudge, &p, None).await?;
     Ok(redirect(format!("/projects/{}", p.project.id)))
 }
@@ -189,16 +204,20 @@ struct SelectionForm {
 
 #[post("/projects/{id}/branches")]
 pub(crate) async fn set_branches(
-    admin: Result<Admin, ApiError>,
+    viewer: Result<Viewer, ApiError>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
     form: web::Form<SelectionForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(admin) = signed_in(admin)? else {
+    let Some(viewer) = signed_in(viewer)? else {
         return Ok(to_login());
     };
-    auth::check_csrf(&admin, &form.csrf)?;
-    let p = find(&state, *id).await?;
+    viewer.check_csrf(&form.csrf)?;
+    let p = match viewer.writable_project(&state, *id).await {
+        Ok(p) => p,
+        Err(e @ ApiError::Forbidden(_)) => return Ok(refused(e)),
+        Err(e) => return Err(e),
+    };
     let wanted: Vec<String> = form
         .branches
         .lines()

@@ -5,6 +5,7 @@ pub mod changes;
 pub mod changes_horizon;
 pub mod deliveries;
 pub mod files;
+pub mod github_users;
 pub mod installations;
 pub mod project_syncs;
 pub mod projects;
@@ -14,6 +15,7 @@ pub mod sessions;
 pub mod sync_events;
 pub mod sync_run_attempts;
 pub mod sync_runs;
+pub mod user_repositories;
 pub mod webhook_redeliveries;
 
 /// `as_str`, Display and comparison with a plain string for an enum stored as its string value

@@ -10,7 +10,7 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use crate::{
-    http::{auth::Admin, ApiError, AppState},
+    http::{viewer::Viewer, ApiError, AppState},
     progress,
     store::{changes, entities::changes::Model as ChangeRow},
 };
@@ -94,11 +94,26 @@ pub fn gone(after: i64, horizon: i64) -> HttpResponse {
 
 #[get("/changes")]
 async fn feed(
-    _: Admin,
+    viewer: Viewer,
     state: web::Data<AppState>,
     req: HttpRequest,
     q: web::Query<FeedQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    // A signed-in user reads the feed of a project they can see, one at a time.
+    if !viewer.is_admin() {
+        match q.project_id {
+            Some(id) => {
+                viewer.project(&state, id).await?;
+            }
+            None => {
+                return Err(ApiError::BadRequest(
+                    "pass project_id: a user signed in with GitHub reads one project's feed at a \
+                     time"
+                        .into(),
+                ))
+            }
+        }
+    }
     let limit = match q.limit {
         None => DEFAULT_LIMIT,
         Some(0) => return Err(ApiError::BadRequest("limit must be at least 1".into())),
