@@ -2,6 +2,7 @@
 //! `purge-oversized`.
 use std::path::PathBuf;
 
+use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use url::Url;
 
@@ -85,13 +86,14 @@ pub enum MigrateAction {
     Verify,
 }
 
-/// Runs the parsed command; the error is the one line main prints before exiting non-zero.
-pub async fn run(cli: Cli) -> Result<(), String> {
+/// Runs the parsed command; the error (with its causes, on one line) is what main prints before
+/// exiting non-zero.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let overrides = Overrides {
         bind: cli.bind,
         database_url: cli.database_url,
     };
-    let mut config = Config::from_env(&overrides).map_err(|e| e.to_string())?;
+    let mut config = Config::from_env(&overrides)?;
     telemetry::init(config.log_format);
     match cli
         .command
@@ -109,24 +111,18 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Serve(arg) => {
             config.allow_data_loss = arg.allow_data_loss;
-            let app = startup::run(config).await.map_err(|e| e.to_string())?;
-            app.serve_until_signal()
-                .await
-                .map_err(|e| format!("server error: {e}"))
+            let app = startup::run(config).await?;
+            app.serve_until_signal().await.context("server error")
         }
         Command::PurgeOversized { apply } => {
-            let db = store::connect(&config.database_url)
-                .await
-                .map_err(|e| e.to_string())?;
+            let db = store::connect(&config.database_url).await?;
             let result = purge_oversized(&db, config.sync.max_file_size, apply).await;
             let _ = db.close().await;
             println!("{}", result?);
             Ok(())
         }
         Command::Migrate { action } => {
-            let db = store::connect(&config.database_url)
-                .await
-                .map_err(|e| e.to_string())?;
+            let db = store::connect(&config.database_url).await?;
             let result = migrate(&db, action).await;
             let _ = db.close().await;
             result
@@ -140,7 +136,7 @@ async fn replay_file(
     file: &std::path::Path,
     url: Option<Url>,
     delivery: Option<&str>,
-) -> Result<String, String> {
+) -> anyhow::Result<String> {
     let base_url = match url {
         Some(u) => u,
         None => {
@@ -148,7 +144,7 @@ async fn replay_file(
             if bind.ip().is_unspecified() {
                 bind.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
             }
-            Url::parse(&format!("http://{bind}/")).map_err(|e| e.to_string())?
+            Url::parse(&format!("http://{bind}/"))?
         }
     };
     replay(
@@ -161,24 +157,24 @@ async fn replay_file(
         &config.github.webhook_secrets,
     )
     .await
-    .map_err(|e| e.to_string())
+    .map_err(Into::into)
 }
 
 async fn purge_oversized(
     db: &sea_orm::DatabaseConnection,
     max: u64,
     apply: bool,
-) -> Result<String, String> {
-    let failed = |e: sea_orm::DbErr| format!("reading the blob store failed: {e}");
+) -> anyhow::Result<String> {
+    const FAILED: &str = "reading the blob store failed";
     if !apply {
-        let found = store::purge::oversized(db, max).await.map_err(failed)?;
+        let found = store::purge::oversized(db, max).await.context(FAILED)?;
         return Ok(format!(
             "{} stored file(s), {} bytes, are over HUBSYNC_MAX_FILE_SIZE={max}; \
              run with --apply to remove their content",
             found.blobs, found.bytes
         ));
     }
-    let done = store::purge::purge(db, max).await.map_err(failed)?;
+    let done = store::purge::purge(db, max).await.context(FAILED)?;
     Ok(format!(
         "removed the content of {} stored file(s), {} bytes, over HUBSYNC_MAX_FILE_SIZE={max}; \
          they stay listed and are fetched again if the limit is raised",
@@ -186,8 +182,7 @@ async fn purge_oversized(
     ))
 }
 
-async fn migrate(db: &sea_orm::DatabaseConnection, action: MigrateAction) -> Result<(), String> {
-    let err = |e: store::MigrateError| e.to_string();
+async fn migrate(db: &sea_orm::DatabaseConnection, action: MigrateAction) -> anyhow::Result<()> {
     match action {
         MigrateAction::Up(arg) => {
             if arg.allow_data_loss {
@@ -196,9 +191,7 @@ async fn migrate(db: &sea_orm::DatabaseConnection, action: MigrateAction) -> Res
             let options = store::MigrateOptions {
                 allow_data_loss: arg.allow_data_loss,
             };
-            let applied = store::migrate_with(db, &store::MigrationSet::real(), options)
-                .await
-                .map_err(err)?;
+            let applied = store::migrate_with(db, &store::MigrationSet::real(), options).await?;
             if applied.is_empty() {
                 println!("nothing to apply: the database is up to date");
             }
@@ -207,10 +200,7 @@ async fn migrate(db: &sea_orm::DatabaseConnection, action: MigrateAction) -> Res
             }
         }
         MigrateAction::Status => {
-            for state in store::migration_status(db)
-                .await
-                .map_err(|e| e.to_string())?
-            {
+            for state in store::migration_status(db).await? {
                 match state {
                     store::MigrationState::Applied(n) => println!("applied  {n}"),
                     store::MigrationState::Pending(n) => println!("pending  {n}"),
@@ -221,19 +211,19 @@ async fn migrate(db: &sea_orm::DatabaseConnection, action: MigrateAction) -> Res
             }
         }
         MigrateAction::Check => {
-            let report = store::check(db).await.map_err(err)?;
+            let report = store::check(db).await?;
             print!("{report}");
             let problems = report.problems();
             if !problems.is_empty() {
-                return Err(format!(
+                bail!(
                     "{} destructive or failing step(s) pending: {}",
                     problems.len(),
                     problems.join("; ")
-                ));
+                );
             }
         }
         MigrateAction::Verify => {
-            let report = store::verify(db).await.map_err(err)?;
+            let report = store::verify(db).await?;
             if report.differences.is_empty() {
                 println!("schema: matches this binary");
             } else {
@@ -247,10 +237,10 @@ async fn migrate(db: &sea_orm::DatabaseConnection, action: MigrateAction) -> Res
                 println!("  {table:<20} {n}");
             }
             if !report.differences.is_empty() {
-                return Err(format!(
+                bail!(
                     "the schema does not match this binary: {}",
                     report.differences.join("; ")
-                ));
+                );
             }
         }
     }

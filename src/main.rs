@@ -20,7 +20,8 @@ async fn main() {
         }
     };
     if let Err(reason) = cli::run(cli).await {
-        eprintln!("error: {reason}");
+        // `{:#}` puts the causes on the same line: "error: server error: address in use".
+        eprintln!("error: {reason:#}");
         std::process::exit(1);
     }
 }

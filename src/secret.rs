@@ -2,19 +2,31 @@
 //! the minimum strength hubsync accepts for the ones an operator chooses.
 use std::fmt;
 
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+use secrecy::{ExposeSecret, SecretString};
+
+/// `secrecy` zeroes the value when the last copy is dropped, so a freed key or token does not
+/// linger in memory that a core dump or a later allocation could show.
+#[derive(Clone)]
+pub struct Secret(SecretString);
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        Self(SecretString::from(value.into()))
     }
 
     /// The only way to read the value: call sites that need it are easy to audit.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 }
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
+impl Eq for Secret {}
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

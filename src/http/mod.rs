@@ -6,6 +6,7 @@ pub mod error;
 mod health;
 pub mod limits;
 mod pages;
+mod request_span;
 pub mod security_headers;
 pub mod server;
 pub mod setup;

@@ -25,6 +25,8 @@ use tokio::{
     time::Sleep,
 };
 
+use tracing_actix_web::TracingLogger;
+
 use super::{limits::BodyLimits, security_headers::SecurityHeaders, throttle::Throttle, AppState};
 use crate::config::HttpLimits;
 
@@ -60,6 +62,8 @@ pub fn start(
                 .wrap(middleware::from_fn(super::limits::guard))
                 .wrap(middleware::from_fn(super::security_headers::add))
                 .wrap(middleware::NormalizePath::trim())
+                // Outermost, so the limits' and headers' own log lines sit inside the span too.
+                .wrap(TracingLogger::<super::request_span::RequestSpan>::new())
                 .app_data(state.clone())
                 .app_data(body_limits.clone())
                 .app_data(throttle.clone())

@@ -1,6 +1,11 @@
 //! Which SQL statements can lose data or break a hubsync that is still running the previous
 //! release. A small tokenizer, not a full SQL parser: it reads the statements that sea-query and
 //! hand-written migrations produce on SQLite and PostgreSQL, and errs on the side of flagging.
+//!
+//! Why not `sqlparser`: the scanner needs only a statement's verb, its target and a few clauses
+//! (WHERE, NOT NULL, DEFAULT, TYPE), and it must flag, never fail, on syntax it does not know. A
+//! full parser rejects whole statements it has no AST for (PL/pgSQL `DO` blocks, SQLite's table
+//! rebuilds, dialect options), so it would need this tokenizer as its fallback anyway.
 use std::{collections::HashSet, fmt};
 
 mod sql;
