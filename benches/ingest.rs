@@ -10,12 +10,18 @@
 //! `cargo bench --bench ingest`; BENCH_DELIVERIES (10000), BENCH_SENDERS (1,16,64,256),
 //! BENCH_DRAIN=1 also waits for the background processor to catch up, BENCH_REPEAT (1) runs
 //! each level that many times and summarises them.
+//!
+//! Then the sustained mode (benches/ingest/sustained.rs): BENCH_SUSTAINED_SENDERS (64) senders
+//! for BENCH_SUSTAINED_SECS (60) seconds with processing on, per-second figures, and a check that
+//! every accepted delivery was stored and processed. BENCH_MODE=burst or sustained runs one.
 #[path = "common/mod.rs"]
 #[allow(unused)]
 mod common;
 #[path = "../tests/support/mod.rs"]
 #[allow(unused)]
 mod support;
+#[path = "ingest/sustained.rs"]
+mod sustained;
 
 use std::{
     sync::{
@@ -252,8 +258,10 @@ async fn main() {
     // On a shared VM one run samples the host's load of the moment as much as hubsync: the same
     // binary has run 3x apart within an hour here. Repeated runs show the spread.
     let repeat = common::num_var("BENCH_REPEAT", 1).max(1);
+    let mode = std::env::var("BENCH_MODE").unwrap_or_default();
+    let (bursts, sustained) = (mode != "sustained", mode != "burst");
     let mut rows = Vec::new();
-    for engine in common::engines() {
+    for engine in common::engines().into_iter().filter(|_| bursts) {
         for &senders in &levels {
             for _ in 0..repeat {
                 // A fresh database per run, so that each starts from the same empty table.
@@ -281,9 +289,20 @@ async fn main() {
     } else {
         Vec::new()
     };
+    let mut sustained_runs = Vec::new();
+    if sustained {
+        let secs = common::num_var("BENCH_SUSTAINED_SECS", 60) as u64;
+        let senders = common::num_var("BENCH_SUSTAINED_SENDERS", 64);
+        for engine in common::engines() {
+            if let Some(db) = common::fresh_db(engine).await {
+                sustained_runs.push(sustained::run(engine, &db, senders, secs).await);
+            }
+        }
+    }
     common::write_report(
         "ingest",
-        &serde_json::json!({ "machine": common::machine(), "rows": rows, "summary": summary }),
+        &serde_json::json!({ "machine": common::machine(), "rows": rows, "summary": summary,
+            "sustained": sustained_runs }),
     );
 }
 

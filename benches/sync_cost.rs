@@ -1,277 +1,111 @@
 //! Sync cost: the hubsync binary (a child process, so its peak RSS is its own) syncing generated
 //! repositories from the fake GitHub (in this process): an initial sync of N files, then pushes
 //! changing k files. Prints wall time, GitHub requests by route, bytes fetched, peak RSS and
-//! per-phase timings, and checks the targets of issue 8.
+//! per-phase timings, and checks the targets of issues 8 and 23: a 1-file push costs the same
+//! requests (1 compare + 1 blob, plus the changed file's directory listings) and within 1.2x the
+//! time into the largest repository as into the smallest, peak RSS of pushes is flat in
+//! repository size, and the initial sync of 50,000 files stays under 200 MiB.
 //!
-//! `cargo bench --bench sync_cost`; BENCH_SIZES=1000,10000,50000 and BENCH_PUSHES=1,10,100,1000
-//! change the matrix; PostgreSQL too when BENCH_DATABASE_URL or TEST_DATABASE_URL is set.
+//! `cargo bench --bench sync_cost`; BENCH_SIZES=10,50000, BENCH_PUSHES=1,10,100,1000 and
+//! BENCH_REPEAT=7 (1-file pushes per size; the median counts) change the matrix;
+//! BENCH_SYNC_COMPARE=off runs the tree walk for comparison; PostgreSQL too when
+//! BENCH_DATABASE_URL or TEST_DATABASE_URL is set.
 #[path = "../tests/support/mod.rs"]
 #[allow(unused_imports)]
 mod support;
 
 #[path = "common/mod.rs"]
 mod common;
+#[path = "common/sync_repo.rs"]
+mod sync_repo;
 
 use std::time::{Duration, Instant};
 
 use common::{mib, ms, ChildApp};
-use hubsync::store::entities::{project_syncs, sync_events, sync_runs};
-use sea_orm::{ColumnTrait, Database, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{Database, DatabaseConnection};
 use serde_json::{json, Value};
 use support::{
-    fake_github::{route, FakeGithub, FakeRepo},
+    fake_github::{FakeGithub, FakeRepo},
     synced,
     webhooks::SECRET,
 };
-
-const WAIT: Duration = Duration::from_secs(900);
-const ROUTES: [(&str, &str); 6] = [
-    ("branch", route::BRANCH),
-    ("tree", route::TREE),
-    ("blob", route::BLOB),
-    ("tarball", route::TARBALL),
-    // The tarball answers with a redirect to codeload, as GitHub does: one download, two requests.
-    ("codeload", route::CODELOAD),
-    ("other", ""),
-];
-
-/// Deterministic bytes: xorshift, so sizes and contents are the same on every run.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-const WORDS: [&str; 16] = [
-    "fn", "let", "match", "sync", "branch", "tree", "blob", "manifest", "=>", "{", "}", ";",
-    "return", "self", "impl", "async",
-];
-
-/// One file of the generated repository: 85% text of 0.2-2 KB, 10% text of 2-8 KB, 4% binary of
-/// 1-8 KB, 1% text of 32-64 KB. Every file is distinct (its index is in it).
-fn content(i: usize, rng: &mut Rng) -> (String, Vec<u8>) {
-    let dir = format!("src/d{:02}/s{:02}", i % 50, (i / 50) % 20);
-    let roll = rng.below(100);
-    let (size, binary) = match roll {
-        0..=84 => (200 + rng.below(1800), false),
-        85..=94 => (2048 + rng.below(6144), false),
-        95..=98 => (1024 + rng.below(7168), true),
-        _ => (32768 + rng.below(32768), false),
-    };
-    if binary {
-        let mut bytes = format!("\0bin{i}\0").into_bytes();
-        while (bytes.len() as u64) < size {
-            bytes.extend_from_slice(&rng.next().to_le_bytes());
-        }
-        return (format!("{dir}/asset{i}.bin"), bytes);
-    }
-    let mut text = format!("// file {i}\n");
-    while (text.len() as u64) < size {
-        for _ in 0..8 {
-            text.push_str(WORDS[rng.below(16) as usize]);
-            text.push(' ');
-        }
-        text.push('\n');
-    }
-    (format!("{dir}/file{i}.rs"), text.into_bytes())
-}
-
-/// Writes N files in the working clone, commits and pushes; returns the paths of text files.
-fn generate(repo: &FakeRepo, n: usize) -> Vec<String> {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ n as u64);
-    let mut text = Vec::new();
-    for i in 0..n {
-        let (path, bytes) = content(i, &mut rng);
-        if path.ends_with(".rs") {
-            text.push(path.clone());
-        }
-        repo.write(&path, bytes);
-    }
-    repo.commit(&format!("{n} files"));
-    repo.push("main");
-    text
-}
-
-async fn latest_run(db: &DatabaseConnection, sel: i64) -> sync_runs::Model {
-    sync_runs::Entity::find()
-        .filter(sync_runs::Column::ProjectSyncId.eq(sel))
-        .order_by_desc(sync_runs::Column::Id)
-        .one(db)
-        .await
-        .expect("runs readable")
-        .expect("a run")
-}
-
-/// Where a run's time went, from its row and its progress events: queued -> started (claim),
-/// started -> first `progress` (branch, tree, manifest read, diff, blob lookup), then fetching
-/// and storing content, then the manifest swap (-> `succeeded`, written in the swap transaction).
-async fn phases(db: &DatabaseConnection, run: &sync_runs::Model) -> Value {
-    let events = sync_events::Entity::find()
-        .filter(sync_events::Column::RunId.eq(run.id))
-        .order_by_asc(sync_events::Column::Id)
-        .all(db)
-        .await
-        .unwrap_or_default();
-    let at = |kind: &str| events.iter().find(|e| e.kind == kind).map(|e| e.created_at);
-    let last_progress = events
-        .iter()
-        .rev()
-        .find(|e| e.kind == "progress")
-        .map(|e| e.created_at);
-    let span = |a: Option<chrono::DateTime<chrono::Utc>>,
-                b: Option<chrono::DateTime<chrono::Utc>>| {
-        match (a, b) {
-            (Some(a), Some(b)) => json!((b - a).num_milliseconds()),
-            _ => Value::Null,
-        }
-    };
-    json!({
-        "claim_ms": span(Some(run.queued_at), run.started_at),
-        "plan_ms": span(run.started_at, at("progress")),
-        "fetch_ms": span(at("progress"), last_progress),
-        "fetch_and_swap_ms": span(last_progress, run.finished_at),
-        "run_ms": span(run.started_at, run.finished_at),
-    })
-}
-
-async fn selection_id(db: &DatabaseConnection, repo: i64) -> i64 {
-    let sel: project_syncs::Model = synced::selection(db, repo, "main").await.expect("selected");
-    sel.id
-}
-
-/// Polls more often than `synced::wait_synced` (5 ms): the wall time is what is measured.
-async fn wait_synced(db: &DatabaseConnection, repo: i64, sha: &str) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(sel) = synced::selection(db, repo, "main").await {
-            if sel.last_synced_sha.as_deref() == Some(sha) {
-                return;
-            }
-        }
-        assert!(Instant::now() < deadline, "main never reached {sha}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-fn requests(fake: &FakeGithub) -> Value {
-    let known: u64 = ROUTES.iter().map(|(_, r)| fake.requests(r)).sum();
-    let mut m = serde_json::Map::new();
-    for (name, r) in ROUTES {
-        let n = if r.is_empty() {
-            fake.total_requests() - known
-        } else {
-            fake.requests(r)
-        };
-        m.insert(name.into(), json!(n));
-    }
-    Value::Object(m)
-}
-
-/// Size of what the fake serves as the tarball of `rev` (git archive, gzip).
-fn tarball_bytes(repo: &FakeRepo, rev: &str) -> u64 {
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "git --git-dir '{}' archive --format=tar.gz {rev} | wc -c",
-            repo.bare.display()
-        ))
-        .output()
-        .expect("git archive");
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(0)
-}
+use sync_repo::{
+    generate, latest_run, phases, requests, selection_id, tarball_bytes, wait_synced, WAIT,
+};
 
 struct Row {
     report: Value,
     line: String,
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn measure(
-    label: &str,
+struct Phase<'a> {
+    label: String,
     k: usize,
-    fake: &FakeGithub,
-    app: &ChildApp,
-    db: &DatabaseConnection,
-    repo: &FakeRepo,
+    fake: &'a FakeGithub,
+    app: &'a ChildApp,
+    db: &'a DatabaseConnection,
+    repo: &'a FakeRepo,
     sel: i64,
     wall: Duration,
-) -> Row {
-    let run = latest_run(db, sel).await;
-    let req = requests(fake);
-    let (tree, blob, tarball) = (
-        req["tree"].as_u64().unwrap_or(0),
-        req["blob"].as_u64().unwrap_or(0),
-        req["tarball"].as_u64().unwrap_or(0),
+    /// Resident memory when the phase started (its peak's baseline).
+    rss_before: u64,
+}
+
+async fn measure(p: Phase<'_>) -> Row {
+    let run = latest_run(p.db, p.sel).await;
+    let req = requests(p.fake);
+    let n = |k: &str| req[k].as_u64().unwrap_or(0);
+    let (tree, recursive, blob, tarball, compare) = (
+        n("tree"),
+        n("recursive_tree"),
+        n("blob"),
+        n("tarball"),
+        n("compare"),
     );
     let tar_bytes = if tarball > 0 {
-        tarball_bytes(repo, "main")
+        tarball_bytes(p.repo, "main")
     } else {
         0
     };
-    // Issue 8: a push of k files costs at most 1 tree + k blob requests, or 1 tarball.
-    let pass = k == 0
-        || (tree <= 1 && ((tarball == 0 && blob <= k as u64) || (tarball == 1 && blob == 0)));
-    let phases = phases(db, &run).await;
-    let peak = app.peak_rss_kib();
-    // What the resident memory is now: the heap (anonymous) versus mapped files.
-    let (anon, file) = (
-        common::status_kib(app.pid(), "RssAnon").unwrap_or(0),
-        common::status_kib(app.pid(), "RssFile").unwrap_or(0),
-    );
+    // Issue 8: a push of k files costs at most 1 tree + k blob requests, or 1 tarball. Issue 23:
+    // planned from compare, no whole-tree read at all.
+    let k = p.k as u64;
+    let pass =
+        k == 0 || (recursive <= 1 && ((tarball == 0 && blob <= k) || (tarball == 1 && blob == 0)));
+    let method = if k == 0 {
+        "initial"
+    } else if compare == 1 && recursive == 0 {
+        "compare"
+    } else {
+        "tree walk"
+    };
+    let phases = phases(p.db, &run).await;
+    let peak = p.app.peak_rss_kib();
+    let growth = peak.saturating_sub(p.rss_before);
+    let label = &p.label;
     let line = format!(
-        "{label:<16} {:>9.0} ms  branch {:>2} tree {:>2} blob {:>5} tarball {} other {:>2}  \
-         fetched {:>6} files {:>9.1} KiB (tarball {:>8.1} KiB)  peak RSS {:>6.1} MiB (now heap {:>5.1}, files {:>4.1})  \
-         plan {} ms, fetch+swap {} ms  {}",
-        ms(wall),
-        req["branch"],
-        tree,
-        blob,
-        tarball,
-        req["other"],
-        run.files_fetched,
-        run.bytes_fetched as f64 / 1024.0,
-        tar_bytes as f64 / 1024.0,
-        mib(peak),
-        mib(anon),
-        mib(file),
-        phases["plan_ms"],
-        (run.finished_at.zip(run.started_at))
-            .map(|(f, s)| (f - s).num_milliseconds())
-            .unwrap_or(0)
-            - phases["plan_ms"].as_i64().unwrap_or(0),
-        if k == 0 {
-            ""
-        } else if pass {
-            "PASS"
-        } else {
-            "FAIL"
-        },
+        "{label:<16} {:>7.0} ms  {method:<9} branch {} compare {} tree {:>2} (recursive {}) blob {:>5} tarball {} other {:>2}  \
+         fetched {:>6} files {:>9.1} KiB (tarball {:>8.1} KiB)  peak RSS {:>6.1} MiB (+{:>5.1} in the phase)  \
+         plan {} ms  {}",
+        ms(p.wall), req["branch"], compare, tree, recursive, blob, tarball, req["other"],
+        run.files_fetched, run.bytes_fetched as f64 / 1024.0, tar_bytes as f64 / 1024.0,
+        mib(peak), mib(growth), phases["plan_ms"],
+        if k == 0 { "" } else if pass { "PASS" } else { "FAIL" },
     );
     Row {
         report: json!({
-            "case": label, "changed_files": k, "wall_ms": ms(wall), "requests": req,
+            "case": label, "changed_files": k, "wall_ms": ms(p.wall), "requests": req, "method": method,
             "files_total": run.files_total, "files_changed": run.files_changed,
             "files_fetched": run.files_fetched, "bytes_fetched": run.bytes_fetched,
             "tarball_bytes": tar_bytes, "api_requests": run.api_requests,
-            "peak_rss_kib": peak, "rss_anon_kib_after": anon, "rss_file_kib_after": file,
-            "phases": phases, "status": run.status,
+            "peak_rss_kib": peak, "rss_growth_kib": growth, "phases": phases, "status": run.status,
             "request_target": if k == 0 { Value::Null } else { json!(if pass { "PASS" } else { "FAIL" }) },
         }),
         line,
     }
 }
 
-async fn bench(engine: &str, n: usize, pushes: &[usize], rows: &mut Vec<Value>) {
+async fn bench(engine: &str, n: usize, pushes: &[usize], repeat: usize, rows: &mut Vec<Value>) {
     let Some(testdb) = common::fresh_db(engine).await else {
         return;
     };
@@ -285,7 +119,8 @@ async fn bench(engine: &str, n: usize, pushes: &[usize], rows: &mut Vec<Value>) 
         t.elapsed().as_secs_f64()
     );
 
-    let app = ChildApp::start(Some(&fake), &testdb, &[]).await;
+    let compare = std::env::var("BENCH_SYNC_COMPARE").unwrap_or_else(|_| "on".into());
+    let app = ChildApp::start(Some(&fake), &testdb, &[("HUBSYNC_SYNC_COMPARE", &compare)]).await;
     let db = Database::connect(&testdb.url)
         .await
         .expect("bench connects");
@@ -293,6 +128,7 @@ async fn bench(engine: &str, n: usize, pushes: &[usize], rows: &mut Vec<Value>) 
     let hook = app.url("/webhooks/github");
     fake.reset_counts();
     app.reset_peak();
+    let rss_before = app.rss_kib();
     let t = Instant::now();
     let r = fake
         .installation_event(inst, "created")
@@ -308,78 +144,82 @@ async fn bench(engine: &str, n: usize, pushes: &[usize], rows: &mut Vec<Value>) 
     }
     wait_synced(&db, repo.id, &head).await;
     let sel = selection_id(&db, repo.id).await;
-    let row = measure(
-        &format!("initial {n}"),
-        0,
-        &fake,
-        &app,
-        &db,
-        &repo,
+    let (fake_ref, app_ref, db_ref, repo_ref) = (&fake, &app, &db, &repo);
+    let phase = |label: String, k: usize, wall: Duration, rss_before: u64| Phase {
+        label,
+        k,
+        fake: fake_ref,
+        app: app_ref,
+        db: db_ref,
+        repo: repo_ref,
         sel,
-        t.elapsed(),
-    )
-    .await;
+        wall,
+        rss_before,
+    };
+    let row = measure(phase(format!("initial {n}"), 0, t.elapsed(), rss_before)).await;
     println!("{engine:<8} {n:>6} files  {}", row.line);
     rows.push(json!({ "engine": engine, "files": n, "result": row.report }));
 
-    for (round, &k) in pushes.iter().enumerate() {
+    let mut round = 0;
+    for &k in pushes {
         let k = k.min(text.len());
-        let step = (text.len() / k).max(1);
-        for j in 0..k {
-            let path = &text[(j * step) % text.len()];
-            let mut old = std::fs::read(repo.work.join(path)).unwrap();
-            old.extend_from_slice(format!("// change {round} {j}\n").as_bytes());
-            repo.write(path, old);
+        for _ in 0..if k == 1 { repeat } else { 1 } {
+            round += 1;
+            let step = (text.len() / k).max(1);
+            for j in 0..k {
+                let path = &text[(j * step + round) % text.len()];
+                let mut old = std::fs::read(repo.work.join(path)).unwrap();
+                old.extend_from_slice(format!("// change {round} {j}\n").as_bytes());
+                repo.write(path, old);
+            }
+            repo.commit(&format!("change {k} files"));
+            let push = repo.push("main");
+            fake.reset_counts();
+            app.reset_peak();
+            let rss_before = app.rss_kib();
+            let t = Instant::now();
+            let r = fake.push_event(&push).send(&client, &hook, SECRET).await;
+            assert_eq!(r.status(), 202);
+            wait_synced(&db, repo.id, &push.after).await;
+            let row = measure(phase(format!("push {k}"), k, t.elapsed(), rss_before)).await;
+            println!("{engine:<8} {n:>6} files  {}", row.line);
+            rows.push(json!({ "engine": engine, "files": n, "result": row.report }));
         }
-        repo.commit(&format!("change {k} files"));
-        let push = repo.push("main");
-        fake.reset_counts();
-        app.reset_peak();
-        let t = Instant::now();
-        let r = fake.push_event(&push).send(&client, &hook, SECRET).await;
-        assert_eq!(r.status(), 202);
-        wait_synced(&db, repo.id, &push.after).await;
-        let row = measure(
-            &format!("push {k}"),
-            k,
-            &fake,
-            &app,
-            &db,
-            &repo,
-            sel,
-            t.elapsed(),
-        )
-        .await;
-        println!("{engine:<8} {n:>6} files  {}", row.line);
-        rows.push(json!({ "engine": engine, "files": n, "result": row.report }));
     }
     let _ = db.close().await;
     app.stop();
     fake.stop().await;
 }
 
-/// Time grows with k, not with repository size: a push of k files into the largest repository
-/// takes at most 3x (plus 100 ms) what the same push takes in the smallest.
+/// The median of a field over the rows of one engine, size and k.
+fn median(rows: &[Value], engine: &str, n: u64, k: u64, field: &str) -> Option<f64> {
+    let mut v: Vec<f64> = rows
+        .iter()
+        .filter(|r| r["engine"] == engine && r["files"] == n && r["result"]["changed_files"] == k)
+        .filter_map(|r| r["result"][field].as_f64())
+        .collect();
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied()
+}
+
+fn requests_of(rows: &[Value], engine: &str, n: u64, k: u64) -> Option<Value> {
+    rows.iter()
+        .rfind(|r| r["engine"] == engine && r["files"] == n && r["result"]["changed_files"] == k)
+        .map(|r| r["result"]["requests"].clone())
+}
+
+/// Time and requests grow with k, not with repository size: the smallest and the largest size
+/// side by side. A 1-file push: within 1.2x the time, the same requests; others within 3x + 100 ms.
 fn scaling_checks(rows: &[Value]) -> Vec<Value> {
     let mut out = Vec::new();
-    let wall = |e: &str, n: u64, k: u64| {
-        rows.iter()
-            .find(|r| {
-                r["engine"] == e && r["files"] == n && r["result"]["changed_files"] == k && k > 0
-            })
-            .and_then(|r| r["result"]["wall_ms"].as_f64())
-    };
     for engine in ["sqlite", "postgres"] {
-        let sizes: Vec<u64> = {
-            let mut s: Vec<u64> = rows
-                .iter()
-                .filter(|r| r["engine"] == engine)
-                .filter_map(|r| r["files"].as_u64())
-                .collect();
-            s.sort();
-            s.dedup();
-            s
-        };
+        let mut sizes: Vec<u64> = rows
+            .iter()
+            .filter(|r| r["engine"] == engine)
+            .filter_map(|r| r["files"].as_u64())
+            .collect();
+        sizes.sort();
+        sizes.dedup();
         let (Some(&small), Some(&large)) = (sizes.first(), sizes.last()) else {
             continue;
         };
@@ -387,18 +227,42 @@ fn scaling_checks(rows: &[Value]) -> Vec<Value> {
             continue;
         }
         for k in [1u64, 10, 100, 1000] {
-            let (Some(a), Some(b)) = (wall(engine, small, k), wall(engine, large, k)) else {
+            let (Some(a), Some(b)) = (
+                median(rows, engine, small, k, "wall_ms"),
+                median(rows, engine, large, k, "wall_ms"),
+            ) else {
                 continue;
             };
-            let pass = b <= 3.0 * a + 100.0;
+            let (ra, rb) = (
+                requests_of(rows, engine, small, k),
+                requests_of(rows, engine, large, k),
+            );
+            let same_requests = ra == rb;
+            let (ga, gb) = (
+                median(rows, engine, small, k, "rss_growth_kib").unwrap_or(0.0),
+                median(rows, engine, large, k, "rss_growth_kib").unwrap_or(0.0),
+            );
+            let (time_ok, target) = if k == 1 {
+                (b <= 1.2 * a, "1.2x")
+            } else {
+                (b <= 3.0 * a + 100.0, "3x + 100 ms")
+            };
+            let rss_flat = gb <= ga + 8.0 * 1024.0;
+            let pass = time_ok && (k != 1 || same_requests) && rss_flat;
             println!(
-                "{engine:<8} push {k:>4}: {a:>8.0} ms at {small} files, {b:>8.0} ms at {large} files \
-                 ({:.1}x): {}",
+                "{engine:<8} push {k:>4}: {a:>6.0} ms at {small} files, {b:>6.0} ms at {large} files ({:.2}x, target {target}); \
+                 requests {} / {}; RSS growth {:.1} / {:.1} MiB: {}",
                 b / a,
+                ra.as_ref().map(Value::to_string).unwrap_or_default(),
+                rb.as_ref().map(Value::to_string).unwrap_or_default(),
+                ga / 1024.0,
+                gb / 1024.0,
                 if pass { "PASS" } else { "FAIL" }
             );
             out.push(json!({ "engine": engine, "changed_files": k, "small": small, "large": large,
-                             "small_ms": a, "large_ms": b, "result": if pass { "PASS" } else { "FAIL" } }));
+                             "small_ms": a, "large_ms": b, "ratio": b / a, "same_requests": same_requests,
+                             "small_rss_growth_kib": ga, "large_rss_growth_kib": gb,
+                             "result": if pass { "PASS" } else { "FAIL" } }));
         }
     }
     out
@@ -406,23 +270,24 @@ fn scaling_checks(rows: &[Value]) -> Vec<Value> {
 
 #[tokio::main]
 async fn main() {
-    let sizes = common::list_var("BENCH_SIZES", &[1000, 10_000, 50_000]);
+    let sizes = common::list_var("BENCH_SIZES", &[10, 1000, 10_000, 50_000]);
     let pushes = common::list_var("BENCH_PUSHES", &[1, 10, 100, 1000]);
+    let repeat = common::num_var("BENCH_REPEAT", 7).max(1);
     println!(
         "sync_cost: hubsync as a child process (peak RSS is its VmHWM, reset per phase); the fake \
-         GitHub runs in the bench process. Sizes {sizes:?}, pushes {pushes:?}."
+         GitHub runs in the bench process. Sizes {sizes:?}, pushes {pushes:?}, {repeat} 1-file pushes per size."
     );
     let mut rows = Vec::new();
     for engine in common::engines() {
         for &n in &sizes {
-            bench(engine, n, &pushes, &mut rows).await;
+            bench(engine, n, &pushes, repeat, &mut rows).await;
         }
     }
-    println!("-- time grows with k, not with repository size (large <= 3x small + 100 ms):");
+    println!("-- time and requests grow with k, not with repository size (medians):");
     let scaling = scaling_checks(&rows);
     let rss_target: Vec<Value> = rows
         .iter()
-        .filter(|r| r["files"].as_u64() >= Some(50_000))
+        .filter(|r| r["files"].as_u64() >= Some(50_000) && r["result"]["changed_files"] == 0)
         .map(|r| {
             let peak = r["result"]["peak_rss_kib"].as_u64().unwrap_or(0);
             let pass = peak <= 200 * 1024;

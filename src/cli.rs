@@ -112,6 +112,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(arg) => {
             config.allow_data_loss = arg.allow_data_loss;
             let app = startup::run(config).await?;
+            if let Some(link) = &app.setup_link {
+                // Standard output, not the log: the link is a credential, and logs are shipped.
+                println!(
+                    "No admin yet: open {} to sign in and set hubsync up (works once, within an hour)",
+                    link.expose()
+                );
+            }
             app.serve_until_signal().await.context("server error")
         }
         Command::PurgeOversized { apply } => {

@@ -66,6 +66,19 @@ impl Sha {
     }
 }
 
+/// In the OpenAPI document: a string of 40 or 64 lowercase hex digits.
+impl utoipa::PartialSchema for Sha {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^([0-9a-f]{40}|[0-9a-f]{64})$"))
+            .description(Some("A git object id"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Sha {}
+
 impl fmt::Display for Sha {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

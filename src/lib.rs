@@ -8,6 +8,8 @@ pub mod git;
 pub mod github;
 pub mod healing;
 pub mod http;
+pub mod metrics;
+pub mod outbox;
 pub mod private_files;
 pub mod progress;
 pub mod seal;

@@ -98,6 +98,61 @@ fn at_least(raw: &str, what: &'static str, min: usize) -> Result<(), WeakSecret>
     Ok(())
 }
 
+/// An outgoing webhook's signing secret, `whsec_` + base64 of its key (Standard Webhooks). Stored
+/// as it is (every attempt is signed with it), shown to the API once, never printed.
+#[derive(Clone, PartialEq, Eq, sea_orm::DeriveValueType)]
+pub struct SigningSecret(String);
+
+impl SigningSecret {
+    pub(crate) const PREFIX: &'static str = "whsec_";
+    /// Key bytes: the spec asks for 24 to 64.
+    const KEY_BYTES: usize = 32;
+
+    /// A new random secret.
+    pub fn generate() -> Result<Self, getrandom::Error> {
+        use base64::Engine;
+        let mut key = [0u8; Self::KEY_BYTES];
+        getrandom::fill(&mut key)?;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(key);
+        Ok(Self(format!("{}{encoded}", Self::PREFIX)))
+    }
+
+    /// Reads one back (`whsec_` + base64 of 24 to 64 bytes).
+    pub fn parse(raw: &str) -> Option<Self> {
+        let s = Self(raw.to_owned());
+        let n = s.key()?.len();
+        (24..=64).contains(&n).then_some(s)
+    }
+
+    /// The HMAC key: the base64-decoded part after `whsec_`.
+    pub fn key(&self) -> Option<Vec<u8>> {
+        use base64::Engine;
+        let b64 = self.0.strip_prefix(Self::PREFIX)?;
+        base64::engine::general_purpose::STANDARD.decode(b64).ok()
+    }
+
+    /// For the one answer that shows it (the subscription's creation).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SigningSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningSecret([redacted])")
+    }
+}
+
+/// Compares digests, so timing reveals neither a secret nor its length.
+pub fn same(a: &str, b: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let (da, db) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    da.iter()
+        .zip(db.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +165,16 @@ mod tests {
         assert_eq!(s.expose(), "hunter2");
         let w = WebhookSecret::parse("a-webhook-secret-of-28-bytes").unwrap();
         assert!(!format!("{w:?}").contains("28-bytes"));
+        let signing = SigningSecret::generate().unwrap();
+        let b64 = signing.expose().strip_prefix("whsec_").unwrap().to_owned();
+        assert!(!format!("{signing:?}").contains(&b64));
+        assert_eq!(signing.key().unwrap().len(), 32);
+        assert_eq!(SigningSecret::parse(signing.expose()), Some(signing));
+        assert_eq!(
+            SigningSecret::parse("whsec_c2hvcnQ="),
+            None,
+            "too short a key"
+        );
     }
 
     #[test]

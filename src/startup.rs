@@ -11,7 +11,10 @@ use crate::{
     github::{GithubApp, GithubError, GithubOptions, GithubSlot},
     healing::{self, Healing},
     http::{self, AppState},
+    metrics::Metrics,
+    outbox::Outbox,
     progress,
+    secret::Secret,
     store::{self, DatabaseUrl, StoreError},
     sync::{reconcile, worker::Workers, Nudge},
     tasks::Tasks,
@@ -37,11 +40,17 @@ pub enum StartupError {
 /// A started hubsync: the HTTP server and background work, with the handles to stop them.
 pub struct RunningApp {
     pub addr: SocketAddr,
+    /// Where `HUBSYNC_METRICS_BIND`'s listener serves /metrics, when set.
+    pub metrics_addr: Option<SocketAddr>,
+    metrics_server: Option<(ServerHandle, JoinHandle<std::io::Result<()>>)>,
     pub db: DatabaseConnection,
     /// The GitHub App client (None until credentials exist) for the sync worker.
     pub github: GithubSlot,
     /// The progress hub: what SSE subscribers of this process receive.
     pub hub: progress::Hub,
+    /// The first run's one-time setup link (`http://HOST/setup?token=...`), when no admin exists
+    /// yet; `serve` prints it.
+    pub setup_link: Option<Secret>,
     server: ServerHandle,
     server_task: JoinHandle<std::io::Result<()>>,
     /// Cancelled on shutdown; background workers and open event streams watch it.
@@ -49,10 +58,6 @@ pub struct RunningApp {
     /// Background tasks (webhook processor, workers); `stop` waits for them.
     background: Tasks,
 }
-
-/// Events a subscriber may fall behind before it catches up from the table instead: a burst of
-/// thousands goes out from memory (16,384 pointers; the rows are shared by every subscriber).
-const EVENT_BUFFER: usize = 16_384;
 
 /// Connects to the database, applies pending migrations, binds and starts serving.
 pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
@@ -83,15 +88,19 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
              they are; GET /setup creates the app"
         );
     }
+    let metrics = Metrics::new();
     let app = match &config.github.app {
         Some(creds) => Some(Arc::new(GithubApp::new(
             creds,
-            GithubOptions::from_config(&config.github),
+            GithubOptions::from_config(&config.github, &metrics),
         )?)),
         None => None,
     };
     let github = GithubSlot::new(app, config.github.webhook_secrets.clone());
-    github.set_oauth(oauth_client(&config.github)?);
+    github.set_oauth(oauth_client(&config.github, &metrics)?);
+    if let Some(page) = &config.github.app_page {
+        github.set_app_page(page.clone());
+    }
 
     let shutdown = CancellationToken::new();
     let background = Tasks::default();
@@ -99,9 +108,14 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
     if let DatabaseUrl::Sqlite(url) = &config.database_url {
         let waiting = ingest_waiting.clone();
         let busy = move || waiting.is_burst();
-        background.spawn(store::checkpoint::run(url.clone(), busy, shutdown.clone()));
+        background.spawn(store::checkpoint::run(
+            url.clone(),
+            db.clone(),
+            busy,
+            shutdown.clone(),
+        ));
     }
-    let (hub, tailer) = progress::Hub::start(&db, EVENT_BUFFER)
+    let (hub, tailer) = progress::Hub::start(&db, config.sse_buffer)
         .await
         .map_err(StoreError::from)?;
     background.spawn(tailer.run(shutdown.clone()));
@@ -115,6 +129,13 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         config.changes_retention,
         shutdown.clone(),
     ));
+    // Outgoing webhooks: its own task, apart from the sync workers.
+    let outbox = Outbox::new(config.outbox.clone());
+    background.spawn(
+        outbox
+            .clone()
+            .run(db.clone(), hub.clone(), shutdown.clone()),
+    );
     let workers = Workers {
         db: db.clone(),
         github: github.clone(),
@@ -122,6 +143,7 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         wake: Arc::new(Notify::new()),
         discover: Arc::new(Notify::new()),
         hub: hub.clone(),
+        metrics: metrics.clone(),
     };
     let nudge = Nudge::new(&workers, hub.clone());
     workers.clone().spawn(&background, &shutdown);
@@ -132,10 +154,12 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         nudge.clone(),
         config.sync.auto_select,
     );
+    let (install_requests, asked) = healing::InstallRequests::new();
     background.spawn(healing::run(
         healing,
         config.webhook.redelivery_interval,
         config.sync.reconcile_interval,
+        asked,
         shutdown.clone(),
     ));
     let webhook_wakeup = Arc::new(Notify::new());
@@ -157,6 +181,7 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
     }
 
     let addr = config.bind;
+    let metrics_bind = config.metrics.bind;
     let http_limits = config.http.clone();
     let listener = listen(addr).map_err(|source| StartupError::Bind { addr, source })?;
     let addr = listener
@@ -169,32 +194,83 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
             source: std::io::Error::other(e),
         })?,
     };
+    let setup_link = first_run_link(&db, &config, &public_url).await?;
     let state = web::Data::new(AppState {
         db: db.clone(),
         config: Arc::new(config),
         github: github.clone(),
         public_url,
         setup_states: Default::default(),
+        install_requests,
         inbox: Inbox::start(db.clone(), webhook_wakeup, ingest_waiting, &background),
         hub: hub.clone(),
         nudge,
+        outbox,
         shutdown: shutdown.clone(),
+        metrics: metrics.clone(),
     });
+    let metrics_server = match metrics_bind {
+        None => None,
+        Some(bind) => {
+            let bound = listen(bind)
+                .and_then(|l| http::metrics::serve_separately(l, db.clone(), metrics))
+                .map_err(|source| StartupError::Bind { addr: bind, source })?;
+            tracing::info!(addr = %bound.1, "serving /metrics");
+            Some(bound)
+        }
+    };
     let server = http::server::start(listener, state, &http_limits)
         .map_err(|source| StartupError::Bind { addr, source })?;
     let handle = server.handle();
     let server_task = tokio::spawn(server);
     tracing::info!(%addr, "listening");
+    let (metrics_addr, metrics_server) = match metrics_server {
+        Some((server, addr)) => {
+            let handle = server.handle();
+            (Some(addr), Some((handle, tokio::spawn(server))))
+        }
+        None => (None, None),
+    };
     Ok(RunningApp {
         addr,
+        metrics_addr,
+        metrics_server,
         db,
         github,
         hub,
+        setup_link,
         server: handle,
         server_task,
         shutdown,
         background,
     })
+}
+
+/// While no admin exists (no admin token, nobody signed in through a setup link), a new
+/// one-time link that signs its opener in as the first admin.
+async fn first_run_link(
+    db: &DatabaseConnection,
+    config: &Config,
+    public_url: &url::Url,
+) -> Result<Option<Secret>, StartupError> {
+    if config.admin_token.is_some()
+        || store::setup_links::first_admin_signed_in(db)
+            .await
+            .map_err(StoreError::from)?
+    {
+        return Ok(None);
+    }
+    let token = store::setup_links::issue(db)
+        .await
+        .map_err(StoreError::from)?;
+    // The token is hex: nothing to escape. The public URL may carry a path (behind a proxy).
+    let link = format!(
+        "{}/setup?token={}",
+        public_url.as_str().trim_end_matches('/'),
+        token.expose()
+    );
+    tracing::info!("no admin yet: the one-time setup link is printed on standard output");
+    Ok(Some(Secret::new(link)))
 }
 
 impl RunningApp {
@@ -212,6 +288,10 @@ impl RunningApp {
     /// Stops accepting connections, lets in-flight requests finish, stops background work.
     pub async fn stop(self) -> std::io::Result<()> {
         self.shutdown.cancel();
+        if let Some((handle, task)) = self.metrics_server {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
         self.server.stop(true).await;
         let result = match tokio::time::timeout(Duration::from_secs(35), self.server_task).await {
             Ok(Ok(r)) => r,
@@ -270,10 +350,11 @@ fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
 /// Sign in with GitHub is offered once the app's OAuth client id and secret are known.
 fn oauth_client(
     config: &crate::github::GithubConfig,
+    metrics: &Metrics,
 ) -> Result<Option<crate::github::oauth::OAuthClient>, crate::github::GithubError> {
     match (&config.client_id, &config.client_secret) {
         (Some(id), Some(secret)) => Ok(Some(crate::github::oauth::OAuthClient::new(
-            &GithubOptions::from_config(config),
+            &GithubOptions::from_config(config, metrics),
             config.web_url.clone(),
             id.clone(),
             secret.clone(),

@@ -139,7 +139,7 @@ async fn compare_reports_ahead_and_diverged_after_a_force_push() {
     let mut files: Vec<(String, String)> = cmp
         .files
         .iter()
-        .map(|f| (f.path.clone(), f.status.clone()))
+        .map(|f| (f.path.clone(), f.status.as_str().to_owned()))
         .collect();
     files.sort();
     assert_eq!(

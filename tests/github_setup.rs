@@ -4,7 +4,8 @@ use hubsync::{git::BranchName, github::RepoName};
 
 use crate::{
     db_test,
-    support::{fake_github::FakeGithub, spawn_app_with, test_config},
+    security::browser::get,
+    support::{fake_github::FakeGithub, first_admin, spawn_app_with, test_config},
 };
 
 fn unescape(s: &str) -> String {
@@ -46,8 +47,9 @@ db_test! {
         let app = spawn_app_with(config).await;
         assert!(app.app.github.app().is_none());
         let http = no_redirects();
+        let cookie = first_admin(&app).await;
 
-        let page = app.get("/setup").await;
+        let page = get(app.url("/setup?account=personal"), &cookie).await;
         assert_eq!(page.status(), 200);
         let html = page.text().await.unwrap();
         let action = attr_after(&html, "id=\"create-app\"", "action");
@@ -61,10 +63,10 @@ db_test! {
         assert!(!manifest.contains("hubsync.example.com"));
 
         // An organisation's app is created under the organisation's settings.
-        let html = app.get("/setup?org=octo-org").await.text().await.unwrap();
+        let html = get(app.url("/setup?org=octo-org"), &cookie).await.text().await.unwrap();
         let org_action = attr_after(&html, "id=\"create-app\"", "action");
         assert!(org_action.contains("/organizations/octo-org/settings/apps/new?state="));
-        assert_eq!(app.get("/setup?org=bad%20org").await.status(), 400);
+        assert_eq!(get(app.url("/setup?org=bad%20org"), &cookie).await.status(), 400);
 
         // The user submits the form on GitHub; GitHub sends them back with a code.
         let res = http.post(&action).form(&[("manifest", manifest.as_str())]).send().await.unwrap();
@@ -81,8 +83,9 @@ db_test! {
             .await
             .unwrap();
         assert_eq!(res.status(), 400);
-        let body: serde_json::Value = res.json().await.unwrap();
-        assert!(body["error"].as_str().unwrap().contains("state"), "{body}");
+        // The browser lands here from GitHub: a page that says why, and how to start again.
+        let body = res.text().await.unwrap();
+        assert!(body.contains("unknown or expired setup state") && body.contains("href=\"/setup\""), "{body}");
         assert!(!creds_path.exists());
         assert_eq!(app.get("/setup/callback?state=x").await.status(), 400, "code is required");
 
@@ -150,14 +153,15 @@ db_test! {
             ("HUBSYNC_CREDENTIALS_PATH", creds_path.to_str().unwrap()),
         ]);
         let app = spawn_app_with(config).await;
-        let html = app.get("/setup").await.text().await.unwrap();
+        let cookie = first_admin(&app).await;
+        let html = get(app.url("/setup?account=personal"), &cookie).await.text().await.unwrap();
         let action = attr_after(&html, "id=\"create-app\"", "action");
         let state = action.split("state=").nth(1).unwrap();
         // A code GitHub never issued.
         let res = app.get(&format!("/setup/callback?code=bogus&state={state}")).await;
         assert_eq!(res.status(), 502);
-        let body: serde_json::Value = res.json().await.unwrap();
-        assert!(body["error"].as_str().unwrap().contains("404"), "{body}");
+        let body = res.text().await.unwrap();
+        assert!(body.contains("GitHub did not create the app") && body.contains("404"), "{body}");
         assert!(!creds_path.exists());
         assert!(app.app.github.app().is_none());
         app.stop().await;

@@ -1,13 +1,17 @@
 //! hubsync's integration tests: one binary, one module per capability.
 mod support;
 
+mod access_first_run;
+mod access_tokens;
 mod api_projects;
 mod browser;
+mod browser_pages;
 mod changes_feed;
 mod changes_order;
 mod changes_skipped;
 mod changes_snapshots;
 mod changes_synced;
+mod consumer_script;
 mod foundation;
 mod github_client;
 mod github_data;
@@ -15,13 +19,19 @@ mod github_fake;
 mod github_setup;
 mod healing_installations;
 mod healing_redelivery;
+mod metrics;
 mod migrations;
+mod openapi;
+mod outbox_delivery;
+mod outbox_webhooks;
 mod pages;
+mod pages_runs;
 mod replicas;
 mod security;
 mod signin;
 mod sse;
 mod sse_burst;
+mod sync_compare;
 mod sync_flow;
 mod sync_history;
 mod sync_lifecycle;

@@ -178,3 +178,42 @@ fn note(text: String) -> progress::ProgressEvent {
         branches: vec![text],
     })
 }
+
+db_test! {
+    async fn a_subscriber_that_falls_behind_the_hubs_buffer_gets_every_event_in_order(db) {
+        // A buffer of 16: the tailer hands on a page of hundreds of rows at once, so every
+        // subscriber falls behind it and catches up from the table.
+        let config = test_config(&db, &[("HUBSYNC_ADMIN_TOKEN", TOKEN), ("HUBSYNC_SSE_BUFFER", "16")]);
+        let app = spawn_app_with(config).await;
+        let projects = seed::projects(&app.app.db, 5).await;
+        let mut all = open(&app, "/api/v1/events", None).await;
+        let snap = all.next(WAIT).await.unwrap();
+        assert_eq!(snap.event, "snapshot");
+        let one = projects[2];
+        let mut single = open(&app, &format!("/projects/{one}/events"), None).await;
+        assert_eq!(single.next(WAIT).await.unwrap().event, "snapshot");
+
+        let conn = writer_db(&db).await;
+        for t in 0..3 {
+            let txn = conn.begin().await.unwrap();
+            for k in 0..200 {
+                let p = projects[(t * 200 + k) % projects.len()];
+                progress::record(&txn, p, &note(format!("t={t} k={k}"))).await.unwrap();
+            }
+            txn.commit().await.unwrap();
+        }
+        let stored: Vec<sync_events::Model> = sync_events::Entity::find()
+            .filter(sync_events::Column::Id.gt(snap.id()))
+            .order_by_asc(sync_events::Column::Id)
+            .all(&conn)
+            .await
+            .unwrap();
+        assert_eq!(stored.len(), 600);
+        let expected: Vec<i64> = stored.iter().map(|e| e.id).collect();
+        assert_eq!(read_ids(&mut all, 600).await, expected, "every event once, in order");
+        assert!(all.next(Duration::from_millis(300)).await.is_none(), "nothing after them");
+        let mine: Vec<i64> = stored.iter().filter(|e| e.project_id == one).map(|e| e.id).collect();
+        assert_eq!(read_ids(&mut single, mine.len()).await, mine, "the project's events, in order");
+        app.stop().await;
+    }
+}

@@ -67,7 +67,8 @@ db_test! {
             fake.requests(route::TARBALL), fake.requests(route::BLOB), fake.requests(route::REPO_BY_ID)
         );
 
-        // A push touching 3 files: one branch lookup, one tree, three blobs, nothing else.
+        // A push touching 3 files: one branch lookup, one compare, the listings of the changed
+        // files' directories (root, src, src/mod01, assets), three blobs, nothing else.
         fake.reset_counts();
         repo.write("src/mod01/file00001.txt", "changed\n");
         repo.write("src/new.txt", "new\n");
@@ -80,14 +81,15 @@ db_test! {
         let sel = synced::wait_synced(&app.app.db, repo.id, "main", &push.after, WAIT).await;
         let incremental = t.elapsed();
         assert_manifest_matches(&app.app.db, sel.id, &repo, "main", MAX).await;
-        assert_eq!(fake.requests(route::TREE), 1);
+        assert_eq!(fake.requests(route::COMPARE), 1);
+        assert_eq!((fake.requests(route::TREE), fake.recursive_tree_requests()), (4, 0));
         assert_eq!(fake.requests(route::BLOB), 3);
         assert_eq!(fake.requests(route::BRANCH), 1);
-        assert_eq!(fake.requests(route::TARBALL) + fake.requests(route::REPO) + fake.requests(route::COMPARE), 0);
+        assert_eq!(fake.requests(route::TARBALL) + fake.requests(route::REPO), 0);
         let run = runs_of(&app.app.db, sel.id).await.into_iter().max_by_key(|r| r.id).unwrap();
         assert_eq!((run.status.as_str(), run.trigger.as_str()), ("succeeded", "push"));
         assert_eq!((run.files_total, run.files_changed, run.files_fetched), (2001, 4, 3));
-        assert_eq!(run.api_requests, 5, "branch + tree + 3 blobs");
+        assert_eq!(run.api_requests, 9, "branch + compare + 4 listings + 3 blobs");
         eprintln!("push of 3 files on {}: {:?}, run {run:?}", db.engine, incremental);
     }
 }

@@ -83,6 +83,15 @@ impl ChildApp {
         let log =
             std::env::temp_dir().join(format!("hubsync-bench-{}-{port}.log", std::process::id()));
         let mut cmd = hubsync_bin();
+        // Another build (say, of the commit before a change) to compare with in the same run.
+        if let Ok(bin) = std::env::var("BENCH_HUBSYNC_BIN") {
+            let mut other = std::process::Command::new(bin);
+            other.env_clear().envs(
+                std::env::vars()
+                    .filter(|(k, _)| !k.starts_with("HUBSYNC_") && !k.starts_with("GITHUB_")),
+            );
+            cmd = other;
+        }
         cmd.arg("serve")
             .env("DATABASE_URL", &db.url)
             .env("HUBSYNC_BIND", format!("127.0.0.1:{port}"))

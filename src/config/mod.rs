@@ -4,6 +4,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use url::Url;
 
+mod outbox;
 mod proxies;
 #[cfg(test)]
 mod tests;
@@ -15,13 +16,14 @@ pub use proxies::{canonical_ip, TrustedProxies};
 // `config::X` keeps naming every setting in one place.
 pub use crate::{
     github::{AppCredentials, GithubConfig},
+    outbox::OutboxSettings,
     store::DatabaseUrl,
     sync::SyncSettings,
     webhook::WebhookConfig,
 };
 use vars::{
-    admin_token, app_credentials, default_credentials_path, http_limits, number, number_var,
-    redelivery_interval, sync_settings, url_var, webhook_secrets,
+    admin_token, app_credentials, default_credentials_path, http_limits, long_token, number,
+    number_var, redelivery_interval, sync_settings, url_var, webhook_secrets,
 };
 
 use crate::{github::credentials::StoredCredentials, secret::Secret};
@@ -89,6 +91,16 @@ impl Default for HttpLimits {
     }
 }
 
+/// `GET /metrics`: on the main listener behind a bearer token, and/or unauthenticated on a
+/// listener of its own (for a network only the monitoring system reaches).
+#[derive(Debug, Clone, Default)]
+pub struct MetricsConfig {
+    /// `HUBSYNC_METRICS_TOKEN`; unset, the main listener answers 404 at /metrics.
+    pub token: Option<Secret>,
+    /// `HUBSYNC_METRICS_BIND`: a second listener serving /metrics alone, without a token.
+    pub bind: Option<SocketAddr>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind: SocketAddr,
@@ -97,6 +109,7 @@ pub struct Config {
     pub webhook: WebhookConfig,
     pub http: HttpLimits,
     pub admin_token: Option<Secret>,
+    pub metrics: MetricsConfig,
     pub log_format: LogFormat,
     /// Where users and GitHub reach this instance (manifest URLs, webhook URL); None means
     /// `http://` + the bound address.
@@ -106,10 +119,16 @@ pub struct Config {
     pub sync: SyncSettings,
     /// How often an idle event stream gets a keep-alive comment (`HUBSYNC_SSE_KEEPALIVE_SECS`).
     pub sse_keep_alive: Duration,
+    /// Progress events the hub keeps for subscribers that have not taken them yet
+    /// (`HUBSYNC_SSE_BUFFER`): a burst of thousands goes out from memory (pointers; the events
+    /// are shared by every subscriber); one that falls further behind catches up from the table.
+    pub sse_buffer: usize,
     /// How long progress events are kept for replay (`HUBSYNC_EVENT_RETENTION_DAYS`).
     pub event_retention: Duration,
     /// How long the change feed keeps its rows (`HUBSYNC_CHANGES_RETENTION_DAYS`).
     pub changes_retention: Duration,
+    /// Outgoing webhooks (`HUBSYNC_OUTBOX_*`).
+    pub outbox: OutboxSettings,
     /// Set only by the `--allow-data-loss` flag, never from the environment: a variable left in
     /// a deployment would silently consent to every future destructive migration.
     pub allow_data_loss: bool,
@@ -209,6 +228,10 @@ impl Config {
             concurrency,
             client_id: var("GITHUB_CLIENT_ID"),
             client_secret: var("GITHUB_CLIENT_SECRET").map(Secret::new),
+            app_page: stored
+                .as_ref()
+                .filter(|s| !env_has_app && !s.html_url.is_empty())
+                .map(|s| s.html_url.clone()),
         };
         let public_url = match var("HUBSYNC_PUBLIC_URL") {
             Some(_) => Some(url_var(&var, "HUBSYNC_PUBLIC_URL", "")?),
@@ -257,6 +280,18 @@ impl Config {
             webhook,
             http,
             admin_token: admin_token(&var)?,
+            metrics: MetricsConfig {
+                token: long_token(&var, "HUBSYNC_METRICS_TOKEN")?,
+                bind: match var("HUBSYNC_METRICS_BIND") {
+                    None => None,
+                    Some(b) => Some(b.trim().parse().map_err(|_| {
+                        invalid(
+                            "HUBSYNC_METRICS_BIND",
+                            format!("{b:?} is not an address like 127.0.0.1:9100"),
+                        )
+                    })?),
+                },
+            },
             log_format,
             public_url,
             credentials_path,
@@ -268,6 +303,13 @@ impl Config {
                 |s: &f64| s.is_finite() && *s >= 0.1,
                 "a number of seconds (at least 0.1)",
             )?),
+            sse_buffer: number(
+                &var,
+                "HUBSYNC_SSE_BUFFER",
+                16_384,
+                |n: &usize| (16..=1 << 20).contains(n),
+                "a number of events from 16 to 1048576",
+            )?,
             event_retention: Duration::from_secs_f64(
                 number(
                     &var,
@@ -286,6 +328,7 @@ impl Config {
                     "a positive number of days (at most 36500)",
                 )? * 86_400.0,
             ),
+            outbox: outbox::outbox_settings(&var)?,
             allow_data_loss: false,
         })
     }

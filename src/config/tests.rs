@@ -222,3 +222,23 @@ fn credentials_default_next_to_the_sqlite_database() {
     assert_eq!(c.github.concurrency, 8);
     assert!(load(&[("HUBSYNC_GITHUB_CONCURRENCY", "0")]).is_err());
 }
+
+#[test]
+fn metrics_token_and_bind() {
+    let err = load(&[("HUBSYNC_METRICS_TOKEN", "hunter2hunter2")]).unwrap_err();
+    assert_eq!(err.var, "HUBSYNC_METRICS_TOKEN");
+    assert!(!err.to_string().contains("hunter2"));
+    let err = load(&[("HUBSYNC_METRICS_BIND", "port 9100")]).unwrap_err();
+    assert_eq!(err.var, "HUBSYNC_METRICS_BIND");
+    let ok = load(&[
+        ("HUBSYNC_METRICS_TOKEN", &"m".repeat(32)),
+        ("HUBSYNC_METRICS_BIND", "127.0.0.1:9100"),
+    ])
+    .unwrap();
+    assert!(ok.metrics.token.is_some());
+    assert_eq!(ok.metrics.bind, Some("127.0.0.1:9100".parse().unwrap()));
+    assert!(
+        !format!("{ok:?}").contains("mmmm"),
+        "the token never prints"
+    );
+}

@@ -40,12 +40,19 @@ pub(super) fn webhook_secrets(
 pub(super) fn admin_token(
     var: &impl Fn(&str) -> Option<String>,
 ) -> Result<Option<Secret>, ConfigError> {
-    const NAME: &str = "HUBSYNC_ADMIN_TOKEN";
-    var(NAME)
+    long_token(var, "HUBSYNC_ADMIN_TOKEN")
+}
+
+/// A bearer token variable (`HUBSYNC_ADMIN_TOKEN`, `HUBSYNC_METRICS_TOKEN`): set, it must be long.
+pub(super) fn long_token(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<Secret>, ConfigError> {
+    var(name)
         .map(|raw| {
             secret::admin_token(raw.trim()).map_err(|e| {
                 invalid(
-                    NAME,
+                    name,
                     format!(
                         "is {} characters long; at least {} are needed (e.g. `openssl rand -hex 32`)",
                         e.len, e.min
@@ -148,6 +155,16 @@ pub(super) fn sync_settings(
         )?,
         reconcile_interval,
         auto_select,
+        compare: match var("HUBSYNC_SYNC_COMPARE").as_deref().map(str::trim) {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(other) => {
+                return Err(invalid(
+                    "HUBSYNC_SYNC_COMPARE",
+                    format!("{other:?} is not on or off"),
+                ))
+            }
+        },
         ..d
     })
 }

@@ -278,30 +278,61 @@ impl InstallationClient {
             "diverged" => CompareStatus::Diverged,
             other => return Err(decode(format!("unknown compare status {other:?}"))),
         };
-        let files = raw
-            .files
-            .into_iter()
-            .map(|f| {
-                Ok(ChangedFile {
-                    path: f.filename,
-                    sha: match (f.status.as_str(), f.sha) {
-                        ("removed", _) | (_, None) => None,
-                        (_, Some(s)) => Some(Sha::parse(&s).map_err(|e| decode(e.to_string()))?),
-                    },
-                    status: f.status,
-                    previous_path: f.previous_filename,
-                })
-            })
-            .collect::<Result<Vec<_>, GithubError>>()?;
+        let listed = raw.files.len();
+        let mut files = Vec::with_capacity(listed);
+        let mut unreadable_files = 0;
+        for f in raw.files {
+            let Some(status) = FileStatus::parse(&f.status) else {
+                unreadable_files += 1;
+                continue;
+            };
+            let sha = match (status, f.sha.as_deref()) {
+                (FileStatus::Removed, _) => None,
+                (_, Some(s)) => Some(Sha::parse(s).map_err(|e| decode(e.to_string()))?),
+                (_, None) => {
+                    unreadable_files += 1;
+                    continue;
+                }
+            };
+            files.push(ChangedFile {
+                path: f.filename,
+                status,
+                previous_path: f.previous_filename,
+                sha,
+            });
+        }
         Ok(Comparison {
             status,
             ahead_by: raw.ahead_by,
             behind_by: raw.behind_by,
             merge_base: Sha::parse(&raw.merge_base_commit.sha)
                 .map_err(|e| decode(e.to_string()))?,
-            files_may_be_truncated: files.len() >= 300,
+            files_may_be_truncated: listed >= 300,
+            unreadable_files,
             files,
         })
+    }
+
+    /// One directory's entries (not recursive), paths prefixed with `prefix`; None when GitHub
+    /// truncates the listing.
+    pub async fn tree_listing(
+        &self,
+        repo: &RepoName,
+        tree: &Sha,
+        prefix: &str,
+    ) -> Result<Option<Vec<TreeEntry>>, GithubError> {
+        const ROUTE: &str = "GET /repos/{owner}/{repo}/git/trees/{tree_sha}";
+        let raw: RawTree = self
+            .get_json(ROUTE, &format!("/repos/{repo}/git/trees/{tree}"))
+            .await?;
+        if raw.truncated {
+            return Ok(None);
+        }
+        raw.tree
+            .into_iter()
+            .map(|e| e.parse(ROUTE, prefix))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
     }
 }
 

@@ -82,6 +82,15 @@ impl GithubApp {
         super::InstallationClient::new(self.clone(), installation_id, RequestCounter::new())
     }
 
+    /// How much longer this installation's calls wait for its spent quota to reset (this
+    /// process's view; the status page shows it).
+    pub(crate) fn paused_for(&self, installation: i64) -> Duration {
+        let gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+        gates
+            .get(&installation)
+            .map_or(Duration::ZERO, |g| g.paused_for())
+    }
+
     pub(crate) fn gate(&self, installation: i64) -> Arc<Gate> {
         let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
         gates

@@ -144,6 +144,23 @@ impl GithubApp {
         })
     }
 
+    /// One installation of the app (`GET /app/installations/{installation_id}`); None when
+    /// GitHub knows no such installation of this app.
+    pub async fn get_installation(
+        &self,
+        installation_id: i64,
+    ) -> Result<Option<AppInstallation>, GithubError> {
+        const ROUTE: &str = "GET /app/installations/{installation_id}";
+        let url = self
+            .http
+            .url(&format!("/app/installations/{installation_id}"))?;
+        match self.app_request(Method::GET, ROUTE, url, None).await {
+            Ok(answer) => decode(ROUTE, &answer).map(Some),
+            Err(GithubError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Asks GitHub to send a delivery again (202: queued; it arrives with the same GUID).
     pub async fn redeliver(&self, delivery_id: i64) -> Result<(), GithubError> {
         const ROUTE: &str = "POST /app/hook/deliveries/{delivery_id}/attempts";

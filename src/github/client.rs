@@ -23,7 +23,7 @@ use super::{
     retry::{classify, quota_spent, RetryPolicy, Verdict},
     GithubApp, GithubError,
 };
-use crate::secret::Secret;
+use crate::{metrics::Metrics, secret::Secret};
 
 #[derive(Debug, Clone)]
 pub struct GithubOptions {
@@ -33,15 +33,18 @@ pub struct GithubOptions {
     pub retry: RetryPolicy,
     /// Per attempt: until the headers (streams) or the whole body (everything else).
     pub request_timeout: Duration,
+    /// Counts every request by route and status, and the rate limit GitHub reports.
+    pub metrics: Metrics,
 }
 
 impl GithubOptions {
-    pub(crate) fn from_config(github: &GithubConfig) -> Self {
+    pub(crate) fn from_config(github: &GithubConfig, metrics: &Metrics) -> Self {
         Self {
             api_url: github.api_url.clone(),
             concurrency: github.concurrency,
             retry: RetryPolicy::default(),
             request_timeout: Duration::from_secs(60),
+            metrics: metrics.clone(),
         }
     }
 }
@@ -109,6 +112,7 @@ pub struct GithubHttp {
     api_url: Url,
     retry: RetryPolicy,
     timeout: Duration,
+    metrics: Metrics,
 }
 
 impl std::fmt::Debug for GithubHttp {
@@ -133,6 +137,7 @@ impl GithubHttp {
             api_url: options.api_url.clone(),
             retry: options.retry.clone(),
             timeout: options.request_timeout,
+            metrics: options.metrics.clone(),
         })
     }
 
@@ -205,6 +210,7 @@ impl GithubHttp {
             }
             let sent = self.send_once(req, token.as_ref(), mode).await;
             drop(permit);
+            self.count(&cred, route, &sent);
             let answer = match sent {
                 Ok(a) => a,
                 Err(reason) => {
@@ -273,6 +279,24 @@ impl GithubHttp {
                 Verdict::Final => return Err(status_error(route, answer)),
             };
             tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// The one place every request to GitHub is counted.
+    fn count(&self, cred: &Credential<'_>, route: &'static str, sent: &Result<Answer, String>) {
+        let answer = sent.as_ref().ok();
+        self.metrics
+            .github_request(route, answer.map(|a| a.status.as_u16()));
+        let remaining = answer
+            .and_then(|a| a.headers.get("x-ratelimit-remaining"))
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<i64>().ok());
+        match (cred, remaining) {
+            (Credential::Installation { id, .. }, Some(r)) => {
+                self.metrics.rate_limit_remaining(Some(*id), r)
+            }
+            (Credential::App(_), Some(r)) => self.metrics.rate_limit_remaining(None, r),
+            _ => {}
         }
     }
 
@@ -349,6 +373,7 @@ mod tests {
             concurrency: 8,
             retry: RetryPolicy::default(),
             request_timeout: Duration::from_secs(5),
+            metrics: Metrics::default(),
         };
         let http = GithubHttp::new(&options).unwrap();
         let url = http.url("/repos/o/r/git/trees/abc?recursive=1").unwrap();

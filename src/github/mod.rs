@@ -24,8 +24,8 @@ pub use client::{GithubHttp, GithubOptions, RequestCounter};
 pub use error::GithubError;
 pub use settings::{AppCredentials, GithubConfig};
 pub use types::{
-    BranchHead, BranchRef, ChangedFile, CompareStatus, Comparison, EntryKind, RepoName, Repository,
-    TreeEntry,
+    BranchHead, BranchRef, ChangedFile, CompareStatus, Comparison, EntryKind, FileStatus, RepoName,
+    Repository, TreeEntry,
 };
 
 use crate::secret::WebhookSecret;
@@ -42,6 +42,9 @@ struct Live {
     webhook_secrets: Vec<WebhookSecret>,
     /// The app's OAuth client, for Sign in with GitHub.
     oauth: Option<oauth::OAuthClient>,
+    /// The app's page on GitHub (`https://github.com/apps/SLUG`), when known: for the link
+    /// that installs it.
+    app_page: Option<String>,
 }
 
 impl GithubSlot {
@@ -50,6 +53,7 @@ impl GithubSlot {
             app,
             webhook_secrets,
             oauth: None,
+            app_page: None,
         })))
     }
 
@@ -77,6 +81,19 @@ impl GithubSlot {
             .unwrap_or_else(|p| p.into_inner())
             .webhook_secrets
             .clone()
+    }
+
+    pub fn app_page(&self) -> Option<String> {
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .app_page
+            .clone()
+    }
+
+    pub fn set_app_page(&self, url: String) {
+        let url = Some(url).filter(|u| u.starts_with("https://") || u.starts_with("http://"));
+        self.0.write().unwrap_or_else(|p| p.into_inner()).app_page = url;
     }
 
     pub fn set(&self, app: Arc<GithubApp>, webhook_secrets: Vec<WebhookSecret>) {

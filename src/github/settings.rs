@@ -23,4 +23,6 @@ pub struct GithubConfig {
     /// The app's OAuth client, from the manifest flow (not needed for syncing).
     pub client_id: Option<String>,
     pub client_secret: Option<Secret>,
+    /// The app's page on GitHub, from the credentials file (for the install link).
+    pub app_page: Option<String>,
 }

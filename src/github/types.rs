@@ -107,13 +107,52 @@ pub enum CompareStatus {
     Diverged,
 }
 
+/// A file's `status` in a comparison, as GitHub documents it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FileStatus {
+    Added,
+    Removed,
+    Modified,
+    Renamed,
+    Copied,
+    /// The entry's type changed (a file became a symlink, say).
+    Changed,
+    Unchanged,
+}
+
+impl FileStatus {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "added" => Self::Added,
+            "removed" => Self::Removed,
+            "modified" => Self::Modified,
+            "renamed" => Self::Renamed,
+            "copied" => Self::Copied,
+            "changed" => Self::Changed,
+            "unchanged" => Self::Unchanged,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Added => "added",
+            Self::Removed => "removed",
+            Self::Modified => "modified",
+            Self::Renamed => "renamed",
+            Self::Copied => "copied",
+            Self::Changed => "changed",
+            Self::Unchanged => "unchanged",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangedFile {
     pub path: String,
-    /// `added`, `removed`, `modified`, `renamed`, `copied`, `changed`, `unchanged`.
-    pub status: String,
+    pub status: FileStatus,
     pub previous_path: Option<String>,
-    /// The blob after the change (None for removed files).
+    /// The blob after the change (None for removed files, or when GitHub gave none).
     pub sha: Option<Sha>,
 }
 
@@ -125,6 +164,9 @@ pub struct Comparison {
     pub merge_base: Sha,
     /// GitHub lists at most 300 files; when this is true the list may be incomplete.
     pub files_may_be_truncated: bool,
+    /// Listed files without a sha where one was due, or with a status GitHub does not document:
+    /// left out of `files`, so a caller that needs every file must not trust the list.
+    pub unreadable_files: usize,
     pub files: Vec<ChangedFile>,
 }
 

@@ -60,6 +60,46 @@ pub async fn pass(h: &Healing, app: &Arc<GithubApp>) -> Result<Option<Finished>,
     .await
 }
 
+/// One installation, now: the app's setup URL brought its installer back, and the page should
+/// show its repositories without waiting for the webhook or the next pass. An id GitHub does not
+/// know as an installation of this app changes nothing (the setup URL's id can be forged).
+pub async fn reconcile_one(
+    h: &Healing,
+    app: &Arc<GithubApp>,
+    installation_id: i64,
+) -> Result<usize, HealError> {
+    let Some(inst) = app.get_installation(installation_id).await? else {
+        tracing::info!(
+            installation = installation_id,
+            "the setup URL named an installation GitHub does not know"
+        );
+        return Ok(0);
+    };
+    let stored = installations::Entity::find_by_id(inst.id)
+        .one(&h.db)
+        .await?;
+    let known = stored.filter(|k| k.deleted_at.is_none());
+    if inst.suspended_at.is_some() {
+        return Ok(0);
+    }
+    let repos = app.installation(inst.id).list_repositories().await?;
+    let facts = webhook_installation(&inst);
+    let Some(_) = known else {
+        let summaries = repos.iter().map(summary).collect();
+        let mut events = vec![installation_event(
+            InstallationAction::Created,
+            facts,
+            Some(summaries),
+        )];
+        events.extend(repos.iter().map(|r| edited(inst.id, r)));
+        apply(h, events).await?;
+        return Ok(repos.len());
+    };
+    let (events, changes) = repository_changes(h, inst.id, facts, &repos).await?;
+    apply(h, events).await?;
+    Ok(changes)
+}
+
 /// Returns the changes applied and the installations whose repositories could not be listed.
 async fn reconcile(h: &Healing, app: &Arc<GithubApp>) -> Result<(usize, usize), HealError> {
     // The whole list first: an installation is only taken as deleted from a complete one.

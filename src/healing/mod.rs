@@ -43,6 +43,25 @@ pub enum HealError {
     Handle(#[from] crate::webhook::handle::HandleError),
 }
 
+/// Installations a handler asked to be looked at now (the app's setup URL, after an install).
+/// Bounded: past `REQUESTS` waiting, further asks are dropped (the scheduled pass still comes).
+#[derive(Clone)]
+pub struct InstallRequests(tokio::sync::mpsc::Sender<i64>);
+
+const REQUESTS: usize = 8;
+
+impl InstallRequests {
+    pub fn new() -> (Self, tokio::sync::mpsc::Receiver<i64>) {
+        let (tx, rx) = tokio::sync::mpsc::channel(REQUESTS);
+        (Self(tx), rx)
+    }
+
+    /// False when too many asks are waiting already.
+    pub fn request(&self, installation_id: i64) -> bool {
+        self.0.try_send(installation_id).is_ok()
+    }
+}
+
 /// What the passes share.
 #[derive(Clone)]
 pub struct Healing {
@@ -110,17 +129,17 @@ pub(crate) fn pause_for(e: &GithubError) -> Option<chrono::DateTime<Utc>> {
 }
 
 /// Until shutdown: each pass at start-up, then every `every` (zero: that pass is off).
+/// Installations asked for through `InstallRequests` are reconciled as they come, whatever the
+/// schedule.
 pub async fn run(
     h: Healing,
     redelivery_every: Duration,
     reconcile_every: Duration,
+    mut asked: tokio::sync::mpsc::Receiver<i64>,
     shutdown: CancellationToken,
 ) {
     let mut next_redelivery = (!redelivery_every.is_zero()).then(Instant::now);
     let mut next_reconcile = (!reconcile_every.is_zero()).then(Instant::now);
-    if next_redelivery.is_none() && next_reconcile.is_none() {
-        return;
-    }
     loop {
         let mut wake = Instant::now() + RECHECK;
         if let Some(app) = h.github.app() {
@@ -140,7 +159,24 @@ pub async fn run(
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep_until(wake) => {}
+            Some(id) = asked.recv() => reconcile_asked(&h, id).await,
         }
+    }
+}
+
+async fn reconcile_asked(h: &Healing, installation_id: i64) {
+    let Some(app) = h.github.app() else { return };
+    match installations::reconcile_one(h, &app, installation_id).await {
+        Ok(n) => tracing::info!(
+            installation = installation_id,
+            changes = n,
+            "installation looked at on its installer's return"
+        ),
+        Err(e) => tracing::warn!(
+            installation = installation_id,
+            error = %e,
+            "looking at the installation failed (the scheduled pass will try again)"
+        ),
     }
 }
 

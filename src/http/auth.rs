@@ -1,9 +1,12 @@
-//! Who may use the pages and the API: whoever holds `HUBSYNC_ADMIN_TOKEN`, presented as a bearer
-//! token (API) or exchanged at /login for a session cookie (pages and API alike).
+//! Who is calling: `Caller`, the one type every handler asks for. An admin holds
+//! `HUBSYNC_ADMIN_TOKEN` (as a bearer token, or exchanged at /login for a session cookie) or
+//! opened the first run's one-time setup link; an API token (`hs_...`, minted by an admin) is
+//! limited to its scope and, optionally, one project.
 //!
-//! Sessions live in the database (store::sessions), so logging out, or starting with another
-//! token, ends them on every replica. A cookie-authenticated request that changes something must
-//! come from hubsync's own pages (same origin) and, for forms, carry the form's CSRF token.
+//! Sessions and API tokens live in the database (store::sessions, store::tokens) and are looked
+//! up on every request, so logging out, revoking a token, or starting with another admin token
+//! takes effect on every replica at once. A cookie-authenticated request that changes something
+//! must come from hubsync's own pages (same origin) and, for forms, carry the form's CSRF token.
 //! Wrong tokens are counted per client address and throttled (throttle.rs).
 use std::net::IpAddr;
 
@@ -17,20 +20,124 @@ use futures_util::future::LocalBoxFuture;
 use sha2::{Digest, Sha256};
 
 use super::{client, throttle::Throttle, ApiError, AppState};
-use crate::{secret::Secret, store::sessions};
+use crate::{
+    secret::Secret,
+    store::{
+        sessions,
+        tokens::{self, TokenScope},
+    },
+};
 
 pub(crate) const SESSION_COOKIE: &str = "hubsync_session";
 pub(crate) const SESSION_DAYS: i64 = 7;
 /// Where a script sends its CSRF token (forms send the `csrf` field).
 pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
 
-/// Proof that the request carries the admin token or a valid session.
+/// Who is calling, as every handler sees it.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// The break-glass admin: the admin token, a session opened with it, or the first admin's
+    /// setup-link session. May do everything.
+    Admin(Admin),
+    /// An API token: its scope, and the one project it may see (None: all).
+    Token(TokenCaller),
+    /// A user signed in with GitHub: sees the projects of the repositories GitHub lets them
+    /// reach, and changes those whose installation account they administer (see visibility.rs).
+    User(UserViewer),
+}
+
+/// Proof that the request carries the admin token or an admin session.
+#[derive(Debug, Clone)]
 pub struct Admin {
-    /// The session cookie's value when the caller came through /login (for CSRF tokens).
+    /// The session cookie's value when the caller came through a browser session (for CSRF).
     pub session: Option<String>,
 }
 
-impl FromRequest for Admin {
+/// A GitHub user's session, their access re-checked when stale.
+#[derive(Debug, Clone)]
+pub struct UserViewer {
+    /// The session cookie's value (for CSRF tokens).
+    pub session: String,
+    pub user_id: i64,
+    pub login: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenCaller {
+    pub id: i64,
+    pub scope: TokenScope,
+    pub project_id: Option<i64>,
+}
+
+impl Caller {
+    /// May this caller see project `id`, as far as a token's limit goes? Others' projects answer
+    /// 404, as if they did not exist. A user's per-repository visibility needs the database:
+    /// `Caller::project` and `Caller::visible` check both.
+    pub fn sees(&self, project_id: i64) -> bool {
+        match self {
+            Caller::Admin(_) | Caller::User(_) => true,
+            Caller::Token(t) => t.project_id.is_none_or(|p| p == project_id),
+        }
+    }
+
+    /// The one project a limited caller may see; None: every project.
+    pub fn only_project(&self) -> Option<i64> {
+        match self {
+            Caller::Admin(_) | Caller::User(_) => None,
+            Caller::Token(t) => t.project_id,
+        }
+    }
+
+    /// A list's project filter, narrowed to what this caller may see: asking for another
+    /// project is a 404.
+    pub fn narrow(&self, asked: Option<i64>) -> Result<Option<i64>, ApiError> {
+        match (self.only_project(), asked) {
+            (None, asked) => Ok(asked),
+            (Some(own), Some(asked)) if asked != own => Err(no_project(asked)),
+            (Some(own), _) => Ok(Some(own)),
+        }
+    }
+
+    /// Changing selections and starting syncs: admins and `write` tokens. A user's right depends
+    /// on the project (their role): `Caller::writable_project` checks it.
+    pub fn require_write(&self) -> Result<(), ApiError> {
+        match self {
+            Caller::Token(t) if t.scope == TokenScope::Read => Err(read_only()),
+            _ => Ok(()),
+        }
+    }
+
+    /// What only an admin may do (minting and revoking tokens...).
+    pub fn require_admin(&self) -> Result<&Admin, ApiError> {
+        match self {
+            Caller::Admin(a) => Ok(a),
+            Caller::Token(_) => Err(ApiError::Forbidden(
+                "API tokens cannot do this: it needs an admin (the admin token or an admin session)"
+                    .into(),
+            )),
+            Caller::User(_) => Err(ApiError::Forbidden(
+                "a user signed in with GitHub cannot do this: it needs an admin (the admin token \
+                 or an admin session)"
+                    .into(),
+            )),
+        }
+    }
+}
+
+/// The 404 of a project that does not exist, or that the caller may not see: the same answer.
+pub(crate) fn no_project(id: i64) -> ApiError {
+    ApiError::NotFound(format!("no project with id {id}"))
+}
+
+fn read_only() -> ApiError {
+    ApiError::Forbidden(
+        "this API token's scope is read: it can read (GET) but not change selections or start \
+         syncs; create a token with scope write for that"
+            .into(),
+    )
+}
+
+impl FromRequest for Caller {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
@@ -40,15 +147,19 @@ impl FromRequest for Admin {
     }
 }
 
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { check(&req).await?.require_admin().cloned() })
+    }
+}
+
 pub(crate) fn state(req: &HttpRequest) -> Result<&web::Data<AppState>, ApiError> {
     req.app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::Internal("no app state".into()))
-}
-
-fn admin_token(state: &AppState) -> Result<&Secret, ApiError> {
-    state.config.admin_token.as_ref().ok_or_else(|| {
-        ApiError::Unauthorized("access is closed: HUBSYNC_ADMIN_TOKEN is not set".into())
-    })
 }
 
 /// Names the admin token a session was opened with, without revealing it: sessions of another
@@ -69,7 +180,8 @@ fn client_addr(req: &HttpRequest, state: &AppState) -> Option<IpAddr> {
 }
 
 /// 429 while this client has guessed too often.
-fn not_throttled(req: &HttpRequest, addr: Option<IpAddr>) -> Result<(), ApiError> {
+pub(crate) fn not_throttled(req: &HttpRequest) -> Result<(), ApiError> {
+    let addr = state(req).ok().and_then(|s| client_addr(req, s));
     match throttle(req).and_then(|t| t.wait(addr)) {
         None => Ok(()),
         Some(wait) => Err(ApiError::TooManyRequests {
@@ -80,7 +192,8 @@ fn not_throttled(req: &HttpRequest, addr: Option<IpAddr>) -> Result<(), ApiError
 }
 
 /// Counts a wrong token against the client and logs it, never what was presented.
-fn wrong_token(req: &HttpRequest, addr: Option<IpAddr>, what: &'static str) -> ApiError {
+pub(crate) fn wrong_token(req: &HttpRequest, what: &'static str) -> ApiError {
+    let addr = state(req).ok().and_then(|s| client_addr(req, s));
     if let Some(t) = throttle(req) {
         t.failed(addr);
     }
@@ -89,19 +202,23 @@ fn wrong_token(req: &HttpRequest, addr: Option<IpAddr>, what: &'static str) -> A
     ApiError::Unauthorized("invalid token".into())
 }
 
-async fn check(req: &HttpRequest) -> Result<Admin, ApiError> {
+async fn check(req: &HttpRequest) -> Result<Caller, ApiError> {
     let state = state(req)?;
-    let token = admin_token(state)?;
+    let admin_token = state.config.admin_token.as_ref();
     if let Some(cookie) = req.cookie(SESSION_COOKIE) {
         let value = cookie.value();
-        if sessions::find(&state.db, value, &token_id(token))
+        let token_id = admin_token.map(token_id);
+        if sessions::find(&state.db, value, token_id.as_deref())
             .await?
             .is_some()
         {
             same_origin(req, state, value)?;
-            return Ok(Admin {
+            return Ok(Caller::Admin(Admin {
                 session: Some(value.to_owned()),
-            });
+            }));
+        }
+        if let Some(user) = super::visibility::user(req, state, value).await? {
+            return Ok(Caller::User(user));
         }
     }
     let presented = req
@@ -109,33 +226,80 @@ async fn check(req: &HttpRequest) -> Result<Admin, ApiError> {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
         .ok_or_else(|| {
             ApiError::Unauthorized("log in, or send Authorization: Bearer <token>".into())
         })?;
-    let addr = client_addr(req, state);
-    not_throttled(req, addr)?;
-    if same_secret(presented.trim(), token.expose()) {
-        Ok(Admin { session: None })
-    } else {
-        Err(wrong_token(req, addr, "bearer token"))
+    not_throttled(req)?;
+    if presented.starts_with(tokens::PREFIX) {
+        let caller = api_token(req, state, presented).await?;
+        if caller.scope == TokenScope::Read && !is_read(req.method()) {
+            return Err(read_only());
+        }
+        return Ok(Caller::Token(caller));
     }
+    let Some(admin_token) = admin_token else {
+        return Err(ApiError::Unauthorized(
+            "HUBSYNC_ADMIN_TOKEN is not set, so only API tokens (hs_...) and sessions open \
+             the API"
+                .into(),
+        ));
+    };
+    if same_secret(presented, admin_token.expose()) {
+        Ok(Caller::Admin(Admin { session: None }))
+    } else {
+        Err(wrong_token(req, "bearer token"))
+    }
+}
+
+/// An `hs_...` bearer token: live, or 401 saying why (an expired or revoked token is no guess,
+/// so it is not counted against the client).
+async fn api_token(
+    req: &HttpRequest,
+    state: &AppState,
+    presented: &str,
+) -> Result<TokenCaller, ApiError> {
+    match tokens::find_live(&state.db, presented).await? {
+        Ok(t) => Ok(TokenCaller {
+            id: t.id,
+            scope: t.scope,
+            project_id: t.project_id,
+        }),
+        Err(tokens::Refused::Expired) => {
+            Err(ApiError::Unauthorized("this API token has expired".into()))
+        }
+        Err(tokens::Refused::Revoked) => {
+            Err(ApiError::Unauthorized("this API token was revoked".into()))
+        }
+        Err(tokens::Refused::Unknown) => Err(wrong_token(req, "API token")),
+    }
+}
+
+fn is_read(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD)
 }
 
 /// Checks a token typed at /login; on success opens a session and returns its cookie.
 pub async fn login(req: &HttpRequest, presented: &str) -> Result<Cookie<'static>, ApiError> {
     let state = state(req)?;
-    let token = admin_token(state)?;
-    let addr = client_addr(req, state);
-    not_throttled(req, addr)?;
+    let token = state.config.admin_token.as_ref().ok_or_else(|| {
+        ApiError::Unauthorized(
+            "HUBSYNC_ADMIN_TOKEN is not set: there is no token to log in with".into(),
+        )
+    })?;
+    not_throttled(req)?;
     if !same_secret(presented.trim(), token.expose()) {
-        return Err(wrong_token(req, addr, "login"));
+        return Err(wrong_token(req, "login"));
     }
-    let secret = sessions::open(
-        &state.db,
-        &token_id(token),
-        chrono::Duration::days(SESSION_DAYS),
-    )
-    .await?;
+    open_session(state, sessions::Opener::AdminToken(&token_id(token))).await
+}
+
+/// Opens a session (the first admin's, from the setup link) and returns its cookie.
+pub(crate) async fn open_session(
+    state: &AppState,
+    by: sessions::Opener<'_>,
+) -> Result<Cookie<'static>, ApiError> {
+    let secret = sessions::open(&state.db, by, chrono::Duration::days(SESSION_DAYS)).await?;
     Ok(session_cookie(state, secret.expose().to_owned())
         .max_age(actix_web::cookie::time::Duration::days(SESSION_DAYS))
         .finish())
@@ -155,11 +319,11 @@ pub(crate) fn session_cookie(
         .secure(state.public_url.scheme() == "https")
 }
 
-/// Ends the request's session server-side, whoever holds a copy of the cookie, and returns the
-/// cookie that clears it in this browser.
-pub async fn logout(req: &HttpRequest, admin: &Admin) -> Result<Cookie<'static>, ApiError> {
+/// Ends the request's session (an admin's or a GitHub user's) server-side, whoever holds a copy
+/// of the cookie, and returns the cookie that clears it in this browser.
+pub async fn logout(req: &HttpRequest, session: Option<&str>) -> Result<Cookie<'static>, ApiError> {
     let state = state(req)?;
-    if let Some(session) = &admin.session {
+    if let Some(session) = session {
         sessions::revoke(&state.db, session).await?;
     }
     let mut c = session_cookie(state, String::new()).finish();
@@ -247,9 +411,26 @@ fn is_own_origin(origin: &str, state: &AppState, host: Option<&str>) -> bool {
 
 /// Compares digests, so timing reveals neither the token nor its length.
 pub(crate) fn same_secret(a: &str, b: &str) -> bool {
-    let (da, db) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
-    da.iter()
-        .zip(db.iter())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-        == 0
+    crate::secret::same(a, b)
+}
+
+/// Checks `Authorization: Bearer` against a fixed token other than the admin's (the metrics
+/// token), with the same throttling of wrong guesses.
+pub(crate) fn check_bearer(
+    req: &HttpRequest,
+    expected: &Secret,
+    what: &'static str,
+) -> Result<(), ApiError> {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::Unauthorized("send Authorization: Bearer <token>".into()))?;
+    not_throttled(req)?;
+    if same_secret(presented.trim(), expected.expose()) {
+        Ok(())
+    } else {
+        Err(wrong_token(req, what))
+    }
 }

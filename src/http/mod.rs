@@ -3,9 +3,11 @@ pub mod api;
 pub mod auth;
 pub mod client;
 pub mod error;
+mod event_stream;
 mod health;
 pub mod limits;
-mod pages;
+pub mod metrics;
+pub(crate) mod pages;
 mod request_span;
 pub mod security_headers;
 pub mod server;
@@ -13,7 +15,7 @@ pub mod setup;
 pub mod signin;
 pub mod sse;
 pub mod throttle;
-pub mod viewer;
+pub mod visibility;
 mod webhooks;
 
 use std::sync::Arc;
@@ -34,6 +36,8 @@ pub struct AppState {
     pub hub: crate::progress::Hub,
     /// Wakes sync workers and the hub after a handler queued runs or wrote events.
     pub nudge: crate::sync::Nudge,
+    /// Outgoing webhooks: woken when a handler makes a delivery due.
+    pub outbox: crate::outbox::Outbox,
     /// Cancelled on shutdown, so long-lived responses (event streams) end.
     pub shutdown: tokio_util::sync::CancellationToken,
     /// The GitHub App client and webhook secrets in use. Handlers never call GitHub with it
@@ -42,26 +46,34 @@ pub struct AppState {
     /// Where users and GitHub reach this instance.
     pub public_url: url::Url,
     pub setup_states: setup::SetupStates,
+    /// Asks the self-healing task to look at an installation now (the app's setup URL).
+    pub install_requests: crate::healing::InstallRequests,
     /// Stores webhook deliveries, many per commit, and wakes the processor.
     pub inbox: crate::webhook::inbox::Inbox,
+    /// What /metrics reports; counted where each thing happens.
+    pub metrics: crate::metrics::Metrics,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.app_data(json_config())
         .app_data(query_config())
         .app_data(path_config())
+        .app_data(pages::form_config())
         .service(health::healthz)
         .service(health::readyz)
+        .service(metrics::main_listener)
         .service(sse::project_events)
         .configure(pages::routes)
         .configure(api::routes)
-        .service(setup::setup)
-        .service(setup::callback)
+        .configure(setup::routes)
         .service(webhooks::receive)
         .default_service(web::to(not_found));
 }
 
 async fn not_found(req: HttpRequest) -> HttpResponse {
+    if let Some(page) = pages::not_found(&req) {
+        return page;
+    }
     HttpResponse::NotFound()
         .json(json!({ "error": format!("no route for {} {}", req.method(), req.path()) }))
 }

@@ -1,41 +1,47 @@
 //! Server-Sent Events: a project's progress (or everyone's, for dashboards), live, with replay
 //! from `Last-Event-ID` so a reconnecting client misses nothing and sees nothing twice.
-use std::{collections::HashSet, sync::Arc, time::Duration};
+use std::{
+    collections::{HashSet, VecDeque},
+    sync::Arc,
+    time::Duration,
+};
 
-use actix_web::{get, web, HttpRequest};
-use actix_web_lab::sse::{self, Sse};
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use actix_web_lab::sse;
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{broadcast::error::RecvError, mpsc};
+use tokio::sync::{
+    broadcast::{self, error::RecvError},
+    mpsc,
+};
 
-use super::{api::views::BranchView, viewer::Viewer, ApiError, AppState};
-use crate::{progress, store::projects};
+use super::{api::views::BranchView, auth::Caller, event_stream, ApiError, AppState};
+use crate::{metrics::SubscriberGuard, progress, store::projects};
 
 const RETRY: Duration = Duration::from_secs(3);
-/// Events buffered per client; a client that falls further behind is dropped and, when it
-/// reconnects with `Last-Event-ID`, replayed from the table.
-const CLIENT_BUFFER: usize = 64;
+/// Rows replayed per query. A client that falls behind the hub's buffer (its socket full) is
+/// caught up from the table a page at a time, as a reconnecting one is.
 const REPLAY_PAGE: u64 = 500;
 /// How long a fresh stream waits for the hub to publish what was committed before it opened.
 const SNAPSHOT_WAIT: Duration = Duration::from_secs(1);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct ReplayQuery {
+#[into_params(parameter_in = Query)]
+pub(crate) struct ReplayQuery {
+    /// Resume after this event id (the `Last-Event-ID` header wins).
     last_event_id: Option<String>,
 }
 
 #[get("/projects/{id}/events")]
 async fn project_events(
-    viewer: Viewer,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<i64>,
     req: HttpRequest,
     q: web::Query<ReplayQuery>,
-) -> Result<
-    Sse<impl futures_util::Stream<Item = Result<sse::Event, std::convert::Infallible>>>,
-    ApiError,
-> {
-    let project = viewer.project(&state, *id).await?;
+) -> Result<HttpResponse, ApiError> {
+    let project = super::api::projects::find_for(&state, &caller, *id).await?;
     let after = last_event_id(&req, &q)?;
     Ok(open(
         state.into_inner(),
@@ -45,21 +51,34 @@ async fn project_events(
     ))
 }
 
+/// Every project's progress events (snapshot, queued, started, progress, succeeded, failed...).
 /// Registered inside the /api/v1 scope.
+#[utoipa::path(
+    tag = "events",
+    params(ReplayQuery),
+    responses(
+        (status = 200, description = "Server-Sent Events; each `id:` is the event id",
+         content_type = "text/event-stream", body = super::api::openapi::EventStream),
+        (status = 400, description = "Last-Event-ID is not an event id", body = super::api::openapi::ErrorBody),
+    )
+)]
 #[get("/events")]
 async fn all_events(
-    viewer: Viewer,
+    caller: Caller,
     state: web::Data<AppState>,
     req: HttpRequest,
     q: web::Query<ReplayQuery>,
-) -> Result<
-    Sse<impl futures_util::Stream<Item = Result<sse::Event, std::convert::Infallible>>>,
-    ApiError,
-> {
+) -> Result<HttpResponse, ApiError> {
     let after = last_event_id(&req, &q)?;
-    // A signed-in user's stream carries the projects they could see when it opened.
-    let visible = viewer.visible_ids(&state).await?.map(Arc::new);
-    Ok(open(state.into_inner(), None, visible, after))
+    // A token limited to one project follows that project's events only; a signed-in user's
+    // stream carries the projects they could see when it opened.
+    let visible = caller.visible_ids(&state).await?.map(Arc::new);
+    Ok(open(
+        state.into_inner(),
+        caller.only_project(),
+        visible,
+        after,
+    ))
 }
 
 fn last_event_id(req: &HttpRequest, q: &ReplayQuery) -> Result<Option<i64>, ApiError> {
@@ -79,114 +98,171 @@ fn last_event_id(req: &HttpRequest, q: &ReplayQuery) -> Result<Option<i64>, ApiE
     }
 }
 
-/// Only these projects' events, when set.
-type Visible = Option<Arc<HashSet<i64>>>;
-
+/// A stream of `project`'s events (or everyone's): replayed after `after` when given, else a
+/// snapshot first; then live. It is the response body itself, polled by the connection's task:
+/// no task, channel or rendering of its own per subscriber (see `Source`).
 fn open(
     state: Arc<AppState>,
     project: Option<i64>,
     visible: Visible,
     after: Option<i64>,
-) -> Sse<impl futures_util::Stream<Item = Result<sse::Event, std::convert::Infallible>>> {
+) -> HttpResponse {
     // Subscribe before asking the hub how far it got, so nothing falls between replay and live.
-    let mut live = state.hub.subscribe();
+    let live = state.hub.subscribe();
     let keep_alive = state.config.sse_keep_alive;
-    let (tx, rx) = mpsc::channel::<sse::Event>(CLIENT_BUFFER);
-    tokio::spawn(async move {
-        let mut high = match after {
-            Some(after) => match catch_up(&state, project, &visible, after, &tx).await {
-                Some(high) => high,
-                None => return,
-            },
-            None => match snapshot(&state, project, &visible).await {
-                Ok((id, data)) => {
-                    let event = sse::Data::new(data).event("snapshot").id(id.to_string());
-                    if tx.send(event.into()).await.is_err() {
-                        return;
-                    }
-                    id
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "SSE snapshot failed");
-                    return;
-                }
-            },
-        };
-        loop {
-            let received = tokio::select! {
-                r = live.recv() => r,
-                _ = state.shutdown.cancelled() => return,
-            };
-            let ev = match received {
-                Ok(ev) => ev,
-                // Fell behind the hub's buffer: read what was missed from the table instead.
-                Err(RecvError::Lagged(_)) => {
-                    live = state.hub.subscribe();
-                    match catch_up(&state, project, &visible, high, &tx).await {
-                        Some(h) => high = h,
-                        None => return,
-                    }
-                    continue;
-                }
-                Err(RecvError::Closed) => return,
-            };
-            if ev.id <= high
-                || project.is_some_and(|p| p != ev.project_id)
-                || !shown(&visible, ev.project_id)
-            {
-                continue;
-            }
-            high = ev.id;
-            if tx.send(to_sse(&ev)).await.is_err() {
-                return;
-            }
-        }
-    });
-    Sse::from_infallible_receiver(rx)
-        .with_keep_alive(keep_alive)
-        .with_retry_duration(RETRY)
+    let source = Source {
+        _subscriber: state.metrics.sse_subscriber(),
+        state,
+        project,
+        visible,
+        live,
+        high: 0,
+        queued: VecDeque::new(),
+        phase: match after {
+            Some(after) => Phase::CatchUp { after, upto: None },
+            None => Phase::Snapshot,
+        },
+    };
+    let events = futures_util::stream::unfold(source, Source::next);
+    event_stream::response(Box::pin(events), keep_alive, RETRY)
 }
 
-/// Sends every stored event after `after` up to what the hub has published (call it after
-/// subscribing: later events come live). Returns the id the live stream continues from.
+/// The stream a response sends, counted in `hubsync_sse_subscribers` until the response is
+/// dropped (the client went away, or the server stops).
+pub(crate) fn counted(
+    rx: mpsc::Receiver<sse::Event>,
+    subscriber: SubscriberGuard,
+) -> impl futures_util::Stream<Item = sse::Event> {
+    futures_util::stream::unfold((rx, subscriber), |(mut rx, subscriber)| async move {
+        let ev = rx.recv().await?;
+        Some((ev, (rx, subscriber)))
+    })
+}
+
+/// What a subscriber's stream reads from: the table (snapshot, replay, catching up after it fell
+/// behind the hub's buffer), then the hub's broadcast, whose messages are rendered once.
+struct Source {
+    /// Counts this stream in `hubsync_sse_subscribers` while it lives.
+    _subscriber: SubscriberGuard,
+    state: Arc<AppState>,
+    project: Option<i64>,
+    /// Only these projects' events (a signed-in user's), when set.
+    visible: Visible,
+    live: broadcast::Receiver<progress::Event>,
+    /// The newest event id sent (or reflected in the snapshot).
+    high: i64,
+    /// Messages read from the table, not sent yet.
+    queued: VecDeque<Bytes>,
+    phase: Phase,
+}
+
+enum Phase {
+    Snapshot,
+    /// Replaying rows after `after` up to `upto` (what the hub had published when it began).
+    CatchUp {
+        after: i64,
+        upto: Option<i64>,
+    },
+    Live,
+}
+
+impl Source {
+    /// The next message, or None when the stream ends (shutdown, or the table cannot be read).
+    async fn next(mut self) -> Option<(Bytes, Self)> {
+        loop {
+            if let Some(message) = self.queued.pop_front() {
+                return Some((message, self));
+            }
+            match self.phase {
+                // Boxed: the table's futures are large, and the stream keeps the live one
+                // between events for every subscriber.
+                Phase::Snapshot => Box::pin(self.snapshot()).await?,
+                Phase::CatchUp { after, upto } => Box::pin(self.catch_up(after, upto)).await?,
+                Phase::Live => {
+                    let received = tokio::select! {
+                        r = self.live.recv() => r,
+                        _ = self.state.shutdown.cancelled() => return None,
+                    };
+                    match received {
+                        Ok(ev) => {
+                            if ev.id <= self.high
+                                || self.project.is_some_and(|p| p != ev.project_id)
+                                || !shown(&self.visible, ev.project_id)
+                            {
+                                continue;
+                            }
+                            self.high = ev.id;
+                            return Some((ev.frame.clone(), self));
+                        }
+                        // Fell behind the hub's buffer: read what was missed from the table.
+                        Err(RecvError::Lagged(_)) => {
+                            self.live = self.state.hub.subscribe();
+                            self.phase = Phase::CatchUp {
+                                after: self.high,
+                                upto: None,
+                            };
+                        }
+                        Err(RecvError::Closed) => return None,
+                    }
+                }
+            }
+        }
+    }
+
+    async fn snapshot(&mut self) -> Option<()> {
+        match snapshot(&self.state, self.project, &self.visible).await {
+            Ok((id, data)) => {
+                self.queued.push_back(message("snapshot", id, &data));
+                self.high = id;
+                self.phase = Phase::Live;
+                Some(())
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "SSE snapshot failed");
+                None
+            }
+        }
+    }
+
+    /// Queues a page of the stored events after `after` up to what the hub had published when
+    /// the catch-up began (it runs after subscribing: later events come live).
+    async fn catch_up(&mut self, after: i64, upto: Option<i64>) -> Option<()> {
+        let upto = upto.unwrap_or_else(|| self.state.hub.published());
+        let rows = progress::replay(&self.state.db, self.project, after, upto, REPLAY_PAGE)
+            .await
+            .ok()?;
+        let full = rows.len() == REPLAY_PAGE as usize;
+        let last = rows.last().map(|r| r.id);
+        self.queued.extend(
+            rows.iter()
+                .filter(|r| shown(&self.visible, r.project_id))
+                .filter_map(progress::Published::from_row)
+                .map(|ev| ev.frame),
+        );
+        self.phase = match (full, last) {
+            (true, Some(last)) => Phase::CatchUp {
+                after: last,
+                upto: Some(upto),
+            },
+            _ => {
+                self.high = self.high.max(after).max(upto);
+                Phase::Live
+            }
+        };
+        Some(())
+    }
+}
+
+/// Only these projects' events, when set.
+type Visible = Option<Arc<HashSet<i64>>>;
+
 fn shown(visible: &Visible, project_id: i64) -> bool {
     visible.as_ref().is_none_or(|v| v.contains(&project_id))
 }
 
-async fn catch_up(
-    state: &AppState,
-    project: Option<i64>,
-    visible: &Visible,
-    mut after: i64,
-    tx: &mpsc::Sender<sse::Event>,
-) -> Option<i64> {
-    let upto = state.hub.published();
-    let high = after.max(upto);
-    loop {
-        let rows = progress::replay(&state.db, project, after, upto, REPLAY_PAGE)
-            .await
-            .ok()?;
-        let n = rows.len();
-        for row in rows {
-            after = row.id;
-            if !shown(visible, row.project_id) {
-                continue;
-            }
-            if let Some(ev) = progress::Published::from_row(&row) {
-                tx.send(to_sse(&ev)).await.ok()?;
-            }
-        }
-        if n < REPLAY_PAGE as usize {
-            return Some(high);
-        }
-    }
-}
-
-fn to_sse(ev: &progress::Published) -> sse::Event {
-    sse::Data::new(ev.data.clone())
-        .event(ev.kind())
-        .id(ev.id.to_string())
-        .into()
+/// One SSE message; `data` is compact JSON, so it is one line.
+fn message(event: &str, id: i64, data: &str) -> Bytes {
+    format!("event: {event}\nid: {id}\ndata: {data}\n\n").into()
 }
 
 /// The `snapshot` event's data for one project.

@@ -1,10 +1,14 @@
 //! `POST /webhooks/github`: verify, store, acknowledge. Processing happens in the background.
-use actix_web::{http::header, post, web, HttpRequest, HttpResponse};
+use actix_web::{
+    http::{header, StatusCode},
+    post, web, HttpRequest, HttpResponse, ResponseError as _,
+};
 use futures_util::StreamExt;
 use serde_json::json;
 use tracing::Instrument;
 
 use super::{error::ApiError, AppState};
+use crate::metrics::DeliveryOutcome;
 use crate::webhook::{
     headers::DeliveryHeaders,
     inbox::InboxError,
@@ -18,6 +22,28 @@ async fn receive(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let answer = accept(&req, payload, &state).await;
+    let outcome = match &answer {
+        Ok(res) if res.status() == StatusCode::OK => DeliveryOutcome::Duplicate,
+        Ok(_) => DeliveryOutcome::Accepted,
+        Err(ApiError::Unauthorized(_)) => DeliveryOutcome::Unauthorized,
+        Err(ApiError::Unavailable(_)) => DeliveryOutcome::Unavailable,
+        Err(e) if e.status_code().is_client_error() => DeliveryOutcome::Invalid,
+        Err(_) => DeliveryOutcome::Error,
+    };
+    let event = req
+        .headers()
+        .get("x-github-event")
+        .and_then(|v| v.to_str().ok());
+    state.metrics.webhook_delivery(event, outcome);
+    answer
+}
+
+async fn accept(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<HttpResponse, ApiError> {
     // The live list: the setup flow can add a secret without a restart.
     let secrets = &state.github.webhook_secrets();
     if secrets.is_empty() {
@@ -25,7 +51,7 @@ async fn receive(
             "hubsync is not configured to receive webhooks: set GITHUB_WEBHOOK_SECRET".into(),
         ));
     }
-    let body = read_body(&req, payload, state.config.webhook.max_body_bytes).await?;
+    let body = read_body(req, payload, state.config.webhook.max_body_bytes).await?;
     // Nothing about the body is looked at before its signature is checked.
     signature::verify(
         req.headers()
@@ -35,7 +61,7 @@ async fn receive(
         secrets,
     )
     .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
-    require_json(&req)?;
+    require_json(req)?;
     let headers =
         DeliveryHeaders::parse(req.headers()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let span =

@@ -3,13 +3,17 @@
 //! to subscribers in this process, whichever process (or replica) wrote them.
 mod event;
 mod gaps;
+mod history;
 mod hub;
 mod listen;
+mod method;
 mod record;
 mod tail;
 mod wait;
 
 pub use event::{ProgressEvent, Published, SelectionChange};
+pub use history::of_run;
 pub use hub::{replay, Event, Hub, Tailer};
+pub use method::{Fallback, SyncMethod};
 pub use record::*;
 pub use wait::until_success;

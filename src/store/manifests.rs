@@ -7,7 +7,10 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-use super::entities::{blobs, files};
+use super::{
+    changes::{ChangeKind, FileChange},
+    entities::{blobs, files},
+};
 
 /// Rows per statement: well under SQLite's and PostgreSQL's bind-parameter limits.
 const CHUNK: usize = 500;
@@ -29,6 +32,41 @@ pub async fn count(db: &impl ConnectionTrait, project_sync_id: i64) -> Result<u6
         .filter(files::Column::ProjectSyncId.eq(project_sync_id))
         .count(db)
         .await
+}
+
+/// The stored rows of these paths (those the manifest lists), read by key.
+pub async fn rows_at(
+    db: &impl ConnectionTrait,
+    project_sync_id: i64,
+    paths: &[String],
+) -> Result<Vec<files::Model>, DbErr> {
+    let mut rows = Vec::new();
+    for chunk in paths.chunks(CHUNK) {
+        rows.extend(
+            files::Entity::find()
+                .filter(files::Column::ProjectSyncId.eq(project_sync_id))
+                .filter(files::Column::Path.is_in(chunk.iter().cloned()))
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(rows)
+}
+
+/// Whether the branch's manifest lists a submodule (read through a partial index).
+pub async fn has_submodules(
+    db: &impl ConnectionTrait,
+    project_sync_id: i64,
+) -> Result<bool, DbErr> {
+    let one = files::Entity::find()
+        .select_only()
+        .column(files::Column::ProjectSyncId)
+        .filter(files::Column::ProjectSyncId.eq(project_sync_id))
+        .filter(files::Column::Mode.eq("160000"))
+        .into_tuple::<i64>()
+        .one(db)
+        .await?;
+    Ok(one.is_some())
 }
 
 pub async fn file(
@@ -257,6 +295,47 @@ pub async fn replace_manifest(
             blob_sha: Set(e.sha.clone()),
             mode: Set(e.mode.clone()),
             size: Set(e.size),
+        });
+        files::Entity::insert_many(rows)
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Applies `changes` (from the stored manifest to the new one) to the stored manifest, touching
+/// only their rows. Call it inside the swap transaction, as `replace_manifest`.
+pub async fn apply_changes(
+    db: &impl ConnectionTrait,
+    project_sync_id: i64,
+    changes: &[FileChange],
+) -> Result<(), DbErr> {
+    let doomed: Vec<String> = changes
+        .iter()
+        .filter_map(|c| match c.kind {
+            ChangeKind::Added => None,
+            ChangeKind::Modified | ChangeKind::Deleted => Some(c.path.clone()),
+            ChangeKind::Renamed => c.previous_path.clone(),
+        })
+        .collect();
+    for chunk in doomed.chunks(CHUNK) {
+        files::Entity::delete_many()
+            .filter(files::Column::ProjectSyncId.eq(project_sync_id))
+            .filter(files::Column::Path.is_in(chunk.iter().cloned()))
+            .exec(db)
+            .await?;
+    }
+    let rows: Vec<_> = changes
+        .iter()
+        .filter_map(|c| c.new.as_ref().map(|v| (c, v)))
+        .collect();
+    for chunk in rows.chunks(CHUNK) {
+        let rows = chunk.iter().map(|(c, v)| files::ActiveModel {
+            project_sync_id: Set(project_sync_id),
+            path: Set(c.path.clone()),
+            blob_sha: Set(v.sha.clone()),
+            mode: Set(v.mode.clone()),
+            size: Set(v.size),
         });
         files::Entity::insert_many(rows)
             .exec_without_returning(db)

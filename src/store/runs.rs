@@ -306,6 +306,13 @@ async fn held_run(
         .await
 }
 
+pub async fn get(
+    db: &impl ConnectionTrait,
+    run_id: i64,
+) -> Result<Option<sync_runs::Model>, DbErr> {
+    Run::find_by_id(run_id).one(db).await
+}
+
 /// A branch's runs, newest first.
 pub async fn history(
     db: &impl ConnectionTrait,

@@ -8,8 +8,19 @@ use sea_orm::{
 };
 use sha2::{Digest, Sha256};
 
-use super::entities::sessions;
+use super::entities::sessions::{self, SessionKind};
 use crate::secret::Secret;
+
+/// How a session is being opened.
+#[derive(Debug, Clone, Copy)]
+pub enum Opener<'a> {
+    /// With the admin token at /login: `admin_token_id` names that token.
+    AdminToken(&'a str),
+    /// With the first run's setup link.
+    SetupLink,
+    /// By signing in with GitHub as the user `github_users.id`.
+    GithubUser(i64),
+}
 
 /// Sessions are seen again at most this often, so that a page full of requests writes once.
 const TOUCH_EVERY: Duration = Duration::minutes(1);
@@ -23,31 +34,27 @@ fn digest(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// Opens a session for the holder of the admin token `admin_token_id` names; returns the
-/// secret the cookie carries. Sessions that ended long ago are deleted on the way.
-pub async fn open(
-    db: &DatabaseConnection,
-    admin_token_id: &str,
-    lifetime: Duration,
-) -> Result<Secret, DbErr> {
-    insert(db, Some(admin_token_id), None, lifetime).await
-}
-
 /// Opens a session for the GitHub user `user_id` (signed in with GitHub).
 pub async fn open_user(
     db: &DatabaseConnection,
     user_id: i64,
     lifetime: Duration,
 ) -> Result<Secret, DbErr> {
-    insert(db, None, Some(user_id), lifetime).await
+    open(db, Opener::GithubUser(user_id), lifetime).await
 }
 
-async fn insert(
+/// Opens a session; returns the secret the cookie carries. Sessions that ended long ago are
+/// deleted on the way.
+pub async fn open(
     db: &DatabaseConnection,
-    admin_token_id: Option<&str>,
-    user_id: Option<i64>,
+    by: Opener<'_>,
     lifetime: Duration,
 ) -> Result<Secret, DbErr> {
+    let (admin_token_id, kind, user_id) = match by {
+        Opener::AdminToken(id) => (Some(id.to_owned()), None, None),
+        Opener::SetupLink => (None, Some(SessionKind::SetupLink), None),
+        Opener::GithubUser(id) => (None, Some(SessionKind::GithubUser), Some(id)),
+    };
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| DbErr::Custom(format!("no randomness: {e}")))?;
     let secret = hex::encode(bytes);
@@ -58,7 +65,8 @@ async fn insert(
         .await?;
     sessions::ActiveModel {
         secret_sha256: Set(digest(&secret)),
-        admin_token_id: Set(admin_token_id.map(str::to_owned)),
+        admin_token_id: Set(admin_token_id),
+        kind: Set(kind),
         user_id: Set(user_id),
         created_at: Set(now),
         expires_at: Set(now + lifetime),
@@ -72,14 +80,18 @@ async fn insert(
 }
 
 /// The live session this cookie value opens, if any: not revoked, not expired, and opened with
-/// the admin token in force.
+/// the admin token in force (`admin_token_id`, None when unset) or with a setup link.
 pub async fn find(
     db: &DatabaseConnection,
     cookie: &str,
-    admin_token_id: &str,
+    admin_token_id: Option<&str>,
 ) -> Result<Option<sessions::Model>, DbErr> {
     let session = live(db, cookie).await?;
-    Ok(session.filter(|s| s.admin_token_id.as_deref() == Some(admin_token_id)))
+    Ok(session.filter(|s| match s.kind {
+        None => admin_token_id.is_some() && s.admin_token_id.as_deref() == admin_token_id,
+        Some(SessionKind::SetupLink) => true,
+        Some(SessionKind::GithubUser) => false,
+    }))
 }
 
 /// The live session of a GitHub user this cookie value opens, if any.
@@ -88,7 +100,7 @@ pub async fn find_user(
     cookie: &str,
 ) -> Result<Option<sessions::Model>, DbErr> {
     let session = live(db, cookie).await?;
-    Ok(session.filter(|s| s.user_id.is_some() && s.admin_token_id.is_none()))
+    Ok(session.filter(|s| s.kind == Some(SessionKind::GithubUser) && s.user_id.is_some()))
 }
 
 /// The session this cookie opens, not revoked nor expired, of either kind; seen now.

@@ -1,7 +1,9 @@
 //! The sync layer: the queue of runs, the worker, one run's algorithm (see docs/architecture.md).
 pub mod backfill;
 pub mod backoff;
+pub mod compare;
 pub mod discover;
+mod fetch;
 pub mod intake;
 pub mod patterns;
 pub mod planner;
@@ -61,6 +63,9 @@ pub struct SyncSettings {
     pub max_file_size: u64,
     /// A run needing at least this many blobs reads the tarball first (`HUBSYNC_TARBALL_THRESHOLD`).
     pub tarball_threshold: usize,
+    /// A push onto the synced head is planned from GitHub's compare, not the whole tree
+    /// (`HUBSYNC_SYNC_COMPARE=on|off`).
+    pub compare: bool,
     /// Blob requests in flight per run (GitHub's per-installation cap applies on top).
     pub blob_concurrency: usize,
     /// At most one `progress` event per this interval per run.
@@ -86,6 +91,7 @@ impl Default for SyncSettings {
             retry_base: Duration::from_secs(2),
             max_file_size: 10 * 1024 * 1024,
             tarball_threshold: 100,
+            compare: true,
             blob_concurrency: 8,
             progress_interval: Duration::from_millis(250),
             reconcile_interval: Duration::from_secs(15 * 60),

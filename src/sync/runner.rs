@@ -1,28 +1,24 @@
-//! One sync run, the algorithm in docs/architecture.md: resolve the branch head now, diff GitHub's
-//! tree with the stored manifest by blob sha, fetch only the blobs not stored yet, swap the
-//! manifest in one transaction.
-use std::{
-    collections::{HashMap, HashSet},
-    time::Instant,
-};
+//! One sync run, the algorithm in docs/architecture.md: resolve the branch head now, learn what
+//! changed (from GitHub's compare of the synced head, or by diffing the whole tree with the stored
+//! manifest by blob sha), fetch only the blobs not stored yet, swap the manifest in one
+//! transaction.
+use std::collections::{HashMap, HashSet};
 
-use futures_util::{stream, StreamExt, TryStreamExt};
 use sea_orm::{DatabaseConnection, DbErr};
-use tokio::sync::mpsc;
-use tokio_util::io::StreamReader;
 
 use super::{
+    compare,
     planner::{self, TreeItem},
-    tarball, SyncSettings,
+    SyncSettings,
 };
 use crate::{
     git::{BranchName, Sha},
-    github::{EntryKind, GithubError, InstallationClient, RepoName},
-    progress::{self, Hub, ProgressEvent},
+    github::{BranchHead, EntryKind, GithubError, InstallationClient, RepoName},
+    progress::{self, Fallback, Hub, ProgressEvent, SyncMethod},
     store::{
         changes,
         entities::{files, project_syncs, sync_runs},
-        manifests,
+        manifests, outbox,
         runs::{self, RunCounts},
         selections,
     },
@@ -77,29 +73,27 @@ pub(crate) struct Run<'a> {
     pub hub: &'a Hub,
 }
 
-/// Blobs stored per transaction, and the bytes a batch may hold before it is written.
-const BATCH_BLOBS: usize = 200;
-const BATCH_BYTES: usize = 8 << 20;
-
-/// Fetched blobs waiting to be written together: one transaction per batch instead of per blob.
-#[derive(Default)]
-struct Batch {
-    blobs: Vec<manifests::NewBlob>,
-    bytes: usize,
+/// What a run will write, and how it learnt it.
+struct Planned {
+    method: SyncMethod,
+    fallback: Option<Fallback>,
+    /// The new version of each path the run may need content for.
+    items: Vec<TreeItem>,
+    /// Shas among `items` maybe not stored yet.
+    candidates: Vec<String>,
+    files_total: usize,
+    files_changed: usize,
+    swap: Swap,
 }
 
-impl Batch {
-    /// Adds a blob; true when the batch should be written now.
-    fn push(&mut self, sha: String, content: Vec<u8>) -> bool {
-        self.bytes += content.len();
-        let size = content.len() as i64;
-        self.blobs.push(manifests::NewBlob {
-            sha,
-            size,
-            content: Some(content),
-        });
-        self.blobs.len() >= BATCH_BLOBS || self.bytes >= BATCH_BYTES
-    }
+/// How the manifest changes: swapped whole against the old one, or by the changed rows alone.
+enum Swap {
+    Nothing,
+    Whole {
+        old: Vec<files::Model>,
+        entries: Vec<manifests::Entry>,
+    },
+    Changes(Vec<changes::FileChange>),
 }
 
 impl Run<'_> {
@@ -114,18 +108,79 @@ impl Run<'_> {
         counts.target_sha = Some(head.commit.clone());
         // Blobs skipped under a lower size limit that this one allows: fetched now.
         let allowed = manifests::fetchable_stubs(self.db, self.settings.max_file_size).await?;
-        let at_head = t.selection.last_synced_sha.as_deref() == Some(head.commit.as_str());
-        if at_head
-            && (allowed.is_empty()
-                || !manifests::lists_any(self.db, t.selection.id, &allowed).await?)
-        {
+        let raised =
+            !allowed.is_empty() && manifests::lists_any(self.db, t.selection.id, &allowed).await?;
+        let base = t.selection.last_synced_sha.as_deref();
+        if base == Some(head.commit.as_str()) && !raised {
             // Already at the head (a coalesced or replayed push): one request, nothing to do.
             let files = manifests::count(self.db, t.selection.id).await? as i64;
             counts.files_total = Some(files);
             counts.files_changed = Some(0);
             counts.api_requests = self.client.requests_made() as i64;
-            return self.commit(&[], None, &head.commit, counts).await;
+            let planned = Planned {
+                method: SyncMethod::Unchanged,
+                fallback: None,
+                items: Vec::new(),
+                candidates: Vec::new(),
+                files_total: files as usize,
+                files_changed: 0,
+                swap: Swap::Nothing,
+            };
+            return self.commit(planned, &head.commit, counts).await;
         }
+        let fallback = match base.map(Sha::parse) {
+            None | Some(Err(_)) => Fallback::FirstSync,
+            Some(Ok(_)) if raised => Fallback::SizeLimitRaised,
+            Some(Ok(base)) if self.settings.compare => {
+                match compare::plan(self.db, self.client, t, &base, &head).await? {
+                    Ok(delta) => {
+                        return self
+                            .finish(Self::delta(delta), &head, allowed, counts)
+                            .await
+                    }
+                    Err(why) => why,
+                }
+            }
+            Some(Ok(_)) => Fallback::Disabled,
+        };
+        tracing::debug!(?fallback, "walking the tree");
+        let planned = self.walk(&head, fallback).await?;
+        self.finish(planned, &head, allowed, counts).await
+    }
+
+    fn delta(d: compare::Delta) -> Planned {
+        let files_changed = d
+            .changes
+            .iter()
+            .map(|c| {
+                if c.kind == changes::ChangeKind::Renamed {
+                    2
+                } else {
+                    1
+                }
+            })
+            .sum();
+        let mut seen = HashSet::new();
+        let candidates = d
+            .items
+            .iter()
+            .filter(|i| !i.is_submodule() && seen.insert(i.sha.clone()))
+            .map(|i| i.sha.clone())
+            .collect();
+        Planned {
+            method: SyncMethod::Compare,
+            fallback: None,
+            items: d.items,
+            candidates,
+            files_total: d.files_total,
+            files_changed,
+            swap: Swap::Changes(d.changes),
+        }
+    }
+
+    /// The whole tree of the head against the whole stored manifest.
+    async fn walk(&self, head: &BranchHead, fallback: Fallback) -> Result<Planned, RunError> {
+        let t = self.target;
         let tree: Vec<TreeItem> = self
             .client
             .tree(&t.repo, &head.tree)
@@ -141,18 +196,42 @@ impl Run<'_> {
             .collect();
         let old = manifests::manifest(self.db, t.selection.id).await?;
         let plan = planner::plan(&tree, &old);
-        counts.files_total = Some(tree.len() as i64);
-        counts.files_changed = Some((plan.changed + plan.removed) as i64);
+        Ok(Planned {
+            method: SyncMethod::TreeWalk,
+            fallback: Some(fallback),
+            files_total: tree.len(),
+            files_changed: plan.changed + plan.removed,
+            items: tree,
+            candidates: plan.candidates,
+            swap: Swap::Whole {
+                old,
+                entries: plan.entries,
+            },
+        })
+    }
 
+    /// Fetches what the plan needs, then swaps.
+    async fn finish(
+        &self,
+        planned: Planned,
+        head: &BranchHead,
+        allowed: HashSet<String>,
+        counts: &mut RunCounts,
+    ) -> Result<Finished, RunError> {
+        let t = self.target;
+        counts.files_total = Some(planned.files_total as i64);
+        counts.files_changed = Some(planned.files_changed as i64);
+        let items = &planned.items;
         // Only blobs no branch of any project has stored yet are fetched, and those stored
         // without content that the size limit now allows.
-        let mut missing = manifests::missing_blobs(self.db, &plan.candidates).await?;
+        let mut missing = manifests::missing_blobs(self.db, &planned.candidates).await?;
         missing.extend(
-            tree.iter()
+            items
+                .iter()
                 .filter(|i| !i.is_submodule() && allowed.contains(&i.sha))
                 .map(|i| i.sha.clone()),
         );
-        let sizes: HashMap<&str, i64> = tree
+        let sizes: HashMap<&str, i64> = items
             .iter()
             .map(|i| (i.sha.as_str(), i.size.unwrap_or(0)))
             .collect();
@@ -171,7 +250,7 @@ impl Run<'_> {
         let mut done = 0usize;
         // The tarball carries the whole tree: worth it when many blobs, and a good share of the
         // tree, are missing (a first sync), not for a large push into a huge repository.
-        if total >= self.settings.tarball_threshold && total * 10 >= tree.len() {
+        if total >= self.settings.tarball_threshold && total * 10 >= planned.files_total {
             let shas: Vec<String> = wanted.iter().cloned().collect();
             self.read_tarball(&t.repo, &head.commit, wanted, total, counts)
                 .await?;
@@ -184,22 +263,24 @@ impl Run<'_> {
         self.fetch_blobs(&t.repo, wanted, done, total, counts)
             .await?;
         counts.api_requests = self.client.requests_made() as i64;
-        self.commit(&plan.entries, Some(&old), &head.commit, counts)
-            .await
+        self.commit(planned, &head.commit, counts).await
     }
 
     /// The swap: manifest, branch state and the run's end commit together, or not at all.
     async fn commit(
         &self,
-        entries: &[manifests::Entry],
-        old: Option<&[files::Model]>,
+        planned: Planned,
         head: &Sha,
         counts: &RunCounts,
     ) -> Result<Finished, RunError> {
         let t = self.target;
         let txn = crate::store::begin_write(self.db).await?;
-        if let Some(old) = old {
-            manifests::replace_manifest(&txn, t.selection.id, old, entries).await?;
+        match &planned.swap {
+            Swap::Nothing => {}
+            Swap::Whole { old, entries } => {
+                manifests::replace_manifest(&txn, t.selection.id, old, entries).await?
+            }
+            Swap::Changes(c) => manifests::apply_changes(&txn, t.selection.id, c).await?,
         }
         let done = runs::finish(
             &txn,
@@ -217,134 +298,48 @@ impl Run<'_> {
             run_id: self.run.id,
             branch: t.branch.to_string(),
             sha: head.clone(),
-            from_sha: done.from_sha,
+            from_sha: done.from_sha.clone(),
             files_total: done.files_total,
             files_changed: done.files_changed,
             files_fetched: done.files_fetched,
             bytes_fetched: done.bytes_fetched,
             api_requests: done.api_requests,
+            method: Some(planned.method),
+            fallback: planned.fallback,
         };
         progress::record(&txn, t.project_id, &succeeded).await?;
-        if let Some(old) = old {
-            // Last: it takes the feed's append lock, held until this commit.
-            let repository = t.repo.to_string();
-            let run = changes::RunInfo {
-                project_id: t.project_id,
-                project_sync_id: t.selection.id,
-                run_id: self.run.id,
-                repository: &repository,
-                branch: t.branch.as_str(),
-                commit_sha: head.as_str(),
-            };
-            changes::append(&txn, &run, old, entries).await?;
-        }
+        // Last but the outbox: it takes the feed's append lock, held until this commit.
+        let repository = t.repo.to_string();
+        let run = changes::RunInfo {
+            project_id: t.project_id,
+            project_sync_id: t.selection.id,
+            run_id: self.run.id,
+            repository: &repository,
+            branch: t.branch.as_str(),
+            commit_sha: head.as_str(),
+        };
+        let kinds = match &planned.swap {
+            Swap::Nothing => changes::Counts::default(),
+            Swap::Whole { old, entries } => changes::append(&txn, &run, old, entries).await?,
+            Swap::Changes(c) => changes::append_changes(&txn, &run, c).await?,
+        };
+        // Subscribers' webhooks, in the same commit: none is lost, none is sent for a run that
+        // did not commit.
+        let outcome = outbox::Outcome {
+            event: outbox::EventType::SyncSucceeded,
+            project_id: t.project_id,
+            repository: &repository,
+            branch: t.branch.as_str(),
+            run_id: self.run.id,
+            commit_sha: Some(head.as_str()),
+            previous_sha: done.from_sha.as_deref(),
+            counts: kinds,
+            changes_cursor: Some(changes::last_cursor(&txn).await?),
+            error: None,
+        };
+        outbox::enqueue(&txn, &outcome).await?;
         txn.commit().await?;
         self.hub.poke();
         Ok(Finished::Synced)
-    }
-
-    /// Stores every wanted blob found in the commit's tarball. A broken or incomplete archive is
-    /// not fatal: the caller fetches whatever is still missing blob by blob.
-    async fn read_tarball(
-        &self,
-        repo: &RepoName,
-        commit: &Sha,
-        wanted: HashSet<String>,
-        total: usize,
-        counts: &mut RunCounts,
-    ) -> Result<(), RunError> {
-        let body = self.client.tarball(repo, commit).await?;
-        let reader = StreamReader::new(body.map_err(std::io::Error::other));
-        let (tx, mut rx) = mpsc::channel(8);
-        let extract = tokio::spawn(tarball::extract_wanted(
-            reader,
-            wanted,
-            self.settings.max_file_size,
-            tx,
-        ));
-        let mut last = Instant::now();
-        let mut found = 0usize;
-        let mut batch = Batch::default();
-        while let Some(blob) = rx.recv().await {
-            counts.bytes_fetched += blob.content.len() as i64;
-            counts.files_fetched += 1;
-            found += 1;
-            if batch.push(blob.sha, blob.content) {
-                self.write(&mut batch).await?;
-            }
-            if last.elapsed() >= self.settings.progress_interval {
-                last = Instant::now();
-                self.progress(found, total).await?;
-            }
-        }
-        self.write(&mut batch).await?;
-        match extract.await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "tarball unusable; fetching the rest as blobs")
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "tarball reader failed; fetching the rest as blobs")
-            }
-        }
-        Ok(())
-    }
-
-    async fn fetch_blobs(
-        &self,
-        repo: &RepoName,
-        wanted: HashSet<String>,
-        mut done: usize,
-        total: usize,
-        counts: &mut RunCounts,
-    ) -> Result<(), RunError> {
-        let shas: Vec<Sha> = wanted.iter().filter_map(|s| Sha::parse(s).ok()).collect();
-        let mut fetched = stream::iter(shas)
-            .map(|sha| async move { self.client.blob(repo, &sha).await.map(|b| (sha, b)) })
-            .buffer_unordered(self.settings.blob_concurrency);
-        let mut last = Instant::now();
-        let mut batch = Batch::default();
-        while let Some((sha, content)) = fetched.try_next().await? {
-            if tarball::git_blob_sha(&content) != sha.as_str() {
-                return Err(RunError::Corrupt {
-                    sha: sha.to_string(),
-                });
-            }
-            counts.bytes_fetched += content.len() as i64;
-            counts.files_fetched += 1;
-            done += 1;
-            if batch.push(sha.to_string(), content.to_vec()) {
-                self.write(&mut batch).await?;
-            }
-            if last.elapsed() >= self.settings.progress_interval {
-                last = Instant::now();
-                self.progress(done, total).await?;
-            }
-        }
-        self.write(&mut batch).await
-    }
-
-    /// Writes a batch of blobs in one transaction and empties it.
-    async fn write(&self, batch: &mut Batch) -> Result<(), RunError> {
-        if batch.blobs.is_empty() {
-            return Ok(());
-        }
-        let txn = crate::store::begin_write(self.db).await?;
-        manifests::store_blobs(&txn, std::mem::take(&mut batch.blobs)).await?;
-        txn.commit().await?;
-        batch.bytes = 0;
-        Ok(())
-    }
-
-    async fn progress(&self, done: usize, total: usize) -> Result<(), DbErr> {
-        let event = ProgressEvent::Progress {
-            run_id: self.run.id,
-            branch: self.target.branch.to_string(),
-            done: done as u64,
-            total: total as u64,
-        };
-        progress::record(self.db, self.target.project_id, &event).await?;
-        self.hub.poke();
-        Ok(())
     }
 }

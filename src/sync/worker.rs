@@ -13,11 +13,12 @@ use super::{
 use crate::{
     git::BranchName,
     github::{GithubSlot, RepoName, RequestCounter},
+    metrics::{Metrics, RunOutcome},
     progress::{self, Hub, ProgressEvent},
     store::{
         attempts::AttemptStatus,
         entities::sync_runs,
-        projects,
+        outbox, projects,
         runs::{self, RunCounts},
         selections,
     },
@@ -36,6 +37,8 @@ pub struct Workers {
     pub discover: Arc<Notify>,
     /// Poked after events are written, so watchers see them without waiting for its poll.
     pub hub: Hub,
+    /// Counts each run's end and duration.
+    pub metrics: Metrics,
 }
 
 impl Workers {
@@ -132,6 +135,7 @@ impl Workers {
                     Some(reason),
                 )
                 .await?;
+                self.ended(run, RunOutcome::Superseded);
                 return Ok(());
             }
         };
@@ -225,6 +229,7 @@ impl Workers {
                     requests = counts.api_requests,
                     "run succeeded"
                 );
+                self.ended(run, RunOutcome::Succeeded);
                 self.wake.notify_one();
             }
             Ok(Finished::BranchGone) => {
@@ -243,6 +248,7 @@ impl Workers {
                 let deleted = ProgressEvent::branch_deleted(branch);
                 progress::record(&txn, target.project_id, &deleted).await?;
                 txn.commit().await?;
+                self.ended(run, RunOutcome::Superseded);
                 self.hub.poke();
             }
             Err(RunError::LeaseLost) => {
@@ -282,6 +288,20 @@ impl Workers {
                         selections::SelectionState::Failed,
                     )
                     .await?;
+                    let repository = target.repo.to_string();
+                    let outcome = outbox::Outcome {
+                        event: outbox::EventType::SyncFailed,
+                        project_id: target.project_id,
+                        repository: &repository,
+                        branch,
+                        run_id: run.id,
+                        commit_sha: counts.target_sha.as_deref(),
+                        previous_sha: counts.from_sha.as_deref(),
+                        counts: Default::default(),
+                        changes_cursor: None,
+                        error: Some(&message),
+                    };
+                    outbox::enqueue(&txn, &outcome).await?;
                 }
                 let failed = ProgressEvent::Failed {
                     run_id: run.id,
@@ -297,10 +317,21 @@ impl Workers {
                 };
                 progress::record(&txn, target.project_id, &failed).await?;
                 txn.commit().await?;
+                if !retry {
+                    self.ended(run, RunOutcome::Failed);
+                }
                 self.hub.poke();
             }
         }
         Ok(())
+    }
+
+    /// Counts a run's end (committed), with its duration from the first attempt's start.
+    fn ended(&self, run: &sync_runs::Model, outcome: RunOutcome) {
+        let seconds = run
+            .started_at
+            .map(|s| (chrono::Utc::now() - s).num_milliseconds() as f64 / 1000.0);
+        self.metrics.sync_run(outcome, seconds);
     }
 
     /// The branch a run syncs, or why it should not run any more.

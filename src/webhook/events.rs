@@ -158,6 +158,10 @@ pub struct PushEvent {
     /// The commits GitHub lists (at most 20), each contained in `after`.
     #[serde(default)]
     pub commits: Vec<PushedCommit>,
+    /// The head's message and author, for the run page; None when absent or unreadable (it never
+    /// refuses the push).
+    #[serde(default, deserialize_with = "lenient")]
+    pub head_commit: Option<HeadCommit>,
     pub repository: Repository,
     #[serde(default)]
     pub installation: Option<InstallationRef>,
@@ -167,6 +171,46 @@ pub struct PushEvent {
 #[derive(Debug, Clone, Deserialize)]
 pub struct PushedCommit {
     pub id: String,
+}
+
+/// A push's `head_commit`: its message, author (`username` is the GitHub login, when GitHub
+/// matched the email) and timestamp.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HeadCommit {
+    pub id: String,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub timestamp: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    pub author: Option<CommitAuthor>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CommitAuthor {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+}
+
+impl HeadCommit {
+    pub(crate) fn info(&self) -> crate::store::head_commits::CommitInfo {
+        crate::store::head_commits::CommitInfo {
+            message: self.message.clone(),
+            author_name: self.author.as_ref().and_then(|a| a.name.clone()),
+            author_login: self.author.as_ref().and_then(|a| a.username.clone()),
+            committed_at: self.timestamp,
+        }
+    }
+}
+
+/// An optional part read as None when it does not have the expected shape.
+fn lenient<'de, D: Deserializer<'de>, T: de::DeserializeOwned>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    let v = Value::deserialize(d)?;
+    Ok(serde_json::from_value(v).ok())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

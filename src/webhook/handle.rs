@@ -12,7 +12,7 @@ use super::events::{
 use crate::{
     git::{BranchName, Sha},
     store::{
-        commits,
+        commits, head_commits,
         installations::{self, InstallationFacts},
         repositories::{self, RepositoryFacts},
     },
@@ -324,6 +324,9 @@ async fn push(
     };
     let repository_id = e.repository.id;
     repositories::upsert_seen(db, &repository_facts(inst, &e.repository), now).await?;
+    if let Some(head) = e.head_commit.as_ref().filter(|h| h.id == e.after.as_str()) {
+        head_commits::record(db, repository_id, &e.after, &head.info()).await?;
+    }
     let s = if e.deleted || e.after.is_zero() {
         SyncSignal::BranchDeleted {
             repository_id,

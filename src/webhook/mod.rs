@@ -9,6 +9,7 @@ pub mod ingest;
 pub mod process;
 pub mod replay;
 pub mod signature;
+pub mod waiting;
 
 use std::time::Duration;
 

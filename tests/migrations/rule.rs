@@ -77,6 +77,6 @@ db_test! {
                     .unwrap_or_else(|e| panic!("{}: {e}", stringify!($m)));
             )*};
         }
-        reads!(installations, repositories, projects, project_syncs, sync_runs, sync_run_attempts, blobs, files, deliveries, sync_events, sessions, background_passes, webhook_redeliveries);
+        reads!(installations, repositories, projects, project_syncs, sync_runs, sync_run_attempts, blobs, files, deliveries, sync_events, sessions, background_passes, webhook_redeliveries, api_tokens, setup_links);
     }
 }

@@ -45,9 +45,10 @@ fn unescape(s: &str) -> String {
         .replace("&amp;", "&")
 }
 
-/// Opens /setup as `cookie` and returns the create-app form's action and manifest.
+/// Opens /setup (for a personal account's app) as `cookie` and returns the create-app form's
+/// action and manifest.
 pub async fn setup_form(base: &str, cookie: &str) -> (String, String) {
-    let r = get(format!("{base}/setup"), cookie).await;
+    let r = get(format!("{base}/setup?account=personal"), cookie).await;
     assert_eq!(r.status(), 200);
     let html = r.text().await.unwrap();
     let attr = |marker: &str, name: &str| {

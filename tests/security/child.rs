@@ -13,6 +13,8 @@ pub struct ChildApp {
     pub base: String,
     child: Child,
     log: Arc<Mutex<Vec<String>>>,
+    /// What it printed on standard output (the first run's setup link), line by line.
+    stdout: Arc<Mutex<Vec<String>>>,
     reader: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -22,13 +24,22 @@ impl ChildApp {
         let mut cmd = hubsync_bin();
         cmd.args(["serve", "--bind", "127.0.0.1:0"])
             .env("HUBSYNC_LOG_FORMAT", "json")
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("hubsync starts");
         let stderr = child.stderr.take().unwrap();
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let out = stdout.clone();
+        let pipe = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                out.lock().unwrap().push(line);
+            }
+        });
         let log = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = tokio::sync::oneshot::channel();
         let lines = log.clone();
@@ -55,7 +66,29 @@ impl ChildApp {
             base: format!("http://{addr}"),
             child,
             log,
+            stdout,
             reader: Some(reader),
+        }
+    }
+
+    /// Every line printed on standard output so far.
+    pub fn stdout(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// Waits (up to 30 s) for a line on standard output containing `needle`.
+    pub async fn stdout_line(&self, needle: &str) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(l) = self.stdout().into_iter().find(|l| l.contains(needle)) {
+                return l;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no {needle:?} on stdout: {:?}",
+                self.stdout()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 

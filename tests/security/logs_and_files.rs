@@ -175,7 +175,11 @@ db_test! {
                 }
             }
             // The setup flow writes the credentials (the directory may be new here too).
-            let (action, manifest) = setup_form(&app.base, "").await;
+            let line = app.stdout_line("/setup?token=").await;
+            let link = line.split_whitespace().find(|w| w.contains("/setup?token=")).unwrap();
+            let r = crate::security::browser::get(link.to_owned(), "").await;
+            let cookie = r.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+            let (action, manifest) = setup_form(&app.base, &cookie).await;
             assert_eq!(create_on_github(&action, &manifest).await.status(), StatusCode::FOUND);
             assert_eq!(mode(&creds), 0o600);
             assert_eq!(mode(creds.parent().unwrap()), 0o700);

@@ -90,11 +90,12 @@ db_test! {
                 ("GITHUB_URL", fake.url.as_str()),
                 ("HUBSYNC_CREDENTIALS_PATH", creds.to_str().unwrap()),
             ])).await;
-            let (action, manifest) = setup_form(&app.base, "").await;
+            let cookie = crate::support::first_admin(&app).await;
+            let (action, manifest) = setup_form(&app.base, &cookie).await;
             let res = create_on_github(&action, &manifest).await;
             assert_eq!(res.status(), StatusCode::BAD_GATEWAY, "{secret:?}");
-            let body: serde_json::Value = res.json().await.unwrap();
-            let error = body["error"].as_str().unwrap();
+            // A page (GitHub sent the browser here) that says why.
+            let error = res.text().await.unwrap();
             assert!(error.contains("webhook secret") && error.contains("at least 20"), "{error}");
             assert!(!creds.exists(), "nothing stored");
             assert!(app.app.github.app().is_none() && app.app.github.webhook_secrets().is_empty());

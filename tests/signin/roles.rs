@@ -51,7 +51,8 @@ db_test! {
         let r = bob.post(w.app.url(&format!("/projects/{widgets}/sync"))).header(header::ORIGIN, &w.app.base)
             .form(&[("csrf", csrf.as_str())]).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
-        assert!(r.text().await.unwrap().contains("<h1>Not allowed</h1>"));
+        let html = r.text().await.unwrap();
+        assert!(html.contains("<h1>Forbidden</h1>") && html.contains("only admins of"), "{html}");
         assert_eq!(bob.get(w.app.url(&format!("/projects/{gadgets}"))).send().await.unwrap().status(), 404);
         let (status, _) = call(&w, &bob, Method::GET, "/api/v1/changes", None).await;
         assert_eq!(status, 400, "a user's feed names its project");

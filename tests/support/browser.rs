@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::{error::CmdError, wd::WebDriverCompatibleCommand, Client, ClientBuilder};
 use serde_json::{json, Value};
 
 const REQUIRE: &str = "HUBSYNC_REQUIRE_BROWSER";
@@ -104,6 +104,67 @@ impl Browser {
         let path = dir.join(name);
         std::fs::write(&path, png).expect("screenshot written");
         path
+    }
+}
+
+/// A Chrome DevTools command through chromedriver's `goog/cdp/execute` (device and media
+/// emulation have no WebDriver command).
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: Value,
+}
+
+impl WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({ "cmd": self.cmd, "params": self.params });
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
+impl Browser {
+    pub async fn cdp(&self, cmd: &'static str, params: Value) -> Result<Value, CmdError> {
+        self.client.issue_cmd(Cdp { cmd, params }).await
+    }
+
+    /// Emulates a phone's viewport (`mobile`: the viewport meta tag applies) or a desktop one.
+    pub async fn viewport(&self, width: u32, height: u32, mobile: bool) {
+        let params =
+            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile });
+        self.cdp("Emulation.setDeviceMetricsOverride", params)
+            .await
+            .expect("viewport emulation");
+    }
+
+    /// Emulates `prefers-color-scheme`.
+    pub async fn color_scheme(&self, dark: bool) {
+        let value = if dark { "dark" } else { "light" };
+        let params = json!({ "features": [{ "name": "prefers-color-scheme", "value": value }] });
+        self.cdp("Emulation.setEmulatedMedia", params)
+            .await
+            .expect("media emulation");
+    }
+
+    /// Fails when the page scrolls sideways: its content is wider than the viewport.
+    pub async fn assert_no_horizontal_overflow(&self, what: &str) {
+        let js = "const d = document.documentElement;                   const wide = [...document.querySelectorAll('body *')]                     .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)                     .slice(0, 5).map((e) => e.tagName + '.' + e.className);                   return { scroll: d.scrollWidth, inner: window.innerWidth, wide };";
+        let m = self.client.execute(js, vec![]).await.expect("measured");
+        let (scroll, inner) = (m["scroll"].as_f64().unwrap(), m["inner"].as_f64().unwrap());
+        assert!(
+            scroll <= inner,
+            "{what}: {scroll} px wide in a {inner} px viewport: {m}"
+        );
     }
 }
 

@@ -4,7 +4,9 @@
 pub mod browser;
 mod db;
 pub mod fake_github;
+pub mod receiver;
 pub mod replica;
+pub mod schema;
 pub mod seed;
 pub mod signing;
 pub mod sse;
@@ -100,4 +102,35 @@ pub fn hubsync_bin() -> std::process::Command {
         cmd.env_remove(var);
     }
     cmd
+}
+
+/// Opens the app's first-run setup link, as the operator's browser would: the session cookie
+/// pair (`hubsync_session=...`) of the first admin.
+pub async fn first_admin(app: &TestApp) -> String {
+    let link = app
+        .app
+        .setup_link
+        .as_ref()
+        .expect("no admin yet, so a setup link");
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        // The link names the public URL; the test reaches the app at its bound address.
+        .get(self_url(app, link.expose()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        reqwest::StatusCode::SEE_OTHER,
+        "the setup link works"
+    );
+    let set = r.headers()[reqwest::header::SET_COOKIE].to_str().unwrap();
+    set.split(';').next().unwrap().to_owned()
+}
+
+fn self_url(app: &TestApp, link: &str) -> String {
+    let u = url::Url::parse(link).expect("the setup link is a URL");
+    app.url(&format!("{}?{}", u.path(), u.query().unwrap_or_default()))
 }

@@ -6,12 +6,16 @@ use actix_web::{
     },
     web, HttpResponse,
 };
-use serde::Deserialize;
-use serde_json::json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::projects::synced_branch;
+use super::{
+    openapi::{ErrorBody, FileBytes},
+    projects::{find_for, synced_branch},
+};
 use crate::{
-    http::{viewer::Viewer, ApiError, AppState},
+    http::{auth::Caller, ApiError, AppState},
     store::{
         entities::files,
         manifests,
@@ -20,23 +24,62 @@ use crate::{
     sync::planner::SUBMODULE_MODE,
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct BranchQuery {
+#[into_params(parameter_in = Query)]
+pub(crate) struct BranchQuery {
     /// Defaults to the repository's default branch.
     branch: Option<String>,
     /// A commit a run synced: the tree as it was then.
     at: Option<String>,
 }
 
+/// A branch's manifest: its head as synced, or with `at` the tree at an earlier synced commit.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Manifest {
+    pub branch: String,
+    /// The synced commit (null before the first sync).
+    pub sha: Option<String>,
+    /// When the head was synced (absent with `at`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub synced_at: Option<DateTime<Utc>>,
+    /// Whether the branch was deleted on GitHub (absent with `at`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<bool>,
+    pub files: Vec<ManifestEntry>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ManifestEntry {
+    pub path: String,
+    /// The blob's sha (a submodule's: the commit's).
+    pub sha: String,
+    pub size: Option<i64>,
+    /// Git's file mode: `100644`, `100755`, `120000` (symlink), `160000` (submodule).
+    pub mode: String,
+    /// Why the content is not served (null: it is).
+    pub skipped: Option<Skipped>,
+}
+
+/// A branch's manifest (default: the default branch), or with `at` the tree at a synced commit.
+#[utoipa::path(
+    tag = "files",
+    params(("id" = i64, Path, description = "The project's id"), BranchQuery),
+    responses(
+        (status = 200, body = Manifest),
+        (status = 400, description = "`at` is not a commit sha", body = ErrorBody),
+        (status = 404, description = "No such project or branch; with `at`: no run synced it", body = ErrorBody),
+        (status = 410, description = "`at` is older than the change feed's retention", body = ErrorBody),
+    )
+)]
 #[get("/projects/{id}/files")]
 async fn manifest(
-    viewer: Viewer,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<i64>,
     q: web::Query<BranchQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = viewer.project(&state, *id).await?;
+    let p = find_for(&state, &caller, *id).await?;
     let sel = synced_branch(&p, q.branch.as_deref())?;
     if let Some(at) = &q.at {
         return Ok(HttpResponse::Ok().json(super::snapshot::listing(&state, sel, at).await?));
@@ -44,29 +87,47 @@ async fn manifest(
     let files = skipped::manifest(&state.db, sel.id).await?;
     let files: Vec<_> = files
         .into_iter()
-        .map(|(f, why)| {
-            json!({ "path": f.path, "sha": f.blob_sha, "size": f.size, "mode": f.mode,
-                                "skipped": why.map(Skipped::as_str) })
+        .map(|(f, skipped)| ManifestEntry {
+            path: f.path,
+            sha: f.blob_sha,
+            size: f.size,
+            mode: f.mode,
+            skipped,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "branch": sel.branch,
-        "sha": sel.last_synced_sha,
-        "synced_at": sel.last_synced_at,
-        "deleted": sel.deleted_at.is_some(),
-        "files": files,
-    })))
+    Ok(HttpResponse::Ok().json(Manifest {
+        branch: sel.branch.clone(),
+        sha: sel.last_synced_sha.as_ref().map(|s| s.to_string()),
+        synced_at: sel.last_synced_at,
+        deleted: Some(sel.deleted_at.is_some()),
+        files,
+    }))
 }
 
+/// A file's raw bytes, as a download.
+#[utoipa::path(
+    tag = "files",
+    params(
+        ("id" = i64, Path, description = "The project's id"),
+        ("path" = String, Path, description = "The file's path in the repository"),
+        BranchQuery,
+    ),
+    responses(
+        (status = 200, description = "The file's bytes; `x-hubsync-blob-sha` and `x-hubsync-mode` name the version",
+         content_type = "application/octet-stream", body = FileBytes),
+        (status = 404, description = "No such file; or a submodule, a Git LFS pointer, or over the size limit", body = ErrorBody),
+        (status = 410, description = "`at` is older than the change feed's retention", body = ErrorBody),
+    )
+)]
 #[get("/projects/{id}/files/{path:.+}")]
 async fn content(
-    viewer: Viewer,
+    caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<(i64, String)>,
     q: web::Query<BranchQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, file_path) = path.into_inner();
-    let p = viewer.project(&state, id).await?;
+    let p = find_for(&state, &caller, id).await?;
     let sel = synced_branch(&p, q.branch.as_deref())?;
     let file = match &q.at {
         None => manifests::file(&state.db, sel.id, &file_path).await?,

@@ -3,11 +3,17 @@ use std::collections::HashMap;
 
 use actix_web::{get, post, put, web, HttpResponse};
 use serde::Deserialize;
-use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
-use super::views::{ProjectView, RunView};
+use super::{
+    openapi::ErrorBody,
+    views::{ProjectList, ProjectView, RunList, RunView},
+};
 use crate::{
-    http::{viewer::Viewer, ApiError, AppState},
+    http::{
+        auth::{no_project, Caller},
+        ApiError, AppState,
+    },
     store::{
         attempts,
         entities::project_syncs,
@@ -20,7 +26,16 @@ use crate::{
 pub async fn find(state: &AppState, id: i64) -> Result<ProjectRecord, ApiError> {
     projects::load(&state.db, id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no project with id {id}")))
+        .ok_or_else(|| no_project(id))
+}
+
+/// The project, if this caller may see it: another project answers as a missing one would.
+pub async fn find_for(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+) -> Result<ProjectRecord, ApiError> {
+    caller.project(state, id).await
 }
 
 /// The project's synced (non-pattern) selection of `branch`, its default branch when None.
@@ -35,63 +50,96 @@ pub fn synced_branch<'a>(
         .ok_or_else(|| ApiError::NotFound(format!("branch {branch} is not synced in this project")))
 }
 
+/// Every project with its repository, installation and branch selections.
+#[utoipa::path(tag = "projects", responses((status = 200, body = ProjectList)))]
 #[get("/projects")]
-async fn list(viewer: Viewer, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let all = viewer
+async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let all = caller
         .visible(&state, projects::load_all(&state.db).await?)
         .await?;
-    let views: Vec<ProjectView> = all
+    let projects: Vec<ProjectView> = all
         .iter()
         .map(|p| ProjectView::new(p, &state.config.github.web_url))
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "projects": views })))
+    Ok(HttpResponse::Ok().json(ProjectList { projects }))
 }
 
+/// One project.
+#[utoipa::path(
+    tag = "projects",
+    params(("id" = i64, Path, description = "The project's id")),
+    responses(
+        (status = 200, body = ProjectView),
+        (status = 404, description = "No such project", body = ErrorBody),
+    )
+)]
 #[get("/projects/{id}")]
 async fn get(
-    viewer: Viewer,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = viewer.project(&state, *id).await?;
+    let p = find_for(&state, &caller, *id).await?;
     Ok(HttpResponse::Ok().json(ProjectView::new(&p, &state.config.github.web_url)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct BranchSelection {
+pub(crate) struct BranchSelection {
+    /// Branch names and glob patterns (`release/*`; `**` crosses path segments).
     branches: Vec<String>,
 }
 
 /// Replaces the selection; newly selected branches are synced right away.
+#[utoipa::path(
+    tag = "projects",
+    params(("id" = i64, Path, description = "The project's id")),
+    request_body = BranchSelection,
+    responses(
+        (status = 200, description = "The project with its new selection", body = ProjectView),
+        (status = 400, description = "An invalid branch name or pattern", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+    )
+)]
 #[put("/projects/{id}/branches")]
 async fn set_branches(
-    viewer: Viewer,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<i64>,
     body: web::Json<BranchSelection>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = viewer.writable_project(&state, *id).await?;
+    let p = caller.writable_project(&state, *id).await?;
     requests::apply_selection(&state.db, &state.nudge, &p, &body.branches).await?;
     let p = find(&state, p.project.id).await?;
     Ok(HttpResponse::Ok().json(ProjectView::new(&p, &state.config.github.web_url)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SyncRequest {
+pub(crate) struct SyncRequest {
+    /// A selected branch; absent (or no body at all): every selected branch.
     branch: Option<String>,
 }
 
 /// Queues a manual sync of one branch, or of every selected branch when no body is sent.
+#[utoipa::path(
+    tag = "syncs",
+    params(("id" = i64, Path, description = "The project's id")),
+    request_body(content = Option<SyncRequest>, description = "Optional: an empty body syncs every selected branch"),
+    responses(
+        (status = 202, description = "The queued runs", body = RunList),
+        (status = 404, description = "No such project, or the branch is not selected", body = ErrorBody),
+        (status = 409, description = "Syncing is stopped for this project", body = ErrorBody),
+    )
+)]
 #[post("/projects/{id}/syncs")]
 async fn sync_now(
-    viewer: Viewer,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let p = viewer.writable_project(&state, *id).await?;
+    let p = caller.writable_project(&state, *id).await?;
     let request: SyncRequest = if body.iter().all(u8::is_ascii_whitespace) {
         SyncRequest { branch: None }
     } else {
@@ -104,24 +152,36 @@ async fn sync_now(
             .into_iter()
             .map(|(run, branch)| RunView::new(run, &branch, Vec::new()))
             .collect();
-    Ok(HttpResponse::Accepted().json(json!({ "runs": queued })))
+    Ok(HttpResponse::Accepted().json(RunList { runs: queued }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct HistoryQuery {
+#[into_params(parameter_in = Query)]
+pub(crate) struct HistoryQuery {
+    /// Only this branch's runs.
     branch: Option<String>,
+    /// How many runs (default 50, at most 500).
     limit: Option<u64>,
 }
 
+/// Run history, newest first, each run with its attempts.
+#[utoipa::path(
+    tag = "syncs",
+    params(("id" = i64, Path, description = "The project's id"), HistoryQuery),
+    responses(
+        (status = 200, body = RunList),
+        (status = 404, description = "No such project, or the branch is not selected", body = ErrorBody),
+    )
+)]
 #[get("/projects/{id}/syncs")]
 async fn history(
-    viewer: Viewer,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<i64>,
     q: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = viewer.project(&state, *id).await?;
+    let p = find_for(&state, &caller, *id).await?;
     let names: HashMap<i64, &str> = p
         .selections
         .iter()
@@ -146,5 +206,5 @@ async fn history(
             RunView::new(r, b, tried)
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "runs": views })))
+    Ok(HttpResponse::Ok().json(RunList { runs: views }))
 }

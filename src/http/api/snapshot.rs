@@ -3,17 +3,21 @@
 use std::collections::BTreeMap;
 
 use actix_web::{get, web, HttpResponse};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::projects::synced_branch;
+use super::{
+    files::{Manifest, ManifestEntry},
+    openapi::ErrorBody,
+    projects::{find_for, synced_branch},
+};
 use crate::{
     git::Sha,
-    http::{viewer::Viewer, ApiError, AppState},
+    http::{auth::Caller, ApiError, AppState},
     store::{
         changes::{diff, Version},
         entities::project_syncs,
-        skipped::{self, Skipped},
+        skipped,
         snapshots::{self, Unavailable},
     },
 };
@@ -46,33 +50,90 @@ pub async fn listing(
     state: &AppState,
     sel: &project_syncs::Model,
     at: &str,
-) -> Result<Value, ApiError> {
+) -> Result<Manifest, ApiError> {
     let tree = tree(state, sel, at).await?;
     let keys: Vec<(&str, &str)> = tree
         .values()
         .map(|v| (v.mode.as_str(), v.sha.as_str()))
         .collect();
     let why = skipped::reasons(&state.db, &keys).await?;
-    let files: Vec<Value> = tree
+    let files: Vec<ManifestEntry> = tree
         .iter()
         .zip(why)
-        .map(|((path, v), why)| {
-            json!({ "path": path, "sha": v.sha, "size": v.size, "mode": v.mode,
-                    "skipped": why.map(Skipped::as_str) })
+        .map(|((path, v), skipped)| ManifestEntry {
+            path: path.clone(),
+            sha: v.sha.clone(),
+            size: v.size,
+            mode: v.mode.clone(),
+            skipped,
         })
         .collect();
-    Ok(json!({ "branch": sel.branch, "sha": at.trim().to_ascii_lowercase(), "files": files }))
+    Ok(Manifest {
+        branch: sel.branch.clone(),
+        sha: Some(at.trim().to_ascii_lowercase()),
+        synced_at: None,
+        deleted: None,
+        files,
+    })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct CompareQuery {
+#[into_params(parameter_in = Query)]
+pub(crate) struct CompareQuery {
+    /// Defaults to the repository's default branch.
     branch: Option<String>,
 }
 
+/// The file changes between two synced commits.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Comparison {
+    pub base: String,
+    pub head: String,
+    pub branch: String,
+    pub changes: Vec<ComparedChange>,
+}
+
+/// One path's change, in the change feed's shape without cursor and run.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ComparedChange {
+    pub project_id: i64,
+    pub repository: String,
+    pub branch: String,
+    pub commit_sha: String,
+    pub path: String,
+    /// `added`, `modified`, `deleted` or `renamed`.
+    pub change: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blob_sha: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_blob_sha: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+}
+
+/// The changes between two synced commits of a branch, from stored data alone.
+#[utoipa::path(
+    tag = "files",
+    params(
+        ("id" = i64, Path, description = "The project's id"),
+        ("spec" = String, Path, description = "`BASE...HEAD`: two commit shas a run synced"),
+        CompareQuery,
+    ),
+    responses(
+        (status = 200, body = Comparison),
+        (status = 400, description = "Not `BASE...HEAD` of two commit shas", body = ErrorBody),
+        (status = 404, description = "No such project or branch, or a commit no run synced", body = ErrorBody),
+        (status = 410, description = "A commit older than the change feed's retention", body = ErrorBody),
+    )
+)]
 #[get("/projects/{id}/compare/{spec}")]
 async fn compare(
-    viewer: Viewer,
+    caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<(i64, String)>,
     q: web::Query<CompareQuery>,
@@ -81,44 +142,31 @@ async fn compare(
     let (base, head) = spec
         .split_once("...")
         .ok_or_else(|| ApiError::BadRequest(format!("{spec:?} is not BASE...HEAD")))?;
-    let p = viewer.project(&state, id).await?;
+    let p = find_for(&state, &caller, id).await?;
     let sel = synced_branch(&p, q.branch.as_deref())?;
     let old = tree(&state, sel, base).await?;
     let new = tree(&state, sel, head).await?;
-    let changes: Vec<Value> = diff(&old, &new)
+    let head = head.trim().to_ascii_lowercase();
+    let changes: Vec<ComparedChange> = diff(&old, &new)
         .into_iter()
-        .map(|c| {
-            let mut v = json!({
-                "project_id": p.project.id, "repository": p.repository.full_name,
-                "branch": sel.branch, "commit_sha": head.trim().to_ascii_lowercase(),
-                "path": c.path, "change": c.kind.as_str(),
-            });
-            let fields = [
-                ("previous_path", c.previous_path.map(Value::from)),
-                ("blob_sha", c.new.as_ref().map(|n| n.sha.clone().into())),
-                (
-                    "previous_blob_sha",
-                    c.old.as_ref().map(|o| o.sha.clone().into()),
-                ),
-                ("size", c.new.as_ref().and_then(|n| n.size).map(Value::from)),
-                (
-                    "mode",
-                    c.new
-                        .as_ref()
-                        .or(c.old.as_ref())
-                        .map(|x| x.mode.clone().into()),
-                ),
-            ];
-            for (k, val) in fields {
-                if let Some(val) = val {
-                    v[k] = val;
-                }
-            }
-            v
+        .map(|c| ComparedChange {
+            project_id: p.project.id,
+            repository: p.repository.full_name.clone(),
+            branch: sel.branch.clone(),
+            commit_sha: head.clone(),
+            path: c.path,
+            change: c.kind.as_str().to_owned(),
+            previous_path: c.previous_path,
+            blob_sha: c.new.as_ref().map(|n| n.sha.clone()),
+            previous_blob_sha: c.old.as_ref().map(|o| o.sha.clone()),
+            size: c.new.as_ref().and_then(|n| n.size),
+            mode: c.new.as_ref().or(c.old.as_ref()).map(|x| x.mode.clone()),
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "base": base.trim().to_ascii_lowercase(), "head": head.trim().to_ascii_lowercase(),
-        "branch": sel.branch, "changes": changes,
-    })))
+    Ok(HttpResponse::Ok().json(Comparison {
+        base: base.trim().to_ascii_lowercase(),
+        head,
+        branch: sel.branch.clone(),
+        changes,
+    }))
 }

@@ -4,14 +4,17 @@
 use std::time::Duration;
 
 use actix_web::{get, web, HttpResponse};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
+use utoipa::{IntoParams, ToSchema};
 
-use super::projects::synced_branch;
+use super::{
+    openapi::ErrorBody,
+    projects::{find_for, synced_branch},
+};
 use crate::{
     git::Sha,
-    http::{viewer::Viewer, ApiError, AppState},
+    http::{auth::Caller, ApiError, AppState},
     progress,
     store::commits,
 };
@@ -20,17 +23,54 @@ use crate::{
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(600);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct SyncedQuery {
+#[into_params(parameter_in = Query)]
+pub(crate) struct SyncedQuery {
+    /// Defaults to the repository's default branch.
     branch: Option<String>,
+    /// The commit to wait for (required).
     sha: Option<String>,
+    /// Seconds to wait (default 30, at most 600).
     timeout: Option<f64>,
 }
 
+/// The commit is synced: by a run, or within a head a run synced.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Synced {
+    /// Always true.
+    pub synced: bool,
+    pub sha: String,
+    /// The synced head that contains `sha`.
+    pub commit_sha: String,
+    pub run_id: i64,
+    pub branch: String,
+}
+
+/// Not synced within the timeout.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct NotSynced {
+    /// Always false.
+    pub synced: bool,
+    pub sha: String,
+    pub branch: String,
+    pub error: String,
+}
+
+/// Waits until a commit is synced on a branch (for CI steps: `curl --fail`).
+#[utoipa::path(
+    tag = "syncs",
+    params(("id" = i64, Path, description = "The project's id"), SyncedQuery),
+    responses(
+        (status = 200, body = Synced),
+        (status = 400, description = "No or a bad sha or timeout", body = ErrorBody),
+        (status = 404, description = "No such project or branch", body = ErrorBody),
+        (status = 504, description = "Not synced within the timeout", body = NotSynced),
+    )
+)]
 #[get("/projects/{id}/synced")]
 async fn synced(
-    viewer: Viewer,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<i64>,
     q: web::Query<SyncedQuery>,
@@ -50,7 +90,7 @@ async fn synced(
             ))
         }
     };
-    let p = viewer.project(&state, *id).await?;
+    let p = find_for(&state, &caller, *id).await?;
     let sel = synced_branch(&p, q.branch.as_deref())?.clone();
     let branch = sel.branch.clone();
     let deadline = Instant::now() + timeout;
@@ -59,16 +99,25 @@ async fn synced(
     loop {
         let found = commits::synced_head(&state.db, sel.id, p.repository.id, &branch, &sha).await?;
         if let Some((head, run_id)) = found {
-            return Ok(HttpResponse::Ok().json(json!({
-                "synced": true, "sha": sha.as_str(), "commit_sha": head, "run_id": run_id,
-                "branch": branch,
-            })));
+            return Ok(HttpResponse::Ok().json(Synced {
+                synced: true,
+                sha: sha.to_string(),
+                commit_sha: head.to_string(),
+                run_id,
+                branch,
+            }));
         }
         if Instant::now() >= deadline || state.shutdown.is_cancelled() {
-            return Ok(HttpResponse::GatewayTimeout().json(json!({
-                "synced": false, "sha": sha.as_str(), "branch": branch,
-                "error": format!("{} is not synced on {branch} after {:?}", sha.as_str(), timeout),
-            })));
+            return Ok(HttpResponse::GatewayTimeout().json(NotSynced {
+                synced: false,
+                sha: sha.to_string(),
+                error: format!(
+                    "{} is not synced on {branch} after {:?}",
+                    sha.as_str(),
+                    timeout
+                ),
+                branch,
+            }));
         }
         progress::until_success(
             &state.hub,

@@ -1,6 +1,7 @@
 //! The JSON shapes the API answers with.
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::{
     git::Sha,
@@ -12,17 +13,18 @@ use crate::{
     },
 };
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct ProjectView {
     pub id: i64,
     pub repository: RepositoryView,
     pub installation: InstallationView,
     /// Why syncing is stopped (repository removed, installation suspended...), or null.
+    #[schema(value_type = Option<String>)]
     pub stopped: Option<&'static str>,
     pub branches: Vec<BranchView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct RepositoryView {
     pub id: i64,
     pub full_name: String,
@@ -33,7 +35,7 @@ pub(crate) struct RepositoryView {
     pub html_url: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct InstallationView {
     pub id: i64,
     pub account: String,
@@ -41,7 +43,7 @@ pub(crate) struct InstallationView {
     pub deleted: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct BranchView {
     pub id: i64,
     pub name: String,
@@ -51,6 +53,18 @@ pub(crate) struct BranchView {
     pub last_synced_sha: Option<Sha>,
     pub last_synced_at: Option<DateTime<Utc>>,
     pub deleted: bool,
+}
+
+/// `GET /projects`.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ProjectList {
+    pub projects: Vec<ProjectView>,
+}
+
+/// Runs: the ones a manual sync queued, or a branch's history (newest first).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct RunList {
+    pub runs: Vec<RunView>,
 }
 
 impl ProjectView {
@@ -97,7 +111,7 @@ impl From<&project_syncs::Model> for BranchView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct RunView {
     pub id: i64,
     pub branch: String,
@@ -121,7 +135,7 @@ pub(crate) struct RunView {
     pub attempts: Vec<AttemptView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct AttemptView {
     pub attempt: i32,
     pub status: String,

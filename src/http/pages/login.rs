@@ -5,12 +5,10 @@ use actix_web::{
 use maud::html;
 use serde::Deserialize;
 
-use super::{layout::page, signed_in};
+use super::{first_run, layout::page, signed_in, PageError};
 use crate::http::{
-    auth::{self, Admin},
-    signin,
-    viewer::Viewer,
-    ApiError, AppState,
+    auth::{self, Caller},
+    signin, ApiError, AppState,
 };
 
 #[get("/login")]
@@ -18,7 +16,10 @@ async fn login_form(state: web::Data<AppState>) -> HttpResponse {
     render(&state, HttpResponse::Ok(), None)
 }
 
+/// Without an admin token there is nothing to type in: the page says how to sign in instead
+/// (with GitHub, when its OAuth client is set, or the first run's setup link).
 fn render(state: &AppState, mut res: HttpResponseBuilder, error: Option<&str>) -> HttpResponse {
+    let has_token = state.config.admin_token.is_some();
     let github = signin::available(state);
     let body = html! {
         h1 { "Log in" }
@@ -27,10 +28,15 @@ fn render(state: &AppState, mut res: HttpResponseBuilder, error: Option<&str>) -
             p { a.button #signin-github href="/login/github" { "Sign in with GitHub" } }
             p { "You see the repositories GitHub lets you reach; admins of the organisation can change what is synced." }
         }
-        form.login method="post" action="/login" {
-            label for="token" { "Admin token (HUBSYNC_ADMIN_TOKEN)" }
-            input #token type="password" name="token" autocomplete="current-password" required autofocus;
-            button type="submit" { "Log in" }
+        @if has_token {
+            form.login method="post" action="/login" {
+                label for="token" { "Admin token (HUBSYNC_ADMIN_TOKEN)" }
+                input #token type="password" name="token" autocomplete="current-password" required autofocus;
+                button type="submit" { "Log in" }
+            }
+        } @else if !github {
+            p { "No admin token is set (" code { "HUBSYNC_ADMIN_TOKEN" } "), so there is no password to type here." }
+            (first_run::sign_in_help(false))
         }
     };
     res.content_type("text/html; charset=utf-8")
@@ -61,7 +67,7 @@ async fn login_submit(
             }
             render(&state, res, Some(&e.to_string()))
         }
-        Err(e) => e.error_response(),
+        Err(e) => PageError::from(e).error_response(),
     }
 }
 
@@ -75,18 +81,16 @@ struct LogoutForm {
 #[post("/logout")]
 async fn logout(
     req: HttpRequest,
-    viewer: Result<Viewer, ApiError>,
+    caller: Result<Caller, ApiError>,
     form: web::Form<LogoutForm>,
-) -> Result<HttpResponse, ApiError> {
-    let viewer = signed_in(viewer)?;
-    if let Some(v) = &viewer {
-        v.check_csrf(&form.csrf)?;
+) -> Result<HttpResponse, PageError> {
+    let caller = signed_in(caller)?;
+    if let Some(c) = &caller {
+        c.check_csrf(&form.csrf)?;
     }
     // Admin and GitHub sessions alike end on the server.
-    let admin = Admin {
-        session: viewer.as_ref().and_then(|v| v.session().map(str::to_owned)),
-    };
-    let cookie = auth::logout(&req, &admin).await?;
+    let session = caller.as_ref().and_then(Caller::session);
+    let cookie = auth::logout(&req, session).await?;
     Ok(HttpResponse::SeeOther()
         .cookie(cookie)
         .insert_header((header::LOCATION, "/login"))

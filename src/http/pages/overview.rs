@@ -1,32 +1,58 @@
 //! `/`: every installation and project, with each branch's state.
 use actix_web::{get, web, HttpResponse};
-use maud::{html, Markup};
+use maud::{html, Markup, PreEscaped};
+use serde::Deserialize;
 
 use super::{
+    first_run::{self, Progress},
     layout::{ago, commit_base, page as frame, short},
-    signed_in, to_login,
+    signed_in, to_login, PageError,
 };
 use crate::{
-    http::{viewer::Viewer, ApiError, AppState},
+    http::{auth::Caller, ApiError, AppState},
     store::projects,
 };
 
+/// `?installation=ID`: the app's setup URL sent the installer here; the page reloads (a bounded
+/// number of times) until that installation's repositories are listed.
+#[derive(Deserialize)]
+pub struct OverviewQuery {
+    installation: Option<i64>,
+    tries: Option<u32>,
+}
+
+/// Reloads after an install, every 2 s for a minute at most.
+const MAX_TRIES: u32 = 30;
+
 #[get("/")]
 pub async fn page(
-    viewer: Result<Viewer, ApiError>,
+    caller: Result<Caller, ApiError>,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let Some(viewer) = signed_in(viewer)? else {
+    q: web::Query<OverviewQuery>,
+) -> Result<HttpResponse, PageError> {
+    let progress = Progress::load(&state).await?;
+    let Some(caller) = signed_in(caller)? else {
+        if !progress.configured() {
+            return Ok(first_run::anonymous(&state, &progress));
+        }
         return Ok(to_login());
     };
-    let csrf = viewer.csrf();
-    let all = viewer
+    let csrf = caller.csrf();
+    let all = caller
         .visible(&state, projects::load_all(&state.db).await?)
         .await?;
-    // The self-healing passes are the operator's business.
-    let healing = match viewer.is_admin() {
-        true => Some(super::healing::section(&state.db).await?),
-        false => None,
+    let waiting = q
+        .installation
+        .filter(|id| !all.iter().any(|p| p.installation.id == *id));
+    let tries = q.tries.unwrap_or(0);
+    // The first-run checklist, self-healing passes and outbox are the operator's business.
+    let operator = caller.is_admin();
+    let (healing, outbox) = match operator {
+        true => (
+            Some(super::healing::section(&state.db).await?),
+            Some(super::outbox::section(&state.db).await?),
+        ),
+        false => (None, None),
     };
     let web = &state.config.github.web_url;
     let mut installations: Vec<(i64, String, Vec<&projects::ProjectRecord>)> = Vec::new();
@@ -44,12 +70,25 @@ pub async fn page(
         }
     }
     let body = html! {
+        @if operator && !progress.done() {
+            (first_run::checklist(&state, &progress, all.first().map(|p| p.project.id)))
+        }
+        @if let Some(id) = waiting {
+            p.notice role="status" {
+                @if tries < MAX_TRIES {
+                    "Fetching the repositories of installation " (id) " from GitHub…"
+                } @else {
+                    "Installation " (id) " is not listed yet: its webhook or the next reconcile brings it. "
+                    a href="/" { "Reload" }
+                }
+            }
+        }
         h1 { "Projects" }
-        @if let Some(login) = viewer.login() {
+        @if let Some(login) = caller.login() {
             p.signed-in { "Signed in with GitHub as " strong { (login) } "." }
         }
         @if installations.is_empty() {
-            @if viewer.is_admin() {
+            @if operator {
                 p.empty { "No installation yet. Install the GitHub App on an organisation to start syncing." }
             } @else {
                 p.empty { "No project you can see yet: GitHub lists no repository of this app's installations for you." }
@@ -87,9 +126,16 @@ pub async fn page(
                 }
             }
         }
+        @if let Some(o) = outbox { (o) }
         @if let Some(h) = healing { (h) }
     };
-    let html = frame("Projects", Some("/api/v1/events"), csrf.as_deref(), body).into_string();
+    let mut html = frame("Projects", Some("/api/v1/events"), csrf.as_deref(), body).into_string();
+    if let Some(id) = waiting.filter(|_| tries < MAX_TRIES) {
+        // No script needed (nor allowed inline): the head asks the browser to look again.
+        let next = format!("/?installation={id}&tries={}", tries + 1);
+        let refresh = format!("<meta http-equiv=\"refresh\" content=\"2; url={next}\">");
+        html = html.replacen("</head>", &format!("{}</head>", PreEscaped(refresh).0), 1);
+    }
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(html))

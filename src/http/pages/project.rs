@@ -1,38 +1,72 @@
-//! `/projects/{id}`: branches with live progress, the run history, "Sync now" and the selection
-//! editor.
-use actix_web::{get, post, web, HttpResponse};
+//! `/projects/{id}`: branches with live progress, retries and waits, the run history, "Sync now",
+//! the selection editor and the "Use this data" panel.
+use actix_web::{get, http::StatusCode, web, HttpResponse};
+use chrono::Utc;
 use maud::{html, Markup};
-use serde::Deserialize;
 
 use super::{
-    layout::{ago, commit_base, page as frame, short},
-    redirect, refused, signed_in, to_login,
+    layout::{ago, commit_base, page as frame, respond, seconds, short},
+    runs, signed_in, to_login, PageError,
 };
 use crate::{
-    http::{viewer::Viewer, ApiError, AppState},
-    store::{
-        attempts,
-        entities::{sync_run_attempts, user_repositories::Role},
-        projects::ProjectRecord,
-        runs,
-    },
-    sync::requests,
+    http::{auth::Caller, ApiError, AppState},
+    store::{attempts, entities::sync_runs, projects::ProjectRecord, runs as run_store},
 };
 
 const HISTORY: u64 = 30;
 
+/// A form's refusal, shown beside that form (and what was typed, kept).
+pub(super) enum FormError {
+    Sync(String),
+    Selection { message: String, typed: String },
+}
+
 #[get("/projects/{id}")]
 pub async fn page(
-    viewer: Result<Viewer, ApiError>,
+    caller: Result<Caller, ApiError>,
     state: web::Data<AppState>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, ApiError> {
-    let Some(viewer) = signed_in(viewer)? else {
+    id: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let Some(caller) = signed_in(caller)? else {
         return Ok(to_login());
     };
-    let p = viewer.project(&state, *id).await?;
-    let can_change = viewer.role(&state, &p).await? == Some(Role::Admin);
-    let session_csrf = viewer.csrf();
+    let p = find(&state, &caller, &id).await?;
+    render(&state, &caller, &p, None).await
+}
+
+fn page_id(id: &str) -> Result<i64, PageError> {
+    id.parse()
+        .map_err(|_| PageError::from(ApiError::NotFound(format!("no project with id {id}"))))
+}
+
+/// The project of a page's `{id}`, if this caller may see it: a 404 page for anything else.
+pub(super) async fn find(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<ProjectRecord, PageError> {
+    Ok(caller.project(state, page_id(id)?).await?)
+}
+
+/// The project of a page's `{id}`, if this caller may change it (404 when invisible, 403 when
+/// read-only).
+pub(super) async fn find_writable(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<ProjectRecord, PageError> {
+    Ok(caller.writable_project(state, page_id(id)?).await?)
+}
+
+/// The page, with a form's refusal when `error` is set (and its status: 400, 409...).
+pub(super) async fn render(
+    state: &AppState,
+    caller: &Caller,
+    p: &ProjectRecord,
+    error: Option<(StatusCode, FormError)>,
+) -> Result<HttpResponse, PageError> {
+    let can_change = caller.can_change(state, p).await?;
+    let session_csrf = caller.csrf();
     let csrf = session_csrf.clone().unwrap_or_default();
     let ids: Vec<i64> = p
         .selections
@@ -40,24 +74,43 @@ pub async fn page(
         .filter(|s| !s.is_pattern)
         .map(|s| s.id)
         .collect();
-    let history = runs::history(&state.db, &ids, HISTORY).await?;
+    let history = run_store::history(&state.db, &ids, HISTORY).await?;
     let run_ids: Vec<i64> = history.iter().map(|r| r.id).collect();
     let tries = attempts::of_runs(&state.db, &run_ids).await?;
     let branch_of = |sel: i64| {
         p.selections
             .iter()
             .find(|s| s.id == sel)
-            .map(|s| s.branch.as_str())
-            .unwrap_or("?")
+            .map_or_else(|| "?".to_owned(), |s| s.branch.clone())
     };
-    let web = &state.config.github.web_url;
-    let repo_url = format!("{web}{}", p.repository.full_name);
+    let max = state.config.sync.max_attempts;
+    let repo_url = format!("{}{}", state.config.github.web_url, p.repository.full_name);
     let events = format!("/projects/{}/events", p.project.id);
-    let without_content = super::skipped::section(&state.db, &p).await?;
+    let without_content = super::skipped::section(&state.db, p).await?;
+    let paused = state
+        .github
+        .app()
+        .map(|a| a.paused_for(p.installation.id))
+        .unwrap_or_default();
+    let (status, error) = match error {
+        Some((s, e)) => (s, Some(e)),
+        None => (StatusCode::OK, None),
+    };
+    let (sync_error, selection_error, typed) = match error {
+        Some(FormError::Sync(m)) => (Some(m), None, None),
+        Some(FormError::Selection { message, typed }) => (None, Some(message), Some(typed)),
+        None => (None, None, None),
+    };
     let body = html! {
         h1 { a href=(repo_url) { (p.repository.full_name) } }
-        @if let Some(reason) = p.stopped_because() { p.error { "Syncing is stopped: " (reason) } }
-        (branches(&p, &repo_url))
+        @if let Some(reason) = p.stopped_because() { p.error role="alert" { "Syncing is stopped: " (reason) } }
+        @if !paused.is_zero() {
+            p.notice.rate-limit role="status" {
+                "GitHub's rate limit for this installation is spent: its requests wait "
+                (seconds(paused.as_secs() as i64)) " for the quota to reset."
+            }
+        }
+        (branches(p, &repo_url, &history, max))
         (without_content)
         @if !can_change {
             p.read-only { "You can read this project. Admins of " (p.installation.account_login) " on GitHub can change its selection and start syncs." }
@@ -66,6 +119,7 @@ pub async fn page(
             form.inline method="post" action=(format!("/projects/{}/sync", p.project.id)) {
                 input type="hidden" name="csrf" value=(csrf);
                 button #sync-now type="submit" { "Sync now" }
+                @if let Some(m) = &sync_error { p.error.form-error role="alert" { (m) } }
             }
         }
         h2 { "Branch selection" }
@@ -73,9 +127,11 @@ pub async fn page(
             form.selection method="post" action=(format!("/projects/{}/branches", p.project.id)) {
                 input type="hidden" name="csrf" value=(csrf);
                 label for="branches" { "One branch name or pattern per line (" code { "release/*" } ")" }
-                textarea #branches name="branches" rows="4" {
-                    @for s in p.selections.iter().filter(|s| s.enabled && (s.is_pattern || !p.selections.iter().any(|x| x.is_pattern && x.enabled && pattern_matches(&x.branch, &s.branch)))) {
-                        (s.branch) "\n"
+                @if let Some(m) = &selection_error { p #branches-error.error.form-error role="alert" { (m) } }
+                textarea #branches name="branches" rows="4" aria-describedby=[selection_error.as_ref().map(|_| "branches-error")] {
+                    @match &typed {
+                        Some(t) => (t),
+                        None => (selected_lines(p)),
                     }
                 }
                 button type="submit" { "Save selection" }
@@ -84,58 +140,32 @@ pub async fn page(
             ul.selection { @for s in p.selections.iter().filter(|s| s.enabled) { li { code { (s.branch) } } } }
         }
         h2 { "Runs" }
-        table.runs {
-            thead { tr { th { "#" } th { "Branch" } th { "Trigger" } th { "Status" } th { "From → to" } th { "Changed" } th { "Fetched" } th { "Requests" } th { "Duration" } th { "Error" } } }
-            tbody {
-                @for r in &history {
-                    // Cell classes are what app.js fills in for runs that start after the page loaded.
-                    tr data-run=(r.id) {
-                        td.run { (r.id) }
-                        td.branch { (branch_of(r.project_sync_id)) }
-                        td.trigger { (r.trigger) }
-                        td.status { span.state data-state=(r.status) { (r.status) } }
-                        td.shas { code { (r.from_sha.as_deref().map(short).unwrap_or("—")) } " → " code { (r.target_sha.as_deref().map(short).unwrap_or("head")) } }
-                        td.changed { (r.files_changed) " / " (r.files_total) }
-                        td.fetched { (r.files_fetched) }
-                        td.requests { (r.api_requests) }
-                        td.duration { (r.started_at.zip(r.finished_at).map(|(s, f)| format!("{} ms", (f - s).num_milliseconds())).unwrap_or_default()) }
-                        td.error {
-                            (r.error.as_deref().unwrap_or(""))
-                            @if let Some(list) = tries.get(&r.id).filter(|l| l.len() > 1) {
-                                details.attempts {
-                                    summary { (list.len()) " attempts" }
-                                    ol { @for a in list { li { (attempt_line(a)) } } }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        (runs::table(p.project.id, &history, &branch_of, &tries, max))
+        (super::data::panel(state.public_url.as_str(), p))
     };
     let html = frame(
         &p.repository.full_name,
         Some(&events),
         session_csrf.as_deref(),
         body,
-    )
-    .into_string();
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(html))
+    );
+    Ok(respond(status, html))
 }
 
-/// `failed · 1200 ms · GitHub answered 502 ...`
-fn attempt_line(a: &sync_run_attempts::Model) -> String {
-    let mut line = a.status.clone();
-    if let Some(f) = a.finished_at {
-        line.push_str(&format!(" · {} ms", (f - a.started_at).num_milliseconds()));
+/// The selection as the editor shows it: names and patterns, without branches a pattern covers.
+fn selected_lines(p: &ProjectRecord) -> String {
+    let mut out = String::new();
+    for s in p.selections.iter().filter(|s| s.enabled) {
+        let covered = p
+            .selections
+            .iter()
+            .any(|x| x.is_pattern && x.enabled && pattern_matches(&x.branch, &s.branch));
+        if s.is_pattern || !covered {
+            out.push_str(&s.branch);
+            out.push('\n');
+        }
     }
-    if let Some(e) = &a.error {
-        line.push_str(" · ");
-        line.push_str(e);
-    }
-    line
+    out
 }
 
 fn pattern_matches(pattern: &str, branch: &str) -> bool {
@@ -148,83 +178,39 @@ fn pattern_matches(pattern: &str, branch: &str) -> bool {
     }
 }
 
-fn branches(p: &ProjectRecord, repo_url: &str) -> Markup {
+fn branches(p: &ProjectRecord, repo_url: &str, history: &[sync_runs::Model], max: i32) -> Markup {
+    let now = Utc::now();
     html! {
-        table.branches {
-            thead { tr { th { "Branch" } th { "State" } th { "Progress" } th { "Commit" } th { "When" } } }
-            tbody {
-                @for b in p.selections.iter().filter(|s| !s.is_pattern) {
-                    tr data-project=(p.project.id) data-branch=(b.branch) data-commit-url=(commit_base(repo_url)) class=[(!b.enabled).then_some("disabled")] {
-                        td { (b.branch) @if !b.enabled { " (not selected)" } }
-                        td { span.state data-state=(b.state) { (b.state) } }
-                        td.progress { progress.bar max="1" value="0" hidden {} " " span.count {} }
-                        td.sha {
-                            @if let Some(sha) = &b.last_synced_sha {
-                                a href=(format!("{}{sha}", commit_base(repo_url))) { code { (short(sha)) } }
-                            } @else { "—" }
+        div.table-wrap {
+            table.branches {
+                thead { tr { th { "Branch" } th { "State" } th { "Progress" } th { "Commit" } th.opt { "When" } } }
+                tbody {
+                    @for b in p.selections.iter().filter(|s| !s.is_pattern) {
+                        @let queued = history.iter().find(|r| r.project_sync_id == b.id && r.status == run_store::RunStatus::Queued);
+                        tr data-project=(p.project.id) data-branch=(b.branch) data-commit-url=(commit_base(repo_url)) class=[(!b.enabled).then_some("disabled")] {
+                            td { (b.branch) @if !b.enabled { " (not selected)" } }
+                            td {
+                                span.state data-state=(b.state) { (b.state) }
+                                span.waiting {
+                                    @if let Some(w) = queued.and_then(|r| runs::waiting(r, max)) {
+                                        " " (w)
+                                        @if let Some(e) = queued.and_then(|r| r.error.as_deref()) { br; small.reason { (e) } }
+                                    } @else if let Some(r) = queued.filter(|r| r.not_before.is_none_or(|t| t <= now)) {
+                                        " " a href=(runs::run_path(p.project.id, r.id)) { "run " (r.id) }
+                                    }
+                                }
+                            }
+                            td.progress { progress.bar max="1" value="0" hidden {} " " span.count {} }
+                            td.sha {
+                                @if let Some(sha) = &b.last_synced_sha {
+                                    a href=(format!("{}{sha}", commit_base(repo_url))) { code { (short(sha)) } }
+                                } @else { "—" }
+                            }
+                            td.opt { (ago(b.last_synced_at)) }
                         }
-                        td { (ago(b.last_synced_at)) }
                     }
                 }
             }
         }
     }
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
-}
-
-#[post("/projects/{id}/sync")]
-pub(crate) async fn sync_now(
-    viewer: Result<Viewer, ApiError>,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    form: web::Form<CsrfForm>,
-) -> Result<HttpResponse, ApiError> {
-    let Some(viewer) = signed_in(viewer)? else {
-        return Ok(to_login());
-    };
-    viewer.check_csrf(&form.csrf)?;
-    let p = match viewer.writable_project(&state, *id).await {
-        Ok(p) => p,
-        Err(e @ ApiError::Forbidden(_)) => return Ok(refused(e)),
-        Err(e) => return Err(e),
-    };
-    requests::queue_sync(&state.db, &state.nudge, &p, None).await?;
-    Ok(redirect(format!("/projects/{}", p.project.id)))
-}
-
-#[derive(Deserialize)]
-struct SelectionForm {
-    csrf: String,
-    branches: String,
-}
-
-#[post("/projects/{id}/branches")]
-pub(crate) async fn set_branches(
-    viewer: Result<Viewer, ApiError>,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    form: web::Form<SelectionForm>,
-) -> Result<HttpResponse, ApiError> {
-    let Some(viewer) = signed_in(viewer)? else {
-        return Ok(to_login());
-    };
-    viewer.check_csrf(&form.csrf)?;
-    let p = match viewer.writable_project(&state, *id).await {
-        Ok(p) => p,
-        Err(e @ ApiError::Forbidden(_)) => return Ok(refused(e)),
-        Err(e) => return Err(e),
-    };
-    let wanted: Vec<String> = form
-        .branches
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect();
-    requests::apply_selection(&state.db, &state.nudge, &p, &wanted).await?;
-    Ok(redirect(format!("/projects/{}", p.project.id)))
 }

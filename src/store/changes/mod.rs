@@ -84,7 +84,20 @@ pub async fn append(
     old: &[files::Model],
     new: &[Entry],
 ) -> Result<Counts, DbErr> {
-    let changed = diff(&as_versions(old), &entries_as_versions(new));
+    append_changes(
+        txn,
+        run,
+        &diff(&as_versions(old), &entries_as_versions(new)),
+    )
+    .await
+}
+
+/// Appends these changes (as `diff` gives them), with the same rules as `append`.
+pub async fn append_changes(
+    txn: &impl ConnectionTrait,
+    run: &RunInfo<'_>,
+    changed: &[FileChange],
+) -> Result<Counts, DbErr> {
     let mut counts = Counts::default();
     if changed.is_empty() {
         return Ok(counts);
@@ -98,7 +111,7 @@ pub async fn append(
         .await?;
     }
     let now = Utc::now();
-    for c in &changed {
+    for c in changed {
         match c.kind {
             ChangeKind::Added => counts.added += 1,
             ChangeKind::Modified => counts.modified += 1,
@@ -134,6 +147,19 @@ pub async fn append(
             .await?;
     }
     Ok(counts)
+}
+
+/// The newest cursor: inside a run's swap transaction, after `append`, the cursor of its last
+/// change (the append lock keeps other runs' rows out until it commits).
+pub async fn last_cursor(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
+    let high: Option<i64> = changes::Entity::find()
+        .select_only()
+        .column_as(changes::Column::Id.max(), "high")
+        .into_tuple()
+        .one(db)
+        .await?
+        .flatten();
+    Ok(high.unwrap_or(0))
 }
 
 /// A page of the feed.
@@ -253,6 +279,9 @@ pub async fn run_pruner(
     loop {
         if let Err(e) = super::commits::prune(&db, retention).await {
             tracing::warn!(error = %e, "pruning pushed commits failed");
+        }
+        if let Err(e) = super::head_commits::prune(&db, retention).await {
+            tracing::warn!(error = %e, "pruning head commits failed");
         }
         match prune(&db, retention).await {
             Ok(0) => {}

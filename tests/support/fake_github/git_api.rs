@@ -1,12 +1,12 @@
-//! The git data endpoints: trees, blobs, tarballs (302 to codeload), compare; read from the bare
-//! repositories with the git CLI. Branches are in `branches.rs`.
+//! The git data endpoints: trees, blobs, tarballs (302 to codeload); read from the bare
+//! repositories with the git CLI. Branches are in `branches.rs`, compare in `compare.rs`.
 use actix_web::{
     http::{header, StatusCode},
     web, HttpRequest, HttpResponse,
 };
 use base64::Engine;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::{
     auth::mint,
@@ -36,6 +36,9 @@ pub(crate) async fn tree(
     };
     // GitHub treats any value of `recursive` as true.
     let recursive = q.recursive.is_some();
+    if recursive {
+        *state.recursive_trees.lock().unwrap() += 1;
+    }
     let mut args = vec!["ls-tree", "-z", "--long"];
     if recursive {
         args.extend(["-r", "-t"]);
@@ -241,122 +244,4 @@ pub(crate) async fn codeload(
             ),
         ))
         .streaming(tokio_util::io::ReaderStream::new(stdout))
-}
-
-pub(crate) async fn compare(
-    state: Data,
-    req: HttpRequest,
-    path: web::Path<(String, String, String)>,
-) -> HttpResponse {
-    let (owner, name, basehead) = path.into_inner();
-    let (_, bare) = match visible(&state, &req, &owner, &name) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let Some((base_rev, head_rev)) = basehead.split_once("...") else {
-        return not_found();
-    };
-    let (Some(base), Some(head)) = (
-        resolve(&bare, base_rev, "commit").await,
-        resolve(&bare, head_rev, "commit").await,
-    ) else {
-        return not_found();
-    };
-    let count = |range: String| {
-        let bare = bare.clone();
-        async move {
-            git_bare(&bare, &["rev-list", "--count", &range])
-                .await
-                .and_then(|o| String::from_utf8_lossy(&o).trim().parse::<u64>().ok())
-                .unwrap_or(0)
-        }
-    };
-    let ahead = count(format!("{base}..{head}")).await;
-    let behind = count(format!("{head}..{base}")).await;
-    let merge_base = git_bare(&bare, &["merge-base", &base, &head])
-        .await
-        .map(|o| String::from_utf8_lossy(&o).trim().to_owned())
-        .unwrap_or_default();
-    let status = match (ahead, behind) {
-        (0, 0) => "identical",
-        (_, 0) => "ahead",
-        (0, _) => "behind",
-        _ => "diverged",
-    };
-    let raw = git_bare(
-        &bare,
-        &[
-            "diff",
-            "--raw",
-            "-z",
-            "-M",
-            "--no-abbrev",
-            &merge_base,
-            &head,
-        ],
-    )
-    .await
-    .unwrap_or_default();
-    let files = parse_raw_diff(&raw);
-    let full = format!("{owner}/{name}");
-    let base_url = state.base();
-    let commits: Vec<Value> = git_bare(&bare, &["rev-list", "--reverse", &format!("{base}..{head}")])
-        .await
-        .map(|o| {
-            String::from_utf8_lossy(&o)
-                .lines()
-                .map(|sha| json!({ "sha": sha, "url": format!("{base_url}/repos/{full}/commits/{sha}") }))
-                .collect()
-        })
-        .unwrap_or_default();
-    HttpResponse::Ok().json(json!({
-        "url": format!("{base_url}/repos/{full}/compare/{basehead}"),
-        "status": status, "ahead_by": ahead, "behind_by": behind,
-        "total_commits": ahead,
-        "base_commit": { "sha": base }, "merge_base_commit": { "sha": merge_base },
-        "commits": commits, "files": files,
-    }))
-}
-
-/// `git diff --raw -z` records as GitHub's compare `files`.
-fn parse_raw_diff(raw: &[u8]) -> Vec<Value> {
-    let fields: Vec<String> = raw
-        .split(|b| *b == 0)
-        .map(|f| String::from_utf8_lossy(f).into_owned())
-        .collect();
-    let mut files = Vec::new();
-    let mut i = 0;
-    while i < fields.len() {
-        let meta = &fields[i];
-        if !meta.starts_with(':') {
-            i += 1;
-            continue;
-        }
-        let parts: Vec<&str> = meta[1..].split_whitespace().collect();
-        let (old_sha, new_sha, letter) = (parts[2], parts[3], parts[4]);
-        let status = match &letter[..1] {
-            "A" => "added",
-            "D" => "removed",
-            "R" => "renamed",
-            "C" => "copied",
-            "T" => "changed",
-            _ => "modified",
-        };
-        let mut file = json!({ "status": status, "additions": 0, "deletions": 0, "changes": 0 });
-        if matches!(&letter[..1], "R" | "C") {
-            file["previous_filename"] = json!(fields[i + 1]);
-            file["filename"] = json!(fields[i + 2]);
-            i += 3;
-        } else {
-            file["filename"] = json!(fields[i + 1]);
-            i += 2;
-        }
-        file["sha"] = json!(if status == "removed" {
-            old_sha
-        } else {
-            new_sha
-        });
-        files.push(file);
-    }
-    files
 }

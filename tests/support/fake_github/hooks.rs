@@ -45,6 +45,10 @@ pub(crate) struct Hook {
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/app/installations", web::get().to(list_installations))
+        .route(
+            "/app/installations/{installation_id}",
+            web::get().to(get_installation),
+        )
         .route("/app/hook/deliveries", web::get().to(list_deliveries))
         .route(
             "/app/hook/deliveries/{delivery_id}/attempts",
@@ -258,6 +262,18 @@ async fn redeliver(state: Data, req: HttpRequest, path: web::Path<i64>) -> HttpR
         deliver(&state, &delivery, true).await;
     });
     HttpResponse::Accepted().json(json!({}))
+}
+
+/// `GET /app/installations/{installation_id}`: one installation of the app, or 404.
+async fn get_installation(state: Data, req: HttpRequest, id: web::Path<i64>) -> HttpResponse {
+    if let Err(r) = require_app(&state, &req) {
+        return r;
+    }
+    let id = id.into_inner();
+    if !state.inner().installations.contains_key(&id) {
+        return super::routes::not_found();
+    }
+    HttpResponse::Ok().json(installation_json(&state, id))
 }
 
 async fn list_installations(state: Data, req: HttpRequest, q: web::Query<Page>) -> HttpResponse {

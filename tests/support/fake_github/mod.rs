@@ -18,6 +18,7 @@
 
 mod auth;
 mod branches;
+mod compare;
 mod faults;
 mod git_api;
 mod hooks;
@@ -64,6 +65,7 @@ pub mod route {
     pub const COMPARE: &str = "GET /repos/{owner}/{repo}/compare/{basehead}";
     pub const MANIFEST_CONVERSION: &str = "POST /app-manifests/{code}/conversions";
     pub const INSTALLATIONS: &str = "GET /app/installations";
+    pub const INSTALLATION: &str = "GET /app/installations/{installation_id}";
     pub const HOOK_DELIVERIES: &str = "GET /app/hook/deliveries";
     pub const REDELIVER: &str = "POST /app/hook/deliveries/{delivery_id}/attempts";
     pub const OAUTH_TOKEN: &str = "POST /login/oauth/access_token";
@@ -98,6 +100,7 @@ impl FakeGithub {
             token_lifetime: Mutex::new(Duration::from_secs(3600)),
             inner: Default::default(),
             counts: Default::default(),
+            recursive_trees: Default::default(),
             faults: Default::default(),
             latency: Default::default(),
             in_flight: Default::default(),
@@ -134,6 +137,7 @@ impl FakeGithub {
                 max_rate_limit_wait: Duration::from_secs(10),
             },
             request_timeout: Duration::from_secs(10),
+            metrics: Default::default(),
         }
     }
 
@@ -292,6 +296,12 @@ impl FakeGithub {
 
     pub fn reset_counts(&self) {
         self.state.counts.lock().unwrap().clear();
+        *self.state.recursive_trees.lock().unwrap() = 0;
+    }
+
+    /// Tree requests with `recursive` (counted under [`route::TREE`] too): a whole-tree read.
+    pub fn recursive_tree_requests(&self) -> u64 {
+        *self.state.recursive_trees.lock().unwrap()
     }
 
     /// Apps created from now on answer with this `webhook_secret` (None: null), not a fresh one.

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::{
     auth::{issue_installation_token, mint, require_app, require_installation},
-    branches, git_api,
+    branches, compare, git_api,
     server::{github_error, State},
 };
 
@@ -49,7 +49,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     )
     .route(
         "/repos/{owner}/{repo}/compare/{basehead}",
-        web::get().to(git_api::compare),
+        web::get().to(compare::compare),
     )
     .route(
         "/_codeload/{owner}/{repo}/legacy.tar.gz/{sha}",

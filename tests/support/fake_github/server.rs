@@ -75,6 +75,8 @@ pub(crate) struct State {
     pub token_lifetime: Mutex<Duration>,
     pub inner: Mutex<Inner>,
     pub counts: Mutex<HashMap<String, u64>>,
+    /// Tree requests with `recursive`.
+    pub recursive_trees: Mutex<u64>,
     pub faults: Mutex<Vec<FaultRule>>,
     pub latency: Mutex<Duration>,
     /// Requests being answered now, and the most seen at once.

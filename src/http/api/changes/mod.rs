@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use actix_web::{get, http::header, web, HttpRequest, HttpResponse, Responder};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use tokio::time::Instant;
+use utoipa::{IntoParams, ToSchema};
 
+use super::openapi::{ErrorBody, EventStream, GoneBody};
 use crate::{
-    http::{viewer::Viewer, ApiError, AppState},
+    http::{auth::Caller, ApiError, AppState},
     progress,
     store::{changes, entities::changes::Model as ChangeRow},
 };
@@ -20,17 +21,30 @@ pub const MAX_LIMIT: u64 = 1000;
 /// The longest a request may wait for a change.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct FeedQuery {
+#[into_params(parameter_in = Query)]
+pub(crate) struct FeedQuery {
+    /// The cursor to read after (omitted: the oldest kept entry).
     after: Option<String>,
+    /// Entries per page (default 100, at most 1000).
     limit: Option<u64>,
+    /// Only this project's entries (the cursor still moves past others').
     project_id: Option<i64>,
+    /// Seconds (at most 60) to hold an empty answer until a run commits changes.
     wait: Option<f64>,
 }
 
+/// A page of the feed.
+#[derive(Serialize, ToSchema)]
+pub struct ChangePage {
+    pub changes: Vec<ChangeView>,
+    /// Where the next request reads after.
+    pub next_cursor: String,
+}
+
 /// One change as consumers read it; absent values are left out.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ChangeView {
     pub cursor: String,
     pub project_id: i64,
@@ -83,37 +97,39 @@ pub fn parse_cursor(raw: &str, what: &str) -> Result<i64, ApiError> {
 
 /// 410: the changes after this cursor were pruned; the consumer must resync from a snapshot.
 pub fn gone(after: i64, horizon: i64) -> HttpResponse {
-    HttpResponse::Gone().json(json!({
-        "error": format!(
+    HttpResponse::Gone().json(GoneBody {
+        error: format!(
             "cursor {after} is older than the change feed's retention: resync (read the files), \
              then follow the feed from oldest_cursor"
         ),
-        "oldest_cursor": horizon.to_string(),
-    }))
+        oldest_cursor: horizon.to_string(),
+    })
 }
 
+/// The change feed: one entry per file each successful run changed, in commit order per branch.
+#[utoipa::path(
+    tag = "changes",
+    params(FeedQuery),
+    responses(
+        (status = 200, description = "A page of changes; with `Accept: text/event-stream` a stream of `change` events whose id is the cursor",
+         content(
+            (ChangePage = "application/json"),
+            (EventStream = "text/event-stream"),
+         )),
+        (status = 400, description = "A bad cursor, limit or wait", body = ErrorBody),
+        (status = 410, description = "The cursor is older than the feed's retention", body = GoneBody),
+    )
+)]
 #[get("/changes")]
 async fn feed(
-    viewer: Viewer,
+    caller: Caller,
     state: web::Data<AppState>,
     req: HttpRequest,
     q: web::Query<FeedQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    // A signed-in user reads the feed of a project they can see, one at a time.
-    if !viewer.is_admin() {
-        match q.project_id {
-            Some(id) => {
-                viewer.project(&state, id).await?;
-            }
-            None => {
-                return Err(ApiError::BadRequest(
-                    "pass project_id: a user signed in with GitHub reads one project's feed at a \
-                     time"
-                        .into(),
-                ))
-            }
-        }
-    }
+    // A token limited to one project reads that project's changes only; a user signed in with
+    // GitHub reads one project they can see at a time.
+    let project_id = caller.feed_project(&state, q.project_id).await?;
     let limit = match q.limit {
         None => DEFAULT_LIMIT,
         Some(0) => return Err(ApiError::BadRequest("limit must be at least 1".into())),
@@ -148,7 +164,7 @@ async fn feed(
         if start < horizon {
             return Ok(gone(start, horizon));
         }
-        let sse = stream::open(state.into_inner(), start, q.project_id, limit);
+        let sse = stream::open(state.into_inner(), start, project_id, limit);
         return Ok(sse.respond_to(&req).map_into_boxed_body());
     }
 
@@ -161,7 +177,7 @@ async fn feed(
             Some(a) => a,
             None => changes::horizon(&state.db).await?,
         };
-        let page = changes::page(&state.db, start, q.project_id, limit).await?;
+        let page = changes::page(&state.db, start, project_id, limit).await?;
         // Read after the page: pruning that ran meanwhile may have taken rows it should hold.
         let horizon = changes::horizon(&state.db).await?;
         if start < horizon {
@@ -172,19 +188,12 @@ async fn feed(
         }
         if !page.rows.is_empty() || Instant::now() >= deadline || state.shutdown.is_cancelled() {
             let changes: Vec<ChangeView> = page.rows.into_iter().map(ChangeView::from).collect();
-            return Ok(HttpResponse::Ok().json(json!({
-                "changes": changes,
-                "next_cursor": page.next.to_string(),
-            })));
+            return Ok(HttpResponse::Ok().json(ChangePage {
+                changes,
+                next_cursor: page.next.to_string(),
+            }));
         }
         after = Some(page.next);
-        progress::until_success(
-            &state.hub,
-            &mut live,
-            q.project_id,
-            deadline,
-            &state.shutdown,
-        )
-        .await;
+        progress::until_success(&state.hub, &mut live, project_id, deadline, &state.shutdown).await;
     }
 }

@@ -21,6 +21,7 @@ pub fn open(
     limit: u64,
 ) -> Sse<impl Stream<Item = Result<sse::Event, Infallible>>> {
     let keep_alive = state.config.sse_keep_alive;
+    let subscriber = state.metrics.sse_subscriber();
     let (tx, rx) = mpsc::channel::<sse::Event>(CLIENT_BUFFER);
     let mut live = state.hub.subscribe();
     tokio::spawn(async move {
@@ -69,7 +70,7 @@ pub fn open(
             progress::until_success(&state.hub, &mut live, project, far, &state.shutdown).await;
         }
     });
-    Sse::from_infallible_receiver(rx)
+    Sse::from_infallible_stream(crate::http::sse::counted(rx, subscriber))
         .with_keep_alive(keep_alive)
         .with_retry_duration(RETRY)
 }

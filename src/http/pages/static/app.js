@@ -4,6 +4,36 @@
 // a dropped connection or a server restart); if the browser gives up instead (an HTTP error from a
 // proxy, say), a new stream resumes from the last id seen.
 // Event names and their fields are ProgressEvent in src/progress/event.rs.
+// Page helpers that need no event stream: copy buttons, "in 8 s" countdowns.
+(function () {
+  "use strict";
+  // Copy buttons are hidden in the HTML: without this script the command is selectable text.
+  document.querySelectorAll("button.copy[data-copy]").forEach((button) => {
+    const source = document.getElementById(button.dataset.copy);
+    if (!source) return;
+    button.hidden = false;
+    button.setAttribute("aria-label", "Copy the command");
+    button.addEventListener("click", async () => {
+      const text = source.textContent.trim();
+      let ok = false;
+      try {
+        await navigator.clipboard.writeText(text);
+        ok = true;
+      } catch (_) {
+        // Plain http or an old browser: select the text and use the legacy command.
+        const range = document.createRange();
+        range.selectNodeContents(source);
+        const sel = window.getSelection();
+        sel.removeAllRanges();
+        sel.addRange(range);
+        try { ok = document.execCommand("copy"); } catch (_) { ok = false; }
+      }
+      button.textContent = ok ? "Copied" : "Press Ctrl+C";
+      setTimeout(() => { button.textContent = "Copy"; }, 2000);
+    });
+  });
+})();
+
 (function () {
   "use strict";
   const url = document.body.dataset.events;
@@ -27,6 +57,36 @@
     el.textContent = ago(el.dataset.ts);
   });
   setInterval(tick, 5000);
+  // Same wording as layout::seconds.
+  const secs = (s) => {
+    s = Math.max(0, Math.round(s));
+    if (s < 60) return `${s} s`;
+    if (s < 3600) return s % 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s / 60} min`;
+    return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  };
+  const countdown = () => document.querySelectorAll(".until[data-until]").forEach((el) => {
+    const left = (Date.parse(el.dataset.until) - Date.now()) / 1000;
+    el.textContent = left > 0 ? `in ${secs(left)}` : "now";
+  });
+  setInterval(countdown, 1000);
+  const maxAttempts = Number((runs && runs.closest("table").dataset.maxAttempts) || 0);
+  // "retrying 2/5 in 8 s", as runs::waiting renders it; null clears it.
+  const waitNote = (el, d) => {
+    if (!el) return;
+    if (!d) { el.replaceChildren(); return; }
+    const until = new Date(Date.parse(d.at || new Date().toISOString()) + d.retry_in_ms).toISOString();
+    const w = document.createElement("span");
+    w.className = "wait";
+    const t = document.createElement("time");
+    t.className = "until";
+    t.dataset.until = until;
+    t.dateTime = until;
+    t.title = until;
+    w.append(`retrying ${d.attempt + 1}/${maxAttempts || "?"} `, t);
+    el.replaceChildren(" ", w);
+    countdown();
+  };
+  const runPage = document.querySelector("[data-run-page]");
 
   const short = (sha) => (sha ? sha.slice(0, 7) : "");
   const rows = (project, branch) =>
@@ -67,7 +127,7 @@
       cell.replaceChildren(a);
     }
     const when = row.querySelector(".ago");
-    if (when && at) { when.dataset.ts = at; when.title = at; when.textContent = ago(at); }
+    if (when && at) { when.dataset.ts = at; when.dateTime = at; when.title = at; when.textContent = ago(at); }
   };
 
   // The run's row in the history (project page), added at the top for runs newer than the page.
@@ -77,13 +137,19 @@
     if (tr) return tr;
     tr = document.createElement("tr");
     tr.dataset.run = d.run_id;
-    ["run", "branch", "trigger", "status", "shas", "changed", "fetched", "requests", "duration", "error"]
+    // The classes runs::table gives its cells (opt: hidden on phones).
+    ["run", "branch", "trigger opt", "status", "shas opt", "changed opt", "fetched opt", "requests opt", "duration", "error"]
       .forEach((c) => { const td = document.createElement("td"); td.className = c; tr.appendChild(td); });
-    text(tr.querySelector(".run"), d.run_id);
+    const link = document.createElement("a");
+    link.href = `/projects/${d.project_id}/runs/${d.run_id}`;
+    link.textContent = d.run_id;
+    tr.querySelector(".run").appendChild(link);
     text(tr.querySelector(".branch"), d.branch);
     const state = document.createElement("span");
     state.className = "state";
-    tr.querySelector(".status").appendChild(state);
+    const wait = document.createElement("span");
+    wait.className = "waiting";
+    tr.querySelector(".status").append(state, wait);
     runs.prepend(tr);
     while (runs.rows.length > HISTORY) runs.deleteRow(-1);
     return tr;
@@ -112,6 +178,7 @@
   };
 
   const apply = (kind, d) => {
+    if (runPage && d && String(d.run_id) === runPage.dataset.runPage) stale(`This run is ${kind} now.`);
     if (kind === "selection_changed" && d && d.branches) stale("The branch selection changed.");
     if (!d || !d.branch) return;
     if (kind === "queued" && !rows(d.project_id, d.branch).length) stale(`New branch ${d.branch} is syncing.`);
@@ -122,7 +189,12 @@
       if (kind === "started") { setState(row.querySelector(".state"), "syncing"); bar(row, 0, undefined); }
       if (kind === "progress") bar(row, d.done, d.total);
       if (kind === "succeeded") { setState(row.querySelector(".state"), "synced"); finished(row); synced(row, d.sha, d.at); }
-      if (kind === "failed") { setState(row.querySelector(".state"), d.will_retry ? "queued" : "failed"); bar(row, 0, null); }
+      if (kind === "failed") {
+        setState(row.querySelector(".state"), d.will_retry ? "queued" : "failed");
+        bar(row, 0, null);
+        waitNote(row.querySelector(".waiting"), d.will_retry && d.retry_in_ms != null ? d : null);
+      }
+      if (kind === "started" || kind === "succeeded") waitNote(row.querySelector(".waiting"), null);
       if (kind === "selection_changed") setState(row.querySelector(".state"), d.state);
     });
     if (!run) return;
@@ -130,6 +202,7 @@
       runStatus(run, "queued");
       runShas(run, d.from_sha, d.target_sha);
     }
+    if (kind === "started" || kind === "succeeded") waitNote(run.querySelector(".waiting"), null);
     if (kind === "started" || kind === "progress") {
       runStatus(run, "running");
       // The run's start is its first attempt's: a retry does not restart the duration.
@@ -153,6 +226,7 @@
       if (d.target_sha) runShas(run, d.from_sha, d.target_sha);
       if (d.files_total != null) text(run.querySelector(".changed"), `${d.files_changed} / ${d.files_total}`);
       text(run.querySelector(".error"), d.error || "");
+      waitNote(run.querySelector(".waiting"), d.will_retry && d.retry_in_ms != null ? d : null);
     }
   };
 
