@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod private_files;
 pub mod progress;
+pub mod seal;
 pub mod secret;
 pub mod startup;
 pub mod store;

@@ -97,6 +97,7 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         None => None,
     };
     let github = GithubSlot::new(app, config.github.webhook_secrets.clone());
+    github.set_oauth(oauth_client(&config.github, &metrics)?);
     if let Some(page) = &config.github.app_page {
         github.set_app_page(page.clone());
     }
@@ -344,6 +345,22 @@ fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;
     Ok(socket.into())
+}
+
+/// Sign in with GitHub is offered once the app's OAuth client id and secret are known.
+fn oauth_client(
+    config: &crate::github::GithubConfig,
+    metrics: &Metrics,
+) -> Result<Option<crate::github::oauth::OAuthClient>, crate::github::GithubError> {
+    match (&config.client_id, &config.client_secret) {
+        (Some(id), Some(secret)) => Ok(Some(crate::github::oauth::OAuthClient::new(
+            &GithubOptions::from_config(config, metrics),
+            config.web_url.clone(),
+            id.clone(),
+            secret.clone(),
+        )?)),
+        _ => Ok(None),
+    }
 }
 
 #[cfg(test)]

@@ -358,8 +358,13 @@ fn app_manifest_is_a_valid_github_app_manifest() {
     assert_eq!(m["public"], false);
     assert_eq!(
         m["default_permissions"],
-        serde_json::json!({ "contents": "read", "metadata": "read" })
+        serde_json::json!({ "contents": "read", "metadata": "read", "members": "read" }),
+        "read-only; members tells organisation owners from members at sign-in"
     );
+    assert!(m["callback_urls"][0]
+        .as_str()
+        .unwrap()
+        .ends_with("/login/github/callback"));
     let events: Vec<&str> = m["default_events"]
         .as_array()
         .unwrap()

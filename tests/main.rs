@@ -28,6 +28,7 @@ mod pages;
 mod pages_runs;
 mod replicas;
 mod security;
+mod signin;
 mod sse;
 mod sse_burst;
 mod sync_compare;

@@ -16,6 +16,7 @@ mod m20261203_000800_runs_finished_index;
 mod m20261203_000900_outbox;
 mod m20261203_000920_api_tokens;
 mod m20261203_000921_setup_links;
+mod m20261203_000940_github_users;
 mod m20261203_000960_files_submodules;
 mod m20261203_000990_head_commits;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000900_outbox::Migration),
             Box::new(m20261203_000920_api_tokens::Migration),
             Box::new(m20261203_000921_setup_links::Migration),
+            Box::new(m20261203_000940_github_users::Migration),
             Box::new(m20261203_000960_files_submodules::Migration),
             Box::new(m20261203_000990_head_commits::Migration),
         ]

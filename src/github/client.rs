@@ -97,7 +97,12 @@ pub(crate) enum Mode {
 pub(crate) enum Credential<'a> {
     None,
     App(&'a AppJwt),
-    Installation { id: i64, app: &'a GithubApp },
+    Installation {
+        id: i64,
+        app: &'a GithubApp,
+    },
+    /// A user-to-server token (Sign in with GitHub).
+    User(&'a Secret),
 }
 
 /// Unauthenticated access to GitHub's API (the manifest conversion needs no credentials).
@@ -172,6 +177,7 @@ impl GithubHttp {
             let (token, gate) = match &cred {
                 Credential::None => (None, None),
                 Credential::App(jwt) => (Some(jwt.sign()?), None),
+                Credential::User(token) => (Some((*token).clone()), None),
                 Credential::Installation { id, app } => (
                     Some(Box::pin(app.installation_token(*id)).await?),
                     Some(app.gate(*id)),

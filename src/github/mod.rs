@@ -9,6 +9,7 @@ mod error;
 mod excerpt;
 mod jwt;
 pub mod manifest;
+pub mod oauth;
 pub mod retry;
 mod settings;
 mod token;
@@ -39,6 +40,8 @@ pub struct GithubSlot(Arc<RwLock<Live>>);
 struct Live {
     app: Option<Arc<GithubApp>>,
     webhook_secrets: Vec<WebhookSecret>,
+    /// The app's OAuth client, for Sign in with GitHub.
+    oauth: Option<oauth::OAuthClient>,
     /// The app's page on GitHub (`https://github.com/apps/SLUG`), when known: for the link
     /// that installs it.
     app_page: Option<String>,
@@ -49,8 +52,22 @@ impl GithubSlot {
         Self(Arc::new(RwLock::new(Live {
             app,
             webhook_secrets,
+            oauth: None,
             app_page: None,
         })))
+    }
+
+    /// The OAuth client for Sign in with GitHub; None until a client id and secret are set.
+    pub fn oauth(&self) -> Option<oauth::OAuthClient> {
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .oauth
+            .clone()
+    }
+
+    pub fn set_oauth(&self, client: Option<oauth::OAuthClient>) {
+        self.0.write().unwrap_or_else(|p| p.into_inner()).oauth = client;
     }
 
     /// The GitHub App client; None until credentials are configured.

@@ -29,7 +29,7 @@ use crate::{
 };
 
 pub(crate) const SESSION_COOKIE: &str = "hubsync_session";
-const SESSION_DAYS: i64 = 7;
+pub(crate) const SESSION_DAYS: i64 = 7;
 /// Where a script sends its CSRF token (forms send the `csrf` field).
 pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -41,6 +41,9 @@ pub enum Caller {
     Admin(Admin),
     /// An API token: its scope, and the one project it may see (None: all).
     Token(TokenCaller),
+    /// A user signed in with GitHub: sees the projects of the repositories GitHub lets them
+    /// reach, and changes those whose installation account they administer (see visibility.rs).
+    User(UserViewer),
 }
 
 /// Proof that the request carries the admin token or an admin session.
@@ -48,6 +51,15 @@ pub enum Caller {
 pub struct Admin {
     /// The session cookie's value when the caller came through a browser session (for CSRF).
     pub session: Option<String>,
+}
+
+/// A GitHub user's session, their access re-checked when stale.
+#[derive(Debug, Clone)]
+pub struct UserViewer {
+    /// The session cookie's value (for CSRF tokens).
+    pub session: String,
+    pub user_id: i64,
+    pub login: String,
 }
 
 #[derive(Debug, Clone)]
@@ -58,10 +70,12 @@ pub struct TokenCaller {
 }
 
 impl Caller {
-    /// May this caller see project `id`? Others' projects answer 404, as if they did not exist.
+    /// May this caller see project `id`, as far as a token's limit goes? Others' projects answer
+    /// 404, as if they did not exist. A user's per-repository visibility needs the database:
+    /// `Caller::project` and `Caller::visible` check both.
     pub fn sees(&self, project_id: i64) -> bool {
         match self {
-            Caller::Admin(_) => true,
+            Caller::Admin(_) | Caller::User(_) => true,
             Caller::Token(t) => t.project_id.is_none_or(|p| p == project_id),
         }
     }
@@ -69,7 +83,7 @@ impl Caller {
     /// The one project a limited caller may see; None: every project.
     pub fn only_project(&self) -> Option<i64> {
         match self {
-            Caller::Admin(_) => None,
+            Caller::Admin(_) | Caller::User(_) => None,
             Caller::Token(t) => t.project_id,
         }
     }
@@ -84,7 +98,8 @@ impl Caller {
         }
     }
 
-    /// Changing selections and starting syncs: admins and `write` tokens.
+    /// Changing selections and starting syncs: admins and `write` tokens. A user's right depends
+    /// on the project (their role): `Caller::writable_project` checks it.
     pub fn require_write(&self) -> Result<(), ApiError> {
         match self {
             Caller::Token(t) if t.scope == TokenScope::Read => Err(read_only()),
@@ -98,6 +113,11 @@ impl Caller {
             Caller::Admin(a) => Ok(a),
             Caller::Token(_) => Err(ApiError::Forbidden(
                 "API tokens cannot do this: it needs an admin (the admin token or an admin session)"
+                    .into(),
+            )),
+            Caller::User(_) => Err(ApiError::Forbidden(
+                "a user signed in with GitHub cannot do this: it needs an admin (the admin token \
+                 or an admin session)"
                     .into(),
             )),
         }
@@ -137,7 +157,7 @@ impl FromRequest for Admin {
     }
 }
 
-fn state(req: &HttpRequest) -> Result<&web::Data<AppState>, ApiError> {
+pub(crate) fn state(req: &HttpRequest) -> Result<&web::Data<AppState>, ApiError> {
     req.app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::Internal("no app state".into()))
 }
@@ -196,6 +216,9 @@ async fn check(req: &HttpRequest) -> Result<Caller, ApiError> {
             return Ok(Caller::Admin(Admin {
                 session: Some(value.to_owned()),
             }));
+        }
+        if let Some(user) = super::visibility::user(req, state, value).await? {
+            return Ok(Caller::User(user));
         }
     }
     let presented = req
@@ -285,7 +308,10 @@ pub(crate) async fn open_session(
 /// HttpOnly: scripts never see it; SameSite=Strict: other sites' pages never send it; Secure
 /// when users reach hubsync over https (from `HUBSYNC_PUBLIC_URL`, not from request headers a
 /// client could forge).
-fn session_cookie(state: &AppState, value: String) -> actix_web::cookie::CookieBuilder<'static> {
+pub(crate) fn session_cookie(
+    state: &AppState,
+    value: String,
+) -> actix_web::cookie::CookieBuilder<'static> {
     Cookie::build(SESSION_COOKIE, value)
         .path("/")
         .http_only(true)
@@ -293,11 +319,11 @@ fn session_cookie(state: &AppState, value: String) -> actix_web::cookie::CookieB
         .secure(state.public_url.scheme() == "https")
 }
 
-/// Ends the request's session server-side, whoever holds a copy of the cookie, and returns the
-/// cookie that clears it in this browser.
-pub async fn logout(req: &HttpRequest, admin: &Admin) -> Result<Cookie<'static>, ApiError> {
+/// Ends the request's session (an admin's or a GitHub user's) server-side, whoever holds a copy
+/// of the cookie, and returns the cookie that clears it in this browser.
+pub async fn logout(req: &HttpRequest, session: Option<&str>) -> Result<Cookie<'static>, ApiError> {
     let state = state(req)?;
-    if let Some(session) = &admin.session {
+    if let Some(session) = session {
         sessions::revoke(&state.db, session).await?;
     }
     let mut c = session_cookie(state, String::new()).finish();
@@ -329,7 +355,11 @@ pub(crate) fn check_csrf(admin: &Admin, presented: &str) -> Result<(), ApiError>
 /// A cookie-authenticated request that changes state must show it comes from hubsync's own
 /// pages: the browser's `Sec-Fetch-Site` or `Origin` says so, or (browsers that send neither) a
 /// CSRF token does; the forms' own token is checked by their handlers as well.
-fn same_origin(req: &HttpRequest, state: &AppState, session: &str) -> Result<(), ApiError> {
+pub(crate) fn same_origin(
+    req: &HttpRequest,
+    state: &AppState,
+    session: &str,
+) -> Result<(), ApiError> {
     if matches!(
         *req.method(),
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
@@ -380,7 +410,7 @@ fn is_own_origin(origin: &str, state: &AppState, host: Option<&str>) -> bool {
 }
 
 /// Compares digests, so timing reveals neither the token nor its length.
-fn same_secret(a: &str, b: &str) -> bool {
+pub(crate) fn same_secret(a: &str, b: &str) -> bool {
     crate::secret::same(a, b)
 }
 

@@ -12,8 +12,10 @@ mod request_span;
 pub mod security_headers;
 pub mod server;
 pub mod setup;
+pub mod signin;
 pub mod sse;
 pub mod throttle;
+pub mod visibility;
 mod webhooks;
 
 use std::sync::Arc;

@@ -1,6 +1,10 @@
 //! Server-Sent Events: a project's progress (or everyone's, for dashboards), live, with replay
 //! from `Last-Event-ID` so a reconnecting client misses nothing and sees nothing twice.
-use std::{collections::VecDeque, sync::Arc, time::Duration};
+use std::{
+    collections::{HashSet, VecDeque},
+    sync::Arc,
+    time::Duration,
+};
 
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use actix_web_lab::sse;
@@ -39,7 +43,12 @@ async fn project_events(
 ) -> Result<HttpResponse, ApiError> {
     let project = super::api::projects::find_for(&state, &caller, *id).await?;
     let after = last_event_id(&req, &q)?;
-    Ok(open(state.into_inner(), Some(project.project.id), after))
+    Ok(open(
+        state.into_inner(),
+        Some(project.project.id),
+        None,
+        after,
+    ))
 }
 
 /// Every project's progress events (snapshot, queued, started, progress, succeeded, failed...).
@@ -61,8 +70,15 @@ async fn all_events(
     q: web::Query<ReplayQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let after = last_event_id(&req, &q)?;
-    // A token limited to one project follows that project's events only.
-    Ok(open(state.into_inner(), caller.only_project(), after))
+    // A token limited to one project follows that project's events only; a signed-in user's
+    // stream carries the projects they could see when it opened.
+    let visible = caller.visible_ids(&state).await?.map(Arc::new);
+    Ok(open(
+        state.into_inner(),
+        caller.only_project(),
+        visible,
+        after,
+    ))
 }
 
 fn last_event_id(req: &HttpRequest, q: &ReplayQuery) -> Result<Option<i64>, ApiError> {
@@ -85,7 +101,12 @@ fn last_event_id(req: &HttpRequest, q: &ReplayQuery) -> Result<Option<i64>, ApiE
 /// A stream of `project`'s events (or everyone's): replayed after `after` when given, else a
 /// snapshot first; then live. It is the response body itself, polled by the connection's task:
 /// no task, channel or rendering of its own per subscriber (see `Source`).
-fn open(state: Arc<AppState>, project: Option<i64>, after: Option<i64>) -> HttpResponse {
+fn open(
+    state: Arc<AppState>,
+    project: Option<i64>,
+    visible: Visible,
+    after: Option<i64>,
+) -> HttpResponse {
     // Subscribe before asking the hub how far it got, so nothing falls between replay and live.
     let live = state.hub.subscribe();
     let keep_alive = state.config.sse_keep_alive;
@@ -93,6 +114,7 @@ fn open(state: Arc<AppState>, project: Option<i64>, after: Option<i64>) -> HttpR
         _subscriber: state.metrics.sse_subscriber(),
         state,
         project,
+        visible,
         live,
         high: 0,
         queued: VecDeque::new(),
@@ -124,6 +146,8 @@ struct Source {
     _subscriber: SubscriberGuard,
     state: Arc<AppState>,
     project: Option<i64>,
+    /// Only these projects' events (a signed-in user's), when set.
+    visible: Visible,
     live: broadcast::Receiver<progress::Event>,
     /// The newest event id sent (or reflected in the snapshot).
     high: i64,
@@ -163,6 +187,7 @@ impl Source {
                         Ok(ev) => {
                             if ev.id <= self.high
                                 || self.project.is_some_and(|p| p != ev.project_id)
+                                || !shown(&self.visible, ev.project_id)
                             {
                                 continue;
                             }
@@ -185,7 +210,7 @@ impl Source {
     }
 
     async fn snapshot(&mut self) -> Option<()> {
-        match snapshot(&self.state, self.project).await {
+        match snapshot(&self.state, self.project, &self.visible).await {
             Ok((id, data)) => {
                 self.queued.push_back(message("snapshot", id, &data));
                 self.high = id;
@@ -210,6 +235,7 @@ impl Source {
         let last = rows.last().map(|r| r.id);
         self.queued.extend(
             rows.iter()
+                .filter(|r| shown(&self.visible, r.project_id))
                 .filter_map(progress::Published::from_row)
                 .map(|ev| ev.frame),
         );
@@ -225,6 +251,13 @@ impl Source {
         };
         Some(())
     }
+}
+
+/// Only these projects' events, when set.
+type Visible = Option<Arc<HashSet<i64>>>;
+
+fn shown(visible: &Visible, project_id: i64) -> bool {
+    visible.as_ref().is_none_or(|v| v.contains(&project_id))
 }
 
 /// One SSE message; `data` is compact JSON, so it is one line.
@@ -247,7 +280,11 @@ struct AllSnapshot {
 
 /// The state of every selected branch now (rendered), labelled with the newest event id it
 /// reflects.
-async fn snapshot(state: &AppState, project: Option<i64>) -> Result<(i64, String), sea_orm::DbErr> {
+async fn snapshot(
+    state: &AppState,
+    project: Option<i64>,
+    visible: &Visible,
+) -> Result<(i64, String), sea_orm::DbErr> {
     // Read after subscribing (see `open`): the events after it come live.
     let id = state.hub.caught_up(&state.db, SNAPSHOT_WAIT).await;
     let records = match project {
@@ -256,6 +293,7 @@ async fn snapshot(state: &AppState, project: Option<i64>) -> Result<(i64, String
     };
     let projects: Vec<ProjectSnapshot> = records
         .iter()
+        .filter(|p| shown(visible, p.project.id))
         .map(|p| ProjectSnapshot {
             project_id: p.project.id,
             branches: p.selections.iter().map(BranchView::from).collect(),

@@ -24,6 +24,7 @@ pub mod setup_links;
 pub mod skipped;
 pub mod snapshots;
 pub mod tokens;
+pub mod users;
 
 use std::time::Duration;
 

@@ -3,8 +3,8 @@
 //! The cookie's secret is never stored: only its SHA-256, which does not let anyone log in.
 use chrono::{Duration, Utc};
 use sea_orm::{
-    sea_query::Expr, ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, Set,
+    sea_query::Expr, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait, QueryFilter, Set,
 };
 use sha2::{Digest, Sha256};
 
@@ -18,6 +18,8 @@ pub enum Opener<'a> {
     AdminToken(&'a str),
     /// With the first run's setup link.
     SetupLink,
+    /// By signing in with GitHub as the user `github_users.id`.
+    GithubUser(i64),
 }
 
 /// Sessions are seen again at most this often, so that a page full of requests writes once.
@@ -32,6 +34,15 @@ fn digest(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
+/// Opens a session for the GitHub user `user_id` (signed in with GitHub).
+pub async fn open_user(
+    db: &DatabaseConnection,
+    user_id: i64,
+    lifetime: Duration,
+) -> Result<Secret, DbErr> {
+    open(db, Opener::GithubUser(user_id), lifetime).await
+}
+
 /// Opens a session; returns the secret the cookie carries. Sessions that ended long ago are
 /// deleted on the way.
 pub async fn open(
@@ -39,9 +50,10 @@ pub async fn open(
     by: Opener<'_>,
     lifetime: Duration,
 ) -> Result<Secret, DbErr> {
-    let (admin_token_id, kind) = match by {
-        Opener::AdminToken(id) => (Some(id.to_owned()), None),
-        Opener::SetupLink => (None, Some(SessionKind::SetupLink)),
+    let (admin_token_id, kind, user_id) = match by {
+        Opener::AdminToken(id) => (Some(id.to_owned()), None, None),
+        Opener::SetupLink => (None, Some(SessionKind::SetupLink), None),
+        Opener::GithubUser(id) => (None, Some(SessionKind::GithubUser), Some(id)),
     };
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| DbErr::Custom(format!("no randomness: {e}")))?;
@@ -55,6 +67,7 @@ pub async fn open(
         secret_sha256: Set(digest(&secret)),
         admin_token_id: Set(admin_token_id),
         kind: Set(kind),
+        user_id: Set(user_id),
         created_at: Set(now),
         expires_at: Set(now + lifetime),
         last_seen_at: Set(now),
@@ -73,6 +86,25 @@ pub async fn find(
     cookie: &str,
     admin_token_id: Option<&str>,
 ) -> Result<Option<sessions::Model>, DbErr> {
+    let session = live(db, cookie).await?;
+    Ok(session.filter(|s| match s.kind {
+        None => admin_token_id.is_some() && s.admin_token_id.as_deref() == admin_token_id,
+        Some(SessionKind::SetupLink) => true,
+        Some(SessionKind::GithubUser) => false,
+    }))
+}
+
+/// The live session of a GitHub user this cookie value opens, if any.
+pub async fn find_user(
+    db: &DatabaseConnection,
+    cookie: &str,
+) -> Result<Option<sessions::Model>, DbErr> {
+    let session = live(db, cookie).await?;
+    Ok(session.filter(|s| s.kind == Some(SessionKind::GithubUser) && s.user_id.is_some()))
+}
+
+/// The session this cookie opens, not revoked nor expired, of either kind; seen now.
+async fn live(db: &DatabaseConnection, cookie: &str) -> Result<Option<sessions::Model>, DbErr> {
     if cookie.len() != SECRET_HEX_LEN || !cookie.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(None);
     }
@@ -84,12 +116,7 @@ pub async fn find(
     else {
         return Ok(None);
     };
-    let opened_right = match session.kind {
-        None => admin_token_id.is_some() && session.admin_token_id.as_deref() == admin_token_id,
-        Some(SessionKind::SetupLink) => true,
-    };
-    let live = session.revoked_at.is_none() && session.expires_at > now && opened_right;
-    if !live {
+    if session.revoked_at.is_some() || session.expires_at <= now {
         return Ok(None);
     }
     if now - session.last_seen_at > TOUCH_EVERY {
@@ -107,6 +134,17 @@ pub(crate) async fn revoke(db: &DatabaseConnection, cookie: &str) -> Result<(), 
     sessions::Entity::update_many()
         .col_expr(sessions::Column::RevokedAt, Expr::value(Utc::now()))
         .filter(sessions::Column::SecretSha256.eq(digest(cookie)))
+        .filter(sessions::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Ends every session of the GitHub user `user_id`.
+pub(crate) async fn revoke_user(db: &impl ConnectionTrait, user_id: i64) -> Result<(), DbErr> {
+    sessions::Entity::update_many()
+        .col_expr(sessions::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(sessions::Column::UserId.eq(user_id))
         .filter(sessions::Column::RevokedAt.is_null())
         .exec(db)
         .await?;

@@ -35,10 +35,7 @@ pub async fn find_for(
     caller: &Caller,
     id: i64,
 ) -> Result<ProjectRecord, ApiError> {
-    if !caller.sees(id) {
-        return Err(no_project(id));
-    }
-    find(state, id).await
+    caller.project(state, id).await
 }
 
 /// The project's synced (non-pattern) selection of `branch`, its default branch when None.
@@ -57,10 +54,11 @@ pub fn synced_branch<'a>(
 #[utoipa::path(tag = "projects", responses((status = 200, body = ProjectList)))]
 #[get("/projects")]
 async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let all = projects::load_all(&state.db).await?;
+    let all = caller
+        .visible(&state, projects::load_all(&state.db).await?)
+        .await?;
     let projects: Vec<ProjectView> = all
         .iter()
-        .filter(|p| caller.sees(p.project.id))
         .map(|p| ProjectView::new(p, &state.config.github.web_url))
         .collect();
     Ok(HttpResponse::Ok().json(ProjectList { projects }))
@@ -110,8 +108,7 @@ async fn set_branches(
     id: web::Path<i64>,
     body: web::Json<BranchSelection>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_write()?;
-    let p = find_for(&state, &caller, *id).await?;
+    let p = caller.writable_project(&state, *id).await?;
     requests::apply_selection(&state.db, &state.nudge, &p, &body.branches).await?;
     let p = find(&state, p.project.id).await?;
     Ok(HttpResponse::Ok().json(ProjectView::new(&p, &state.config.github.web_url)))
@@ -142,8 +139,7 @@ async fn sync_now(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_write()?;
-    let p = find_for(&state, &caller, *id).await?;
+    let p = caller.writable_project(&state, *id).await?;
     let request: SyncRequest = if body.iter().all(u8::is_ascii_whitespace) {
         SyncRequest { branch: None }
     } else {

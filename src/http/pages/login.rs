@@ -7,8 +7,8 @@ use serde::Deserialize;
 
 use super::{first_run, layout::page, signed_in, PageError};
 use crate::http::{
-    auth::{self, Admin},
-    ApiError, AppState,
+    auth::{self, Caller},
+    signin, ApiError, AppState,
 };
 
 #[get("/login")]
@@ -16,19 +16,25 @@ async fn login_form(state: web::Data<AppState>) -> HttpResponse {
     render(&state, HttpResponse::Ok(), None)
 }
 
-/// Without an admin token there is nothing to type in: the page says how to sign in instead.
+/// Without an admin token there is nothing to type in: the page says how to sign in instead
+/// (with GitHub, when its OAuth client is set, or the first run's setup link).
 fn render(state: &AppState, mut res: HttpResponseBuilder, error: Option<&str>) -> HttpResponse {
     let has_token = state.config.admin_token.is_some();
+    let github = signin::available(state);
     let body = html! {
         h1 { "Log in" }
         @if let Some(e) = error { p.error role="alert" { (e) } }
+        @if github {
+            p { a.button #signin-github href="/login/github" { "Sign in with GitHub" } }
+            p { "You see the repositories GitHub lets you reach; admins of the organisation can change what is synced." }
+        }
         @if has_token {
             form.login method="post" action="/login" {
                 label for="token" { "Admin token (HUBSYNC_ADMIN_TOKEN)" }
                 input #token type="password" name="token" autocomplete="current-password" required autofocus;
                 button type="submit" { "Log in" }
             }
-        } @else {
+        } @else if !github {
             p { "No admin token is set (" code { "HUBSYNC_ADMIN_TOKEN" } "), so there is no password to type here." }
             (first_run::sign_in_help(false))
         }
@@ -75,12 +81,16 @@ struct LogoutForm {
 #[post("/logout")]
 async fn logout(
     req: HttpRequest,
-    admin: Result<Admin, ApiError>,
+    caller: Result<Caller, ApiError>,
     form: web::Form<LogoutForm>,
 ) -> Result<HttpResponse, PageError> {
-    let admin = signed_in(admin)?.unwrap_or(Admin { session: None });
-    auth::check_csrf(&admin, &form.csrf)?;
-    let cookie = auth::logout(&req, &admin).await?;
+    let caller = signed_in(caller)?;
+    if let Some(c) = &caller {
+        c.check_csrf(&form.csrf)?;
+    }
+    // Admin and GitHub sessions alike end on the server.
+    let session = caller.as_ref().and_then(Caller::session);
+    let cookie = auth::logout(&req, session).await?;
     Ok(HttpResponse::SeeOther()
         .cookie(cookie)
         .insert_header((header::LOCATION, "/login"))

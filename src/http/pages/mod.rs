@@ -14,6 +14,7 @@ mod project;
 mod project_forms;
 mod run;
 mod runs;
+mod signin;
 mod skipped;
 mod timeline;
 mod tokens;
@@ -22,12 +23,14 @@ use actix_web::{get, http::header, web, HttpResponse};
 
 pub(crate) use errors::{form_config, not_found, PageError};
 
-use crate::http::{auth::Admin, ApiError};
+use crate::http::ApiError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(login::login_form)
         .service(login::login_submit)
         .service(login::logout)
+        .service(signin::start)
+        .service(signin::callback)
         .service(overview::page)
         .service(project::page)
         .service(project_forms::sync_now)
@@ -86,10 +89,11 @@ async fn favicon_ico() -> HttpResponse {
         .finish()
 }
 
-/// Pages send visitors without a session to the login form (None); other refusals (a cross-site
+/// Pages (for an admin or a user signed in with GitHub; `T` is `Admin` or `Caller`) send
+/// visitors without a session to the login form (None); other refusals (a cross-site
 /// post, a throttled client) keep their status.
-pub(crate) fn signed_in(admin: Result<Admin, ApiError>) -> Result<Option<Admin>, ApiError> {
-    match admin {
+pub(crate) fn signed_in<T>(who: Result<T, ApiError>) -> Result<Option<T>, ApiError> {
+    match who {
         Ok(a) => Ok(Some(a)),
         Err(ApiError::Unauthorized(_)) => Ok(None),
         Err(e) => Err(e),

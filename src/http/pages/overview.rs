@@ -9,10 +9,7 @@ use super::{
     signed_in, to_login, PageError,
 };
 use crate::{
-    http::{
-        auth::{self, Admin},
-        ApiError, AppState,
-    },
+    http::{auth::Caller, ApiError, AppState},
     store::projects,
 };
 
@@ -29,25 +26,34 @@ const MAX_TRIES: u32 = 30;
 
 #[get("/")]
 pub async fn page(
-    admin: Result<Admin, ApiError>,
+    caller: Result<Caller, ApiError>,
     state: web::Data<AppState>,
     q: web::Query<OverviewQuery>,
 ) -> Result<HttpResponse, PageError> {
     let progress = Progress::load(&state).await?;
-    let Some(admin) = signed_in(admin)? else {
+    let Some(caller) = signed_in(caller)? else {
         if !progress.configured() {
             return Ok(first_run::anonymous(&state, &progress));
         }
         return Ok(to_login());
     };
-    let csrf = admin.session.as_deref().map(auth::csrf_token);
-    let all = projects::load_all(&state.db).await?;
+    let csrf = caller.csrf();
+    let all = caller
+        .visible(&state, projects::load_all(&state.db).await?)
+        .await?;
     let waiting = q
         .installation
         .filter(|id| !all.iter().any(|p| p.installation.id == *id));
     let tries = q.tries.unwrap_or(0);
-    let healing = super::healing::section(&state.db).await?;
-    let outbox = super::outbox::section(&state.db).await?;
+    // The first-run checklist, self-healing passes and outbox are the operator's business.
+    let operator = caller.is_admin();
+    let (healing, outbox) = match operator {
+        true => (
+            Some(super::healing::section(&state.db).await?),
+            Some(super::outbox::section(&state.db).await?),
+        ),
+        false => (None, None),
+    };
     let web = &state.config.github.web_url;
     let mut installations: Vec<(i64, String, Vec<&projects::ProjectRecord>)> = Vec::new();
     for p in &all {
@@ -64,7 +70,7 @@ pub async fn page(
         }
     }
     let body = html! {
-        @if !progress.done() {
+        @if operator && !progress.done() {
             (first_run::checklist(&state, &progress, all.first().map(|p| p.project.id)))
         }
         @if let Some(id) = waiting {
@@ -78,8 +84,15 @@ pub async fn page(
             }
         }
         h1 { "Projects" }
+        @if let Some(login) = caller.login() {
+            p.signed-in { "Signed in with GitHub as " strong { (login) } "." }
+        }
         @if installations.is_empty() {
-            p.empty { "No installation yet. Install the GitHub App on an organisation to start syncing." }
+            @if operator {
+                p.empty { "No installation yet. Install the GitHub App on an organisation to start syncing." }
+            } @else {
+                p.empty { "No project you can see yet: GitHub lists no repository of this app's installations for you." }
+            }
         }
         @for (id, account, list) in &installations {
             section.installation {
@@ -113,8 +126,8 @@ pub async fn page(
                 }
             }
         }
-        (outbox)
-        (healing)
+        @if let Some(o) = outbox { (o) }
+        @if let Some(h) = healing { (h) }
     };
     let mut html = frame("Projects", Some("/api/v1/events"), csrf.as_deref(), body).into_string();
     if let Some(id) = waiting.filter(|_| tries < MAX_TRIES) {

@@ -9,10 +9,7 @@ use super::{
     runs, signed_in, to_login, PageError,
 };
 use crate::{
-    http::{
-        auth::{self, Admin},
-        ApiError, AppState,
-    },
+    http::{auth::Caller, ApiError, AppState},
     store::{attempts, entities::sync_runs, projects::ProjectRecord, runs as run_store},
 };
 
@@ -26,34 +23,50 @@ pub(super) enum FormError {
 
 #[get("/projects/{id}")]
 pub async fn page(
-    admin: Result<Admin, ApiError>,
+    caller: Result<Caller, ApiError>,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    let Some(admin) = signed_in(admin)? else {
+    let Some(caller) = signed_in(caller)? else {
         return Ok(to_login());
     };
-    let p = find(&state, &id).await?;
-    render(&state, &admin, &p, None).await
+    let p = find(&state, &caller, &id).await?;
+    render(&state, &caller, &p, None).await
 }
 
-/// The project of a page's `{id}`: a 404 page for anything else.
-pub(super) async fn find(state: &AppState, id: &str) -> Result<ProjectRecord, PageError> {
-    let missing = || PageError::from(ApiError::NotFound(format!("no project with id {id}")));
-    let id: i64 = id.parse().map_err(|_| missing())?;
-    crate::store::projects::load(&state.db, id)
-        .await?
-        .ok_or_else(missing)
+fn page_id(id: &str) -> Result<i64, PageError> {
+    id.parse()
+        .map_err(|_| PageError::from(ApiError::NotFound(format!("no project with id {id}"))))
+}
+
+/// The project of a page's `{id}`, if this caller may see it: a 404 page for anything else.
+pub(super) async fn find(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<ProjectRecord, PageError> {
+    Ok(caller.project(state, page_id(id)?).await?)
+}
+
+/// The project of a page's `{id}`, if this caller may change it (404 when invisible, 403 when
+/// read-only).
+pub(super) async fn find_writable(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<ProjectRecord, PageError> {
+    Ok(caller.writable_project(state, page_id(id)?).await?)
 }
 
 /// The page, with a form's refusal when `error` is set (and its status: 400, 409...).
 pub(super) async fn render(
     state: &AppState,
-    admin: &Admin,
+    caller: &Caller,
     p: &ProjectRecord,
     error: Option<(StatusCode, FormError)>,
 ) -> Result<HttpResponse, PageError> {
-    let session_csrf = admin.session.as_deref().map(auth::csrf_token);
+    let can_change = caller.can_change(state, p).await?;
+    let session_csrf = caller.csrf();
     let csrf = session_csrf.clone().unwrap_or_default();
     let ids: Vec<i64> = p
         .selections
@@ -99,23 +112,32 @@ pub(super) async fn render(
         }
         (branches(p, &repo_url, &history, max))
         (without_content)
-        form.inline method="post" action=(format!("/projects/{}/sync", p.project.id)) {
-            input type="hidden" name="csrf" value=(csrf);
-            button #sync-now type="submit" { "Sync now" }
-            @if let Some(m) = &sync_error { p.error.form-error role="alert" { (m) } }
+        @if !can_change {
+            p.read-only { "You can read this project. Admins of " (p.installation.account_login) " on GitHub can change its selection and start syncs." }
+        }
+        @if can_change {
+            form.inline method="post" action=(format!("/projects/{}/sync", p.project.id)) {
+                input type="hidden" name="csrf" value=(csrf);
+                button #sync-now type="submit" { "Sync now" }
+                @if let Some(m) = &sync_error { p.error.form-error role="alert" { (m) } }
+            }
         }
         h2 { "Branch selection" }
-        form.selection method="post" action=(format!("/projects/{}/branches", p.project.id)) {
-            input type="hidden" name="csrf" value=(csrf);
-            label for="branches" { "One branch name or pattern per line (" code { "release/*" } ")" }
-            @if let Some(m) = &selection_error { p #branches-error.error.form-error role="alert" { (m) } }
-            textarea #branches name="branches" rows="4" aria-describedby=[selection_error.as_ref().map(|_| "branches-error")] {
-                @match &typed {
-                    Some(t) => (t),
-                    None => (selected_lines(p)),
+        @if can_change {
+            form.selection method="post" action=(format!("/projects/{}/branches", p.project.id)) {
+                input type="hidden" name="csrf" value=(csrf);
+                label for="branches" { "One branch name or pattern per line (" code { "release/*" } ")" }
+                @if let Some(m) = &selection_error { p #branches-error.error.form-error role="alert" { (m) } }
+                textarea #branches name="branches" rows="4" aria-describedby=[selection_error.as_ref().map(|_| "branches-error")] {
+                    @match &typed {
+                        Some(t) => (t),
+                        None => (selected_lines(p)),
+                    }
                 }
+                button type="submit" { "Save selection" }
             }
-            button type="submit" { "Save selection" }
+        } @else {
+            ul.selection { @for s in p.selections.iter().filter(|s| s.enabled) { li { code { (s.branch) } } } }
         }
         h2 { "Runs" }
         (runs::table(p.project.id, &history, &branch_of, &tries, max))

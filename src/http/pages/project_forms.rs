@@ -5,14 +5,11 @@ use actix_web::{http::StatusCode, post, web, HttpResponse, ResponseError};
 use serde::Deserialize;
 
 use super::{
-    project::{find, render, FormError},
+    project::{find_writable, render, FormError},
     redirect, signed_in, to_login, PageError,
 };
 use crate::{
-    http::{
-        auth::{self, Admin},
-        ApiError, AppState,
-    },
+    http::{auth::Caller, ApiError, AppState},
     sync::requests::{self, RequestError},
 };
 
@@ -34,21 +31,27 @@ fn refusal(e: RequestError) -> Result<(StatusCode, String), PageError> {
 
 #[post("/projects/{id}/sync")]
 pub(crate) async fn sync_now(
-    admin: Result<Admin, ApiError>,
+    caller: Result<Caller, ApiError>,
     state: web::Data<AppState>,
     id: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
-    let Some(admin) = signed_in(admin)? else {
+    let Some(caller) = signed_in(caller)? else {
         return Ok(to_login());
     };
-    auth::check_csrf(&admin, &form.csrf)?;
-    let p = find(&state, &id).await?;
+    caller.check_csrf(&form.csrf)?;
+    let p = find_writable(&state, &caller, &id).await?;
     match requests::queue_sync(&state.db, &state.nudge, &p, None).await {
         Ok(_) => Ok(redirect(format!("/projects/{}", p.project.id))),
         Err(e) => {
             let (status, message) = refusal(e)?;
-            render(&state, &admin, &p, Some((status, FormError::Sync(message)))).await
+            render(
+                &state,
+                &caller,
+                &p,
+                Some((status, FormError::Sync(message))),
+            )
+            .await
         }
     }
 }
@@ -61,16 +64,16 @@ struct SelectionForm {
 
 #[post("/projects/{id}/branches")]
 pub(crate) async fn set_branches(
-    admin: Result<Admin, ApiError>,
+    caller: Result<Caller, ApiError>,
     state: web::Data<AppState>,
     id: web::Path<String>,
     form: web::Form<SelectionForm>,
 ) -> Result<HttpResponse, PageError> {
-    let Some(admin) = signed_in(admin)? else {
+    let Some(caller) = signed_in(caller)? else {
         return Ok(to_login());
     };
-    auth::check_csrf(&admin, &form.csrf)?;
-    let p = find(&state, &id).await?;
+    caller.check_csrf(&form.csrf)?;
+    let p = find_writable(&state, &caller, &id).await?;
     let wanted: Vec<String> = form
         .branches
         .lines()
@@ -84,7 +87,7 @@ pub(crate) async fn set_branches(
             let (status, message) = refusal(e)?;
             let typed = form.into_inner().branches;
             let error = FormError::Selection { message, typed };
-            render(&state, &admin, &p, Some((status, error))).await
+            render(&state, &caller, &p, Some((status, error))).await
         }
     }
 }

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::{
     layout::{ago, duration, page as frame, respond, short},
-    project::find,
+    project::{find, find_writable},
     redirect,
     runs::{run_path, waiting},
     signed_in,
@@ -14,10 +14,7 @@ use super::{
     to_login, PageError,
 };
 use crate::{
-    http::{
-        auth::{self, Admin},
-        ApiError, AppState,
-    },
+    http::{auth::Caller, ApiError, AppState},
     progress,
     store::{
         attempts, entities::sync_runs, head_commits, projects::ProjectRecord, runs::RunStatus,
@@ -28,9 +25,14 @@ use crate::{
 /// The run `{run_id}` of project `{id}`: a 404 page for a run of another project too.
 async fn find_run(
     state: &AppState,
+    caller: &Caller,
     path: &(String, String),
+    write: bool,
 ) -> Result<(ProjectRecord, sync_runs::Model), PageError> {
-    let p = find(state, &path.0).await?;
+    let p = match write {
+        true => find_writable(state, caller, &path.0).await?,
+        false => find(state, caller, &path.0).await?,
+    };
     let missing = || {
         PageError::from(ApiError::NotFound(format!(
             "no run {} in project {}",
@@ -47,15 +49,16 @@ async fn find_run(
 
 #[get("/projects/{id}/runs/{run_id}")]
 pub async fn page(
-    admin: Result<Admin, ApiError>,
+    caller: Result<Caller, ApiError>,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, PageError> {
-    let Some(admin) = signed_in(admin)? else {
+    let Some(caller) = signed_in(caller)? else {
         return Ok(to_login());
     };
-    let (p, run) = find_run(&state, &path).await?;
-    let csrf = admin.session.as_deref().map(auth::csrf_token);
+    let (p, run) = find_run(&state, &caller, &path, false).await?;
+    let can_change = caller.can_change(&state, &p).await?;
+    let csrf = caller.csrf();
     let tries = attempts::of_runs(&state.db, &[run.id])
         .await?
         .remove(&run.id)
@@ -117,7 +120,7 @@ pub async fn page(
             dt { "GitHub requests" } dd { (run.api_requests) }
             @if let Some(e) = &run.error { dt { "Error" } dd.error { (e) } }
         }
-        @if run.status == RunStatus::Failed {
+        @if can_change && run.status == RunStatus::Failed {
             form.retry method="post" action=(format!("{}/retry", run_path(p.project.id, run.id))) {
                 input type="hidden" name="csrf" value=(csrf.clone().unwrap_or_default());
                 button #retry type="submit" { "Retry" }
@@ -140,16 +143,16 @@ struct CsrfForm {
 /// Queues a new run of a failed run's branch (folded into one already queued), then shows it.
 #[post("/projects/{id}/runs/{run_id}/retry")]
 pub(crate) async fn retry(
-    admin: Result<Admin, ApiError>,
+    caller: Result<Caller, ApiError>,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
-    let Some(admin) = signed_in(admin)? else {
+    let Some(caller) = signed_in(caller)? else {
         return Ok(to_login());
     };
-    auth::check_csrf(&admin, &form.csrf)?;
-    let (p, run) = find_run(&state, &path).await?;
+    caller.check_csrf(&form.csrf)?;
+    let (p, run) = find_run(&state, &caller, &path, true).await?;
     if run.status != RunStatus::Failed {
         return Err(PageError::from(ApiError::Conflict(format!(
             "run {} did not fail (it is {}): there is nothing to retry",

@@ -8,7 +8,8 @@ use serde::Deserialize;
 use super::closed;
 use crate::{
     github::{
-        credentials::StoredCredentials, AppCredentials, GithubApp, GithubHttp, GithubOptions,
+        credentials::StoredCredentials, oauth::OAuthClient, AppCredentials, GithubApp, GithubHttp,
+        GithubOptions,
     },
     http::{error::ApiError, pages::PageError, AppState},
     secret::WebhookSecret,
@@ -85,6 +86,17 @@ async fn callback_in(state: &AppState, query: &CallbackQuery) -> Result<HttpResp
     .map_err(|e| ApiError::Upstream(format!("GitHub's app key is unusable: {e}")))?;
     state.github.set(Arc::new(app), vec![webhook_secret]);
     state.github.set_app_page(created.html_url.clone());
+    // Sign in with GitHub works at once, with the OAuth client the manifest conversion returned.
+    if !created.client_id.is_empty() && !created.client_secret.expose().is_empty() {
+        let oauth = OAuthClient::new(
+            &GithubOptions::from_config(&state.config.github, &state.metrics),
+            state.config.github.web_url.clone(),
+            created.client_id.clone(),
+            created.client_secret.clone(),
+        )
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        state.github.set_oauth(Some(oauth));
+    }
     tracing::info!(app_id = created.id, slug = %created.slug, "GitHub App created and configured");
     Ok(HttpResponse::Found()
         .insert_header((header::LOCATION, install_url.as_str()))

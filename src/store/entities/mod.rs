@@ -6,6 +6,7 @@ pub mod changes;
 pub mod changes_horizon;
 pub mod deliveries;
 pub mod files;
+pub mod github_users;
 pub mod head_commits;
 pub mod installations;
 pub mod outbox_attempts;
@@ -19,6 +20,7 @@ pub mod setup_links;
 pub mod sync_events;
 pub mod sync_run_attempts;
 pub mod sync_runs;
+pub mod user_repositories;
 pub mod webhook_redeliveries;
 pub mod webhook_subscriptions;
 

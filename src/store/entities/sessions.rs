@@ -8,10 +8,13 @@ use super::stored_strings;
 pub enum SessionKind {
     /// With the first run's one-time setup link: the first admin, before any admin token.
     SetupLink,
+    /// By signing in with GitHub: a user (`user_id`) who sees what GitHub lets them reach.
+    GithubUser,
 }
 
 stored_strings!(SessionKind {
     SetupLink => "setup_link",
+    GithubUser => "github_user",
 });
 
 /// A browser session. The cookie holds a random secret; only its SHA-256 is stored here.
@@ -30,6 +33,8 @@ pub struct Model {
     pub last_seen_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
     pub kind: Option<SessionKind>,
+    /// The GitHub user (`github_users.id`) of a session opened by signing in with GitHub.
+    pub user_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -22,9 +22,12 @@ mod compare;
 mod faults;
 mod git_api;
 mod hooks;
+mod oauth;
 mod repos;
 mod routes;
 mod server;
+mod user_api;
+mod users;
 mod webhooks;
 
 use std::{
@@ -65,7 +68,15 @@ pub mod route {
     pub const INSTALLATION: &str = "GET /app/installations/{installation_id}";
     pub const HOOK_DELIVERIES: &str = "GET /app/hook/deliveries";
     pub const REDELIVER: &str = "POST /app/hook/deliveries/{delivery_id}/attempts";
+    pub const OAUTH_TOKEN: &str = "POST /login/oauth/access_token";
+    pub const USER: &str = "GET /user";
+    pub const USER_INSTALLATIONS: &str = "GET /user/installations";
+    pub const USER_INSTALLATION_REPOS: &str =
+        "GET /user/installations/{installation_id}/repositories";
+    pub const ORG_MEMBERSHIP: &str = "GET /orgs/{org}/memberships/{username}";
 }
+
+pub use oauth::{CLIENT_ID as TEST_CLIENT_ID, CLIENT_SECRET as TEST_CLIENT_SECRET};
 
 pub struct FakeGithub {
     /// The server's root: both the API root (`GITHUB_API_URL`) and the web root (`GITHUB_URL`).
@@ -93,6 +104,7 @@ impl FakeGithub {
             faults: Default::default(),
             latency: Default::default(),
             in_flight: Default::default(),
+            oauth: Mutex::new(oauth::OAuth::new()),
         });
         let server = server::start(web::Data::from(state.clone())).await;
         Self {
@@ -191,6 +203,34 @@ impl FakeGithub {
             work,
             state: self.state.clone(),
         }
+    }
+
+    /// `n` repositories the installation lists, without git repositories behind them (for
+    /// listings only).
+    pub fn add_listed_repos(&self, installation: i64, prefix: &str, n: usize) -> Vec<i64> {
+        let mut inner = self.state.inner();
+        let owner = inner.installations[&installation].account_login.clone();
+        let mut ids = Vec::new();
+        for i in 0..n {
+            let id = 500_000 + inner.repos.len() as i64;
+            inner.repos.insert(
+                id,
+                RepoMeta {
+                    id,
+                    installation,
+                    owner: owner.clone(),
+                    name: format!("{prefix}{i}"),
+                    default_branch: "main".into(),
+                    private: true,
+                    bare: self.state.dir.join("absent"),
+                },
+            );
+            if let Some(inst) = inner.installations.get_mut(&installation) {
+                inst.repos.insert(id);
+            }
+            ids.push(id);
+        }
+        ids
     }
 
     /// The installation no longer sees the repository (its API answers 404).

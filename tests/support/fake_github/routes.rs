@@ -60,6 +60,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         web::post().to(conversion),
     )
     .configure(super::hooks::configure)
+    .configure(super::oauth::configure)
     .route("/settings/apps/new", web::post().to(new_app))
     .route(
         "/organizations/{org}/settings/apps/new",

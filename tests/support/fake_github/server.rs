@@ -81,6 +81,8 @@ pub(crate) struct State {
     pub latency: Mutex<Duration>,
     /// Requests being answered now, and the most seen at once.
     pub in_flight: Mutex<(u64, u64)>,
+    /// Users, their tokens and organisation memberships (Sign in with GitHub).
+    pub oauth: Mutex<super::oauth::OAuth>,
 }
 
 impl State {
@@ -208,7 +210,11 @@ fn rate_limit_headers(
     route: &str,
     headers: &mut actix_web::http::header::HeaderMap,
 ) {
-    if route.contains("/_codeload/") || route.contains("/settings/apps/new") {
+    // Web pages (not the API) carry no rate-limit headers.
+    if route.contains("/_codeload/")
+        || route.contains("/settings/apps/new")
+        || route.contains("/login/oauth/")
+    {
         return;
     }
     let used = {

@@ -127,8 +127,9 @@ async fn feed(
     req: HttpRequest,
     q: web::Query<FeedQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    // A token limited to one project reads that project's changes only.
-    let project_id = caller.narrow(q.project_id)?;
+    // A token limited to one project reads that project's changes only; a user signed in with
+    // GitHub reads one project they can see at a time.
+    let project_id = caller.feed_project(&state, q.project_id).await?;
     let limit = match q.limit {
         None => DEFAULT_LIMIT,
         Some(0) => return Err(ApiError::BadRequest("limit must be at least 1".into())),

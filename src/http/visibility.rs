@@ -1,0 +1,194 @@
+//! What a `Caller` may see and change, project by project. The admin sees and changes
+//! everything; an API token is limited to its scope and, optionally, one project; a user signed
+//! in with GitHub sees the projects of the repositories GitHub lets them reach (cached in
+//! `user_repositories`, re-checked when stale) and changes those whose installation account they
+//! administer. A project the caller cannot see answers 404, as if absent; one they may only read
+//! answers 403 to changes.
+use std::collections::{HashMap, HashSet};
+
+use actix_web::HttpRequest;
+
+use super::{
+    api::projects::find,
+    auth::{self, no_project, Caller, UserViewer},
+    signin::access,
+    ApiError, AppState,
+};
+use crate::store::{
+    entities::user_repositories::Role, projects::ProjectRecord, sessions, tokens::TokenScope, users,
+};
+
+/// The GitHub user whose live session `cookie` names, with their access re-checked if stale.
+pub(super) async fn user(
+    req: &HttpRequest,
+    state: &AppState,
+    cookie: &str,
+) -> Result<Option<UserViewer>, ApiError> {
+    let Some(session) = sessions::find_user(&state.db, cookie).await? else {
+        return Ok(None);
+    };
+    let Some(user_id) = session.user_id else {
+        return Ok(None);
+    };
+    auth::same_origin(req, state, cookie)?;
+    let login = access::ensure_fresh(state, user_id).await?;
+    Ok(Some(UserViewer {
+        session: cookie.to_owned(),
+        user_id,
+        login,
+    }))
+}
+
+fn forbidden(p: &ProjectRecord) -> ApiError {
+    ApiError::Forbidden(format!(
+        "you can read {} but not change it: only admins of {} on GitHub may change selections \
+         and start syncs",
+        p.repository.full_name, p.installation.account_login
+    ))
+}
+
+impl Caller {
+    /// The session's cookie value, when the caller came with one.
+    pub fn session(&self) -> Option<&str> {
+        match self {
+            Self::Admin(a) => a.session.as_deref(),
+            Self::User(u) => Some(&u.session),
+            Self::Token(_) => None,
+        }
+    }
+
+    /// The CSRF token the session's forms carry.
+    pub fn csrf(&self) -> Option<String> {
+        self.session().map(auth::csrf_token)
+    }
+
+    /// State-changing form posts must come from a page of this session.
+    pub fn check_csrf(&self, presented: &str) -> Result<(), ApiError> {
+        match self {
+            Self::Admin(a) => auth::check_csrf(a, presented),
+            // Bearer callers are not browsers: no ambient credentials to forge.
+            Self::Token(_) => Ok(()),
+            Self::User(u) if auth::same_secret(presented, &auth::csrf_token(&u.session)) => Ok(()),
+            Self::User(_) => Err(ApiError::Forbidden(
+                "the form's CSRF token is missing or stale: reload the page".into(),
+            )),
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        matches!(self, Self::Admin(_))
+    }
+
+    /// The GitHub user's login, for the page header.
+    pub fn login(&self) -> Option<&str> {
+        match self {
+            Self::User(u) => Some(&u.login),
+            _ => None,
+        }
+    }
+
+    /// The repositories a user may see, with their role; None: no per-repository limit.
+    async fn access(&self, state: &AppState) -> Result<Option<HashMap<i64, Role>>, ApiError> {
+        match self {
+            Self::User(u) => Ok(Some(users::access(&state.db, u.user_id).await?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The caller's role for this project; None: they cannot see it. A `write` token, like the
+    /// admin, may change what it sees; a `read` token only reads.
+    pub async fn role(
+        &self,
+        state: &AppState,
+        p: &ProjectRecord,
+    ) -> Result<Option<Role>, ApiError> {
+        match self {
+            Self::Admin(_) => Ok(Some(Role::Admin)),
+            Self::Token(_) if !self.sees(p.project.id) => Ok(None),
+            Self::Token(t) => Ok(Some(match t.scope {
+                TokenScope::Write => Role::Admin,
+                TokenScope::Read => Role::Member,
+            })),
+            Self::User(u) => Ok(users::role(&state.db, u.user_id, p.repository.id).await?),
+        }
+    }
+
+    /// May this caller change the project (selections, syncs)?
+    pub async fn can_change(&self, state: &AppState, p: &ProjectRecord) -> Result<bool, ApiError> {
+        Ok(self.role(state, p).await? == Some(Role::Admin))
+    }
+
+    /// The project, if this caller may see it (404 otherwise, the same as a missing one).
+    pub async fn project(&self, state: &AppState, id: i64) -> Result<ProjectRecord, ApiError> {
+        if !self.sees(id) {
+            return Err(no_project(id));
+        }
+        let p = find(state, id).await?;
+        match self.role(state, &p).await? {
+            Some(_) => Ok(p),
+            None => Err(no_project(id)),
+        }
+    }
+
+    /// The project, if this caller may change it (404 when invisible, 403 when read-only).
+    pub async fn writable_project(
+        &self,
+        state: &AppState,
+        id: i64,
+    ) -> Result<ProjectRecord, ApiError> {
+        self.require_write()?;
+        let p = self.project(state, id).await?;
+        match self.role(state, &p).await? {
+            Some(Role::Admin) => Ok(p),
+            _ => Err(forbidden(&p)),
+        }
+    }
+
+    /// Keeps the projects this caller may see.
+    pub async fn visible(
+        &self,
+        state: &AppState,
+        all: Vec<ProjectRecord>,
+    ) -> Result<Vec<ProjectRecord>, ApiError> {
+        let access = self.access(state).await?;
+        Ok(all
+            .into_iter()
+            .filter(|p| self.sees(p.project.id))
+            .filter(|p| {
+                access
+                    .as_ref()
+                    .is_none_or(|a| a.contains_key(&p.repository.id))
+            })
+            .collect())
+    }
+
+    /// The ids of the projects a user may see; None: no per-user limit (a token's own limit is
+    /// `only_project`).
+    pub async fn visible_ids(&self, state: &AppState) -> Result<Option<HashSet<i64>>, ApiError> {
+        match self {
+            Self::User(u) => Ok(Some(users::visible_projects(&state.db, u.user_id).await?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The change feed's project: a token's own (`narrow`); a user reads one project they can
+    /// see at a time.
+    pub async fn feed_project(
+        &self,
+        state: &AppState,
+        asked: Option<i64>,
+    ) -> Result<Option<i64>, ApiError> {
+        let project_id = self.narrow(asked)?;
+        if let Self::User(_) = self {
+            let Some(id) = project_id else {
+                return Err(ApiError::BadRequest(
+                    "pass project_id: a user signed in with GitHub reads one project's feed at a \
+                     time"
+                        .into(),
+                ));
+            };
+            self.project(state, id).await?;
+        }
+        Ok(project_id)
+    }
+}
