@@ -245,7 +245,7 @@ async fn check(req: &HttpRequest) -> Result<Caller, ApiError> {
                 .into(),
         ));
     };
-    if same_secret(presented, admin_token.expose()) {
+    if crate::secret::same(presented, admin_token.expose()) {
         Ok(Caller::Admin(Admin { session: None }))
     } else {
         Err(wrong_token(req, "bearer token"))
@@ -288,7 +288,7 @@ pub async fn login(req: &HttpRequest, presented: &str) -> Result<Cookie<'static>
         )
     })?;
     not_throttled(req)?;
-    if !same_secret(presented.trim(), token.expose()) {
+    if !crate::secret::same(presented.trim(), token.expose()) {
         return Err(wrong_token(req, "login"));
     }
     open_session(state, sessions::Opener::AdminToken(&token_id(token))).await
@@ -345,7 +345,7 @@ pub(crate) fn check_csrf(admin: &Admin, presented: &str) -> Result<(), ApiError>
     match &admin.session {
         // Bearer callers are not browsers: no ambient credentials to forge.
         None => Ok(()),
-        Some(session) if same_secret(presented, &csrf_token(session)) => Ok(()),
+        Some(session) if crate::secret::same(presented, &csrf_token(session)) => Ok(()),
         Some(_) => Err(ApiError::Forbidden(
             "the form's CSRF token is missing or stale: reload the page".into(),
         )),
@@ -386,7 +386,7 @@ pub(crate) fn same_origin(
         };
     }
     let token = header(CSRF_HEADER).unwrap_or_default();
-    if same_secret(token, &csrf_token(session)) || !req.path().starts_with("/api/") {
+    if crate::secret::same(token, &csrf_token(session)) || !req.path().starts_with("/api/") {
         Ok(())
     } else {
         Err(ApiError::Forbidden(format!(
@@ -409,11 +409,6 @@ fn is_own_origin(origin: &str, state: &AppState, host: Option<&str>) -> bool {
     matches!((authority, host), (Some(a), Some(h)) if a.eq_ignore_ascii_case(h))
 }
 
-/// Compares digests, so timing reveals neither the token nor its length.
-pub(crate) fn same_secret(a: &str, b: &str) -> bool {
-    crate::secret::same(a, b)
-}
-
 /// Checks `Authorization: Bearer` against a fixed token other than the admin's (the metrics
 /// token), with the same throttling of wrong guesses.
 pub(crate) fn check_bearer(
@@ -428,7 +423,7 @@ pub(crate) fn check_bearer(
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(|| ApiError::Unauthorized("send Authorization: Bearer <token>".into()))?;
     not_throttled(req)?;
-    if same_secret(presented.trim(), expected.expose()) {
+    if crate::secret::same(presented.trim(), expected.expose()) {
         Ok(())
     } else {
         Err(wrong_token(req, what))

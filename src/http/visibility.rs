@@ -68,7 +68,9 @@ impl Caller {
             Self::Admin(a) => auth::check_csrf(a, presented),
             // Bearer callers are not browsers: no ambient credentials to forge.
             Self::Token(_) => Ok(()),
-            Self::User(u) if auth::same_secret(presented, &auth::csrf_token(&u.session)) => Ok(()),
+            Self::User(u) if crate::secret::same(presented, &auth::csrf_token(&u.session)) => {
+                Ok(())
+            }
             Self::User(_) => Err(ApiError::Forbidden(
                 "the form's CSRF token is missing or stale: reload the page".into(),
             )),

@@ -107,9 +107,7 @@ pub fn anonymous(state: &AppState, p: &Progress) -> HttpResponse {
             (step(p.selections > 0, "Choose branches", html! {}))
         }
     };
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("Cache-Control", "no-store"))
+    super::layout::uncached(&mut HttpResponse::Ok())
         .body(frame("Welcome", None, None, body).into_string())
 }
 

@@ -1,6 +1,9 @@
 //! The frame every page shares, and small formatting helpers. Pages build their body with maud's
 //! `html!` (which escapes every value) and hand it to `page`; `respond` sends it.
-use actix_web::{http::StatusCode, HttpResponse};
+use actix_web::{
+    http::{header, StatusCode},
+    HttpResponse, HttpResponseBuilder,
+};
 use chrono::{DateTime, Utc};
 use maud::{html, Markup, DOCTYPE};
 
@@ -46,6 +49,12 @@ pub fn respond(status: StatusCode, markup: Markup) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .body(markup.into_string())
+}
+
+/// An HTML answer no cache may keep (a one-time link, a token shown once, a sign-in step).
+pub fn uncached(res: &mut HttpResponseBuilder) -> &mut HttpResponseBuilder {
+    res.content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
 }
 
 /// A page that only says something (an error, a refusal), with a way back.

@@ -31,11 +31,9 @@ async fn callback(
     match signin::finish(&state, flow.as_ref().map(|c| c.value()), &q).await {
         // A page, not a redirect: the session cookie is SameSite=Strict, and a redirect chain
         // that began on GitHub would not send it; a navigation from this page does.
-        Ok(done) => HttpResponse::Ok()
+        Ok(done) => super::layout::uncached(&mut HttpResponse::Ok())
             .cookie(done.session)
             .cookie(signin::clear_flow(&state))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .content_type("text/html; charset=utf-8")
             .body(
                 page(
                     "Signed in",
@@ -61,10 +59,8 @@ fn failed(state: &AppState, e: SigninError) -> HttpResponse {
     }
     let status = actix_web::http::StatusCode::from_u16(e.status())
         .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
-    HttpResponse::build(status)
+    super::layout::uncached(&mut HttpResponse::build(status))
         .cookie(signin::clear_flow(state))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .content_type("text/html; charset=utf-8")
         .body(
             page(
                 "Sign-in failed",

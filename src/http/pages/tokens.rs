@@ -1,6 +1,6 @@
 //! `/tokens`: the admin's API tokens screen: create one (shown once, with a copy button), see
 //! each token's scope, project and last use, revoke one.
-use actix_web::{get, http::header, post, web, HttpResponse, HttpResponseBuilder};
+use actix_web::{get, post, web, HttpResponse, HttpResponseBuilder};
 use maud::{html, Markup};
 use serde::Deserialize;
 
@@ -103,9 +103,7 @@ async fn render(
         }
         script src="/static/tokens.js" defer {}
     };
-    Ok(res
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
+    Ok(super::layout::uncached(&mut res)
         .body(frame("API tokens", None, csrf.as_deref(), body).into_string()))
 }
 

@@ -6,7 +6,7 @@
 //! The session cookie is SameSite=Strict, so this request, which comes from github.com, carries
 //! none: answering with a redirect would show the installer a login form. A page that moves on
 //! by itself makes the next request come from hubsync's own page, which does carry it.
-use actix_web::{get, http::header, web, HttpResponse};
+use actix_web::{get, web, HttpResponse};
 use maud::{html, PreEscaped};
 use serde::Deserialize;
 
@@ -66,8 +66,5 @@ pub(super) async fn installed(
     let page = layout::page("Installed", None, None, body).into_string();
     // The refresh goes in the head: same page, no script (the policy allows none inline).
     let page = page.replacen("</head>", &format!("{}</head>", PreEscaped(refresh).0), 1);
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(page))
+    Ok(layout::uncached(&mut HttpResponse::Ok()).body(page))
 }

@@ -45,8 +45,6 @@ pub(super) async fn open(
             code { "HUBSYNC_ADMIN_TOKEN" } " and " a href="/login" { "log in" } " with it."
         }
     };
-    Ok(HttpResponse::BadRequest()
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
+    Ok(layout::uncached(&mut HttpResponse::BadRequest())
         .body(layout::page("Setup link", None, None, body).into_string()))
 }

@@ -181,9 +181,7 @@ async fn setup(
 }
 
 fn html_page(status: StatusCode, title: &str, csrf: Option<&str>, body: Markup) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
+    layout::uncached(&mut HttpResponse::build(status))
         .body(layout::page(title, None, csrf, body).into_string())
 }
 

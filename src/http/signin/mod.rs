@@ -167,7 +167,7 @@ pub async fn finish(
     let (want_state, verifier) = flow
         .and_then(|f| f.split_once('.'))
         .ok_or(SigninError::StateMismatch)?;
-    if !auth::same_secret(got_state, want_state) {
+    if !crate::secret::same(got_state, want_state) {
         return Err(SigninError::StateMismatch);
     }
     let tokens = oauth
