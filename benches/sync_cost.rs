@@ -120,7 +120,18 @@ async fn bench(engine: &str, n: usize, pushes: &[usize], repeat: usize, rows: &m
     );
 
     let compare = std::env::var("BENCH_SYNC_COMPARE").unwrap_or_else(|_| "on".into());
-    let app = ChildApp::start(Some(&fake), &testdb, &[("HUBSYNC_SYNC_COMPARE", &compare)]).await;
+    // No debounce: a push that follows the last run's end within it would wait it out, so the
+    // figures would measure how soon this loop pushes, not what a sync costs (`live` measures
+    // the debounce).
+    let app = ChildApp::start(
+        Some(&fake),
+        &testdb,
+        &[
+            ("HUBSYNC_SYNC_COMPARE", &compare),
+            ("HUBSYNC_SYNC_DEBOUNCE_MS", "0"),
+        ],
+    )
+    .await;
     let db = Database::connect(&testdb.url)
         .await
         .expect("bench connects");
