@@ -216,3 +216,31 @@ pub async fn set(txn: &impl ConnectionTrait, setting: &str) {
     .await
     .unwrap();
 }
+
+/// After an upgrade (tests/migrations/upgrade.rs), to a non-superuser role: every row of every
+/// protected table is visible under `*`, and under exactly one of `installations`, its own.
+pub async fn assert_upgraded_rows_visible(
+    db: &TestDb,
+    conn: &DatabaseConnection,
+    installations: &[i64],
+    rows: impl Fn(&str) -> usize,
+) {
+    let Some(role) = Role::create(db, false).await else {
+        return;
+    };
+    role.grant_tables(conn).await;
+    for table in TABLES {
+        let total = rows(table) as i64;
+        assert_eq!(
+            count_as(conn, &role.name, Some("*"), table).await,
+            total,
+            "{table} under *"
+        );
+        let mut sum = 0;
+        for i in installations {
+            sum += count_as(conn, &role.name, Some(&i.to_string()), table).await;
+        }
+        assert_eq!(sum, total, "{table}: each row under its own installation");
+    }
+    role.drop().await;
+}
