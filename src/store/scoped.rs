@@ -1,19 +1,21 @@
 //! The reads a non-admin caller reaches (projects, manifests, files, run history, the change
-//! feed), each in a transaction limited to the caller's `Scope`: PostgreSQL's row-level security
+//! feed, trees at a synced commit), each in a transaction limited to the caller's `Scope`: PostgreSQL's row-level security
 //! applies it; on SQLite `Limit` does. The handlers' own checks (http/visibility.rs) come first;
 //! this is the second line, for a query that would otherwise return too much.
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use sea_orm::{DatabaseConnection, DbErr};
 
 use super::{
-    attempts, changes,
+    attempts,
+    changes::{self, Version},
     entities::{files, sync_run_attempts, sync_runs},
     manifests,
     projects::{self, ProjectRecord},
     runs,
     scope::{self, Limit, Scope},
     skipped::{self, Skipped},
+    snapshots::{self, Unavailable},
 };
 
 /// Every project within the scope.
@@ -113,4 +115,21 @@ pub async fn changes(
         page.rows.retain(|c| l.projects.contains(&c.project_id));
     }
     Ok(page)
+}
+
+/// A branch's tree at a synced commit (`snapshots::tree_at`); not synced outside the scope.
+pub async fn tree_at(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    project_sync_id: i64,
+    sha: &str,
+) -> Result<Result<BTreeMap<String, Version>, Unavailable>, DbErr> {
+    let txn = scope::begin(db, scope).await?;
+    let limit = Limit::of(&txn, scope).await?;
+    let tree = snapshots::tree_at(&txn, project_sync_id, sha).await?;
+    txn.commit().await?;
+    if limit.is_some_and(|l| !l.syncs.contains(&project_sync_id)) {
+        return Ok(Err(Unavailable::NotSynced));
+    }
+    Ok(tree)
 }

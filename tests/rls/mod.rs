@@ -65,8 +65,8 @@ pub async fn seed(db: &impl ConnectionTrait, i: i64) {
              ({sel}, 'a-{i}.txt', {sha}, '100644', 1), ({sel}, 'b-{i}.txt', {sha}, '100644', 2)"
         ),
         format!(
-            "INSERT INTO sync_runs (id, project_sync_id, trigger, status, attempt, queued_at) \
-             VALUES ({run}, {sel}, 'push', 'succeeded', 1, {t})"
+            "INSERT INTO sync_runs (id, project_sync_id, trigger, target_sha, status, attempt, \
+             queued_at) VALUES ({run}, {sel}, 'push', {sha}, 'succeeded', 1, {t})"
         ),
         format!(
             "INSERT INTO sync_run_attempts (id, run_id, attempt, worker, status, started_at) \

@@ -3,7 +3,9 @@
 use hubsync::store::{
     migrate,
     scope::{self, Scope},
-    scoped, DatabaseUrl,
+    scoped,
+    snapshots::Unavailable,
+    DatabaseUrl,
 };
 
 use super::{ids, seed, Role, A, B};
@@ -36,6 +38,12 @@ db_test! {
         assert_eq!(scoped::manifest(&conn, &Scope::All, sel_b).await.unwrap().len(), 2);
         assert!(scoped::file(&conn, &a, sel_a, "a-1.txt").await.unwrap().is_some());
         assert!(scoped::file(&conn, &a, sel_b, "a-2.txt").await.unwrap().is_none(), "B's file under A");
+
+        // The tree at B's synced commit: B's two files, not synced at all under A.
+        let sha_b = format!("{:040x}", B);
+        assert_eq!(scoped::tree_at(&conn, &Scope::All, sel_b, &sha_b).await.unwrap().unwrap().len(), 2);
+        let under_a = scoped::tree_at(&conn, &a, sel_b, &sha_b).await.unwrap();
+        assert_eq!(under_a, Err(Unavailable::NotSynced), "B's tree under A");
 
         // Asked for both branches' runs, A's scope gets A's run and its attempt only.
         let (runs, attempts) = scoped::history(&conn, &a, &[sel_a, sel_b], 10).await.unwrap();

@@ -78,7 +78,8 @@ async fn manifest(
     let p = find_for(&state, &caller, *id).await?;
     let sel = synced_branch(&p, q.branch.as_deref())?;
     if let Some(at) = &q.at {
-        return Ok(HttpResponse::Ok().json(super::snapshot::listing(&state, sel, at).await?));
+        return Ok(HttpResponse::Ok()
+            .json(super::snapshot::listing(&state, &caller.scope(&state).await?, sel, at).await?));
     }
     let files = scoped::manifest(&state.db, &caller.scope(&state).await?, sel.id).await?;
     let files: Vec<_> = files
@@ -127,7 +128,7 @@ async fn content(
     let sel = synced_branch(&p, q.branch.as_deref())?;
     let file = match &q.at {
         None => scoped::file(&state.db, &caller.scope(&state).await?, sel.id, &file_path).await?,
-        Some(at) => super::snapshot::tree(&state, sel, at)
+        Some(at) => super::snapshot::tree(&state, &caller.scope(&state).await?, sel, at)
             .await?
             .remove(&file_path)
             .map(|v| files::Model {
