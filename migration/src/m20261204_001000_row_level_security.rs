@@ -29,15 +29,25 @@ const BY_PARENT: &[(&str, &str, &str)] = &[
     ("sync_run_attempts", "run_id", "sync_runs"),
 ];
 
-/// `*` sees everything; anything else is a comma-separated list of installation ids.
-const FUNCTIONS: &[&str] = &[
-    "CREATE FUNCTION hubsync_sees_all() RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE AS $$ \
-     SELECT coalesce(current_setting('hubsync.installation_ids', true), '') = '*' $$",
-    "CREATE FUNCTION hubsync_installation_visible(installation bigint) RETURNS boolean \
-     LANGUAGE sql STABLE PARALLEL SAFE AS $$ \
-     SELECT hubsync_sees_all() OR installation = ANY (string_to_array(\
-     nullif(current_setting('hubsync.installation_ids', true), '*'), ',')::bigint[]) $$",
-];
+/// `*` sees everything; anything else is a comma-separated list of installation ids. The bodies
+/// name only pg_catalog's functions: pg_dump (and others) run with an empty search_path, and a
+/// `SET search_path` clause would stop PostgreSQL inlining them into the policies.
+const SEES_ALL: &str = "coalesce(current_setting('hubsync.installation_ids', true), '') = '*'";
+
+fn functions() -> [String; 2] {
+    [
+        format!(
+            "CREATE FUNCTION hubsync_sees_all() RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE \
+             AS $$ SELECT {SEES_ALL} $$"
+        ),
+        format!(
+            "CREATE FUNCTION hubsync_installation_visible(installation bigint) RETURNS boolean \
+             LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT {SEES_ALL} OR installation = ANY \
+             (string_to_array(nullif(current_setting('hubsync.installation_ids', true), '*'), \
+             ',')::bigint[]) $$"
+        ),
+    ]
+}
 
 fn protect(table: &str, using: &str) -> [String; 3] {
     [
@@ -55,7 +65,7 @@ impl MigrationTrait for Migration {
         if m.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
             return Ok(());
         }
-        let mut statements: Vec<String> = FUNCTIONS.iter().map(|s| (*s).to_owned()).collect();
+        let mut statements: Vec<String> = functions().into();
         for (table, column) in DIRECT {
             statements.extend(protect(
                 table,

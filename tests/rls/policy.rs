@@ -52,6 +52,28 @@ async fn an_unscoped_query_under_installation_a_returns_none_of_bs_rows() {
         );
     }
 
+    // With an empty search_path, as pg_dump runs: the policies' functions still resolve.
+    let txn = conn.begin().await.unwrap();
+    txn.execute_unprepared(&format!(
+        "SET LOCAL ROLE \"{}\"; SET LOCAL search_path = ''",
+        role.name
+    ))
+    .await
+    .unwrap();
+    set(&txn, &A.to_string()).await;
+    let n = txn
+        .query_one_raw(sea_orm::Statement::from_string(
+            txn.get_database_backend(),
+            "SELECT count(*) AS n FROM public.files",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap();
+    assert_eq!(n, 2, "A's files with an empty search_path");
+    txn.rollback().await.unwrap();
+
     // The rows themselves: `SELECT * FROM files` under A lists A's selection only.
     let (_, _, sel_a, _) = ids(A);
     let txn = conn.begin().await.unwrap();
