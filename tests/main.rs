@@ -27,6 +27,7 @@ mod outbox_webhooks;
 mod pages;
 mod pages_runs;
 mod replicas;
+mod rls;
 mod security;
 mod signin;
 mod sse;

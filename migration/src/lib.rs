@@ -19,6 +19,7 @@ mod m20261203_000921_setup_links;
 mod m20261203_000940_github_users;
 mod m20261203_000960_files_submodules;
 mod m20261203_000990_head_commits;
+mod m20261204_001000_row_level_security;
 
 pub use data_loss::DataLoss;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000940_github_users::Migration),
             Box::new(m20261203_000960_files_submodules::Migration),
             Box::new(m20261203_000990_head_commits::Migration),
+            Box::new(m20261204_001000_row_level_security::Migration),
         ]
     }
 }

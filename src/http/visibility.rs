@@ -9,13 +9,17 @@ use std::collections::{HashMap, HashSet};
 use actix_web::HttpRequest;
 
 use super::{
-    api::projects::find,
-    auth::{self, no_project, Caller, UserViewer},
+    auth::{self, no_project, Caller, TokenCaller, UserViewer},
     signin::access,
     ApiError, AppState,
 };
 use crate::store::{
-    entities::user_repositories::Role, projects::ProjectRecord, sessions, tokens::TokenScope, users,
+    entities::user_repositories::Role,
+    projects::ProjectRecord,
+    scope::{self, Scope},
+    scoped, sessions,
+    tokens::TokenScope,
+    users,
 };
 
 /// The GitHub user whose live session `cookie` names, with their access re-checked if stale.
@@ -89,6 +93,27 @@ impl Caller {
         }
     }
 
+    /// The installations this caller's reads may touch (store::scope): all for the admin and
+    /// unlimited tokens; a limited token's project's; the ones GitHub lets a user reach.
+    pub async fn scope(&self, state: &AppState) -> Result<Scope, ApiError> {
+        Ok(match self {
+            Self::Admin(_)
+            | Self::Token(TokenCaller {
+                project_id: None, ..
+            }) => Scope::All,
+            Self::Token(TokenCaller {
+                project_id: Some(p),
+                ..
+            }) => scope::of_project(&state.db, *p).await?,
+            Self::User(u) => scope::of_user(&state.db, u.user_id).await?,
+        })
+    }
+
+    /// Every project within this caller's scope, before `visible` narrows it further.
+    pub async fn projects(&self, state: &AppState) -> Result<Vec<ProjectRecord>, ApiError> {
+        Ok(scoped::projects(&state.db, &self.scope(state).await?).await?)
+    }
+
     /// The repositories a user may see, with their role; None: no per-repository limit.
     async fn access(&self, state: &AppState) -> Result<Option<HashMap<i64, Role>>, ApiError> {
         match self {
@@ -125,7 +150,9 @@ impl Caller {
         if !self.sees(id) {
             return Err(no_project(id));
         }
-        let p = find(state, id).await?;
+        let p = scoped::project(&state.db, &self.scope(state).await?, id)
+            .await?
+            .ok_or_else(|| no_project(id))?;
         match self.role(state, &p).await? {
             Some(_) => Ok(p),
             None => Err(no_project(id)),

@@ -18,6 +18,8 @@ pub mod purge;
 pub mod redeliveries;
 pub mod repositories;
 pub mod runs;
+pub mod scope;
+pub mod scoped;
 pub mod selections;
 pub mod sessions;
 pub mod setup_links;
@@ -86,6 +88,10 @@ pub async fn connect(url: &DatabaseUrl) -> Result<DatabaseConnection, StoreError
             opts.max_connections(16).map_sqlx_postgres_pool_opts(|o| {
                 o.after_connect(|conn, _| {
                     Box::pin(async move {
+                        // Unscoped by default; scoped paths narrow one transaction (store::scope).
+                        sea_orm::sqlx::query(scope::SEE_ALL)
+                            .execute(&mut *conn)
+                            .await?;
                         // lz4 compresses large values (payloads, blobs) several times faster than
                         // the default pglz: ingesting 9 KB deliveries went from ~2,500/s to
                         // ~4,800/s. A server before 14, or built without lz4, refuses it and keeps

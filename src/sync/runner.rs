@@ -20,6 +20,7 @@ use crate::{
         entities::{files, project_syncs, sync_runs},
         manifests, outbox,
         runs::{self, RunCounts},
+        scope::{self, Scope},
         selections,
     },
 };
@@ -50,9 +51,18 @@ impl RunError {
 /// What the run needs to know about its branch.
 pub struct Target {
     pub project_id: i64,
+    /// The run's transactions are scoped to it (store::scope).
+    pub installation_id: i64,
     pub selection: project_syncs::Model,
     pub repo: RepoName,
     pub branch: BranchName,
+}
+
+impl Target {
+    /// The installation the worker processes: its run's writes may touch no other.
+    pub fn scope(&self) -> Scope {
+        Scope::installation(self.installation_id)
+    }
 }
 
 /// How a run ended, for the worker to record.
@@ -274,7 +284,7 @@ impl Run<'_> {
         counts: &RunCounts,
     ) -> Result<Finished, RunError> {
         let t = self.target;
-        let txn = crate::store::begin_write(self.db).await?;
+        let txn = scope::begin_write(self.db, &t.scope()).await?;
         match &planned.swap {
             Swap::Nothing => {}
             Swap::Whole { old, entries } => {
@@ -323,6 +333,9 @@ impl Run<'_> {
             Swap::Whole { old, entries } => changes::append(&txn, &run, old, entries).await?,
             Swap::Changes(c) => changes::append_changes(&txn, &run, c).await?,
         };
+        // The feed's cursor is global (consumers of every installation resume from it): read it,
+        // and write the outbox that is not installation-scoped, unscoped.
+        scope::set(&txn, &Scope::All).await?;
         // Subscribers' webhooks, in the same commit: none is lost, none is sent for a run that
         // did not commit.
         let outcome = outbox::Outcome {

@@ -20,7 +20,7 @@ use crate::{
         entities::sync_runs,
         outbox, projects,
         runs::{self, RunCounts},
-        selections,
+        scope, selections,
     },
     tasks::Tasks,
 };
@@ -233,7 +233,7 @@ impl Workers {
                 self.wake.notify_one();
             }
             Ok(Finished::BranchGone) => {
-                let txn = crate::store::begin_write(&self.db).await?;
+                let txn = scope::begin_write(&self.db, &target.scope()).await?;
                 let reason = "the branch no longer exists on GitHub";
                 runs::finish(
                     &txn,
@@ -257,7 +257,7 @@ impl Workers {
             Err(e) => {
                 let message = e.to_string();
                 let retry = e.is_transient() && run.attempt < self.settings.max_attempts;
-                let txn = crate::store::begin_write(&self.db).await?;
+                let txn = scope::begin_write(&self.db, &target.scope()).await?;
                 let mut retry_in_ms = None;
                 if retry {
                     let delay = chrono_duration(crate::backoff::exponential(
@@ -361,6 +361,7 @@ impl Workers {
         Ok(Ok((
             Target {
                 project_id: project.project.id,
+                installation_id,
                 selection,
                 repo,
                 branch,

@@ -39,6 +39,12 @@ db_test! {
                 assert_eq!(after.get(table), Some(digest), "{table} changed upgrading from {k} on {}", db.engine);
             }
             fill::assert_blobs_intact(&conn).await;
+            // PostgreSQL: row-level security hides none of the existing rows from their own
+            // installation (fill's 1, 2 and 3), nor from `*`.
+            crate::rls::assert_upgraded_rows_visible(target, &conn, &[1, 2, 3], |t| {
+                before.get(t).map_or(0, |d| d.1)
+            })
+            .await;
             // The new column was backfilled where the test migration said, and nowhere else.
             let rust = crate::migrations::apply::count_where(&conn, "files", "language = 'rust'").await;
             assert_eq!(rust, (fill::FILES / 4) as i64);

@@ -16,11 +16,7 @@ use super::{
 };
 use crate::{
     http::{auth::Caller, ApiError, AppState},
-    store::{
-        entities::files,
-        manifests,
-        skipped::{self, Skipped},
-    },
+    store::{entities::files, manifests, scoped, skipped::Skipped},
     sync::planner::SUBMODULE_MODE,
 };
 
@@ -82,9 +78,10 @@ async fn manifest(
     let p = find_for(&state, &caller, *id).await?;
     let sel = synced_branch(&p, q.branch.as_deref())?;
     if let Some(at) = &q.at {
-        return Ok(HttpResponse::Ok().json(super::snapshot::listing(&state, sel, at).await?));
+        return Ok(HttpResponse::Ok()
+            .json(super::snapshot::listing(&state, &caller.scope(&state).await?, sel, at).await?));
     }
-    let files = skipped::manifest(&state.db, sel.id).await?;
+    let files = scoped::manifest(&state.db, &caller.scope(&state).await?, sel.id).await?;
     let files: Vec<_> = files
         .into_iter()
         .map(|(f, skipped)| ManifestEntry {
@@ -130,8 +127,8 @@ async fn content(
     let p = find_for(&state, &caller, id).await?;
     let sel = synced_branch(&p, q.branch.as_deref())?;
     let file = match &q.at {
-        None => manifests::file(&state.db, sel.id, &file_path).await?,
-        Some(at) => super::snapshot::tree(&state, sel, at)
+        None => scoped::file(&state.db, &caller.scope(&state).await?, sel.id, &file_path).await?,
+        Some(at) => super::snapshot::tree(&state, &caller.scope(&state).await?, sel, at)
             .await?
             .remove(&file_path)
             .map(|v| files::Model {

@@ -15,10 +15,9 @@ use crate::{
         ApiError, AppState,
     },
     store::{
-        attempts,
         entities::project_syncs,
         projects::{self, ProjectRecord},
-        runs,
+        scoped,
     },
     sync::requests,
 };
@@ -55,7 +54,7 @@ pub fn synced_branch<'a>(
 #[get("/projects")]
 async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let all = caller
-        .visible(&state, projects::load_all(&state.db).await?)
+        .visible(&state, caller.projects(&state).await?)
         .await?;
     let projects: Vec<ProjectView> = all
         .iter()
@@ -195,9 +194,8 @@ async fn history(
     }
     let ids: Vec<i64> = names.keys().copied().collect();
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    let runs = runs::history(&state.db, &ids, limit).await?;
-    let run_ids: Vec<i64> = runs.iter().map(|r| r.id).collect();
-    let mut attempts = attempts::of_runs(&state.db, &run_ids).await?;
+    let scope = caller.scope(&state).await?;
+    let (runs, mut attempts) = scoped::history(&state.db, &scope, &ids, limit).await?;
     let views: Vec<RunView> = runs
         .into_iter()
         .map(|r| {

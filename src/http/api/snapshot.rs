@@ -17,20 +17,22 @@ use crate::{
     store::{
         changes::{diff, Version},
         entities::project_syncs,
-        skipped,
-        snapshots::{self, Unavailable},
+        scope::Scope,
+        scoped, skipped,
+        snapshots::Unavailable,
     },
 };
 
 /// The tree of `sel` as synced at `at`.
 pub async fn tree(
     state: &AppState,
+    scope: &Scope,
     sel: &project_syncs::Model,
     at: &str,
 ) -> Result<BTreeMap<String, Version>, ApiError> {
     let sha = Sha::parse(at.trim().to_ascii_lowercase().as_str())
         .map_err(|_| ApiError::BadRequest(format!("{at:?} is not a 40-digit commit sha")))?;
-    match snapshots::tree_at(&state.db, sel.id, sha.as_str()).await? {
+    match scoped::tree_at(&state.db, scope, sel.id, sha.as_str()).await? {
         Ok(tree) => Ok(tree),
         Err(Unavailable::NotSynced) => Err(ApiError::NotFound(format!(
             "no run synced commit {} on branch {}",
@@ -48,10 +50,11 @@ pub async fn tree(
 /// The manifest listing at `at`, in the shape of `GET /files`.
 pub async fn listing(
     state: &AppState,
+    scope: &Scope,
     sel: &project_syncs::Model,
     at: &str,
 ) -> Result<Manifest, ApiError> {
-    let tree = tree(state, sel, at).await?;
+    let tree = tree(state, scope, sel, at).await?;
     let keys: Vec<(&str, &str)> = tree
         .values()
         .map(|v| (v.mode.as_str(), v.sha.as_str()))
@@ -144,8 +147,9 @@ async fn compare(
         .ok_or_else(|| ApiError::BadRequest(format!("{spec:?} is not BASE...HEAD")))?;
     let p = find_for(&state, &caller, id).await?;
     let sel = synced_branch(&p, q.branch.as_deref())?;
-    let old = tree(&state, sel, base).await?;
-    let new = tree(&state, sel, head).await?;
+    let scope = caller.scope(&state).await?;
+    let old = tree(&state, &scope, sel, base).await?;
+    let new = tree(&state, &scope, sel, head).await?;
     let head = head.trim().to_ascii_lowercase();
     let changes: Vec<ComparedChange> = diff(&old, &new)
         .into_iter()

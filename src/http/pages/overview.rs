@@ -39,7 +39,7 @@ pub async fn page(
     };
     let csrf = caller.csrf();
     let all = caller
-        .visible(&state, projects::load_all(&state.db).await?)
+        .visible(&state, caller.projects(&state).await?)
         .await?;
     let waiting = q
         .installation

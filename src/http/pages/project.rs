@@ -10,7 +10,7 @@ use super::{
 };
 use crate::{
     http::{auth::Caller, ApiError, AppState},
-    store::{attempts, entities::sync_runs, projects::ProjectRecord, runs as run_store},
+    store::{entities::sync_runs, projects::ProjectRecord, runs as run_store, scoped},
 };
 
 const HISTORY: u64 = 30;
@@ -74,9 +74,8 @@ pub(super) async fn render(
         .filter(|s| !s.is_pattern)
         .map(|s| s.id)
         .collect();
-    let history = run_store::history(&state.db, &ids, HISTORY).await?;
-    let run_ids: Vec<i64> = history.iter().map(|r| r.id).collect();
-    let tries = attempts::of_runs(&state.db, &run_ids).await?;
+    let scope = caller.scope(state).await?;
+    let (history, tries) = scoped::history(&state.db, &scope, &ids, HISTORY).await?;
     let branch_of = |sel: i64| {
         p.selections
             .iter()

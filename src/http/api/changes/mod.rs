@@ -13,7 +13,7 @@ use super::openapi::{ErrorBody, EventStream, GoneBody};
 use crate::{
     http::{auth::Caller, ApiError, AppState},
     progress,
-    store::{changes, entities::changes::Model as ChangeRow},
+    store::{changes, entities::changes::Model as ChangeRow, scoped},
 };
 
 pub const DEFAULT_LIMIT: u64 = 100;
@@ -158,13 +158,14 @@ async fn feed(
         Some(raw) => Some(parse_cursor(raw, "after")?),
         None => None,
     };
+    let scope = caller.scope(&state).await?;
     if event_stream {
         let horizon = changes::horizon(&state.db).await?;
         let start = after.unwrap_or(horizon);
         if start < horizon {
             return Ok(gone(start, horizon));
         }
-        let sse = stream::open(state.into_inner(), start, project_id, limit);
+        let sse = stream::open(state.into_inner(), start, project_id, scope, limit);
         return Ok(sse.respond_to(&req).map_into_boxed_body());
     }
 
@@ -177,7 +178,7 @@ async fn feed(
             Some(a) => a,
             None => changes::horizon(&state.db).await?,
         };
-        let page = changes::page(&state.db, start, project_id, limit).await?;
+        let page = scoped::changes(&state.db, &scope, start, project_id, limit).await?;
         // Read after the page: pruning that ran meanwhile may have taken rows it should hold.
         let horizon = changes::horizon(&state.db).await?;
         if start < horizon {

@@ -8,7 +8,11 @@ use serde_json::json;
 use tokio::{sync::mpsc, time::Instant};
 
 use super::ChangeView;
-use crate::{http::AppState, progress, store::changes};
+use crate::{
+    http::AppState,
+    progress,
+    store::{changes, scope::Scope, scoped},
+};
 
 /// Events buffered per client: a slow reader holds back its own stream only.
 const CLIENT_BUFFER: usize = 64;
@@ -18,6 +22,7 @@ pub fn open(
     state: Arc<AppState>,
     mut after: i64,
     project: Option<i64>,
+    scope: Scope,
     limit: u64,
 ) -> Sse<impl Stream<Item = Result<sse::Event, Infallible>>> {
     let keep_alive = state.config.sse_keep_alive;
@@ -26,7 +31,7 @@ pub fn open(
     let mut live = state.hub.subscribe();
     tokio::spawn(async move {
         loop {
-            let page = match changes::page(&state.db, after, project, limit).await {
+            let page = match scoped::changes(&state.db, &scope, after, project, limit).await {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::warn!(error = %e, "reading the change feed failed");
