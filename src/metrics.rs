@@ -143,8 +143,59 @@ struct Inner {
     github_requests: Family<RouteLabels, Counter>,
     rate_limit: Family<InstallationLabels, Gauge>,
     sse_subscribers: Gauge,
+    activity: Activity,
     /// Held while a scrape reads the database: one scrape's queries at a time.
     scrape: tokio::sync::Mutex<()>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TaskLabels {
+    task: &'static str,
+}
+
+/// The background loops' pass counts (`hubsync_background_passes_total`).
+#[derive(Clone)]
+pub struct Activity {
+    /// Webhook processor passes that handled (or retried) a delivery, after their commit.
+    pub webhooks: Passes,
+    /// Outgoing webhook attempts, after they were recorded.
+    pub outbox: Passes,
+    /// Self-healing passes (redelivery, installations, an installer's return), however they ended.
+    pub healing: Passes,
+    /// Sync runs ended, after `hubsync_sync_runs_total` counted them (not a series of its own).
+    pub runs: Passes,
+}
+
+/// A count of passes that can also be watched: what comes after "the next pass" waits on it
+/// rather than polls the database.
+#[derive(Clone)]
+pub struct Passes {
+    count: Arc<tokio::sync::watch::Sender<u64>>,
+    counter: Counter,
+}
+
+impl Passes {
+    fn new(family: &Family<TaskLabels, Counter>, task: &'static str) -> Self {
+        let counter = (*family.get_or_create(&TaskLabels { task })).clone();
+        Self {
+            count: Arc::new(tokio::sync::watch::Sender::new(0)),
+            counter,
+        }
+    }
+
+    pub fn done(&self) {
+        self.counter.inc();
+        self.count.send_modify(|n| *n += 1);
+    }
+
+    pub fn count(&self) -> u64 {
+        *self.count.borrow()
+    }
+
+    /// Changes after every pass.
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.count.subscribe()
+    }
 }
 
 /// The app's metrics; cheap to clone, shared by every layer that counts something.
@@ -233,8 +284,25 @@ impl Metrics {
             "Open Server-Sent Event streams (progress and change feed)",
             sse_subscribers.clone(),
         );
+        let passes = Family::<TaskLabels, Counter>::default();
+        registry.register(
+            "background_passes",
+            "Background passes done: webhook processing (deliveries handled), outgoing webhook \
+             attempts, self-healing passes",
+            passes.clone(),
+        );
+        let activity = Activity {
+            webhooks: Passes::new(&passes, "webhooks"),
+            outbox: Passes::new(&passes, "outbox"),
+            healing: Passes::new(&passes, "healing"),
+            runs: Passes {
+                count: Arc::new(tokio::sync::watch::Sender::new(0)),
+                counter: Counter::default(),
+            },
+        };
         Self(Arc::new(Inner {
             registry,
+            activity,
             deliveries,
             delivery_queue,
             sync_queue,
@@ -247,6 +315,10 @@ impl Metrics {
             sse_subscribers,
             scrape: tokio::sync::Mutex::new(()),
         }))
+    }
+
+    pub fn activity(&self) -> &Activity {
+        &self.0.activity
     }
 
     /// Taken by a scrape for its database reads.
@@ -280,6 +352,7 @@ impl Metrics {
                 .get_or_create(&labels)
                 .observe(s.max(0.0));
         }
+        self.0.activity.runs.done();
     }
 
     /// One request to GitHub: its route template and the answer's status (None: no answer).

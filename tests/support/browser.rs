@@ -80,6 +80,7 @@ impl Browser {
                 Err(e) if tokio::time::Instant::now() > deadline => {
                     panic!("no WebDriver session from {}: {e}", driver.display())
                 }
+                // Kept: chromedriver, another process, says nothing when it listens.
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         };
