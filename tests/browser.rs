@@ -10,7 +10,7 @@ use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
 
 use crate::support::{
-    browser::Browser,
+    browser::{dom_until, Browser},
     fake_github::{route, FakeGithub, FakeRepo, Fault, Push},
     spawn_app_with, synced,
     webhooks::SECRET,
@@ -54,19 +54,11 @@ async fn row(c: &Client) -> Value {
     c.execute(ROW, vec![]).await.expect("row readable")
 }
 
-/// Polls `js` (a function body returning a boolean) until it is true.
+/// Waits until `js` (a function body returning a boolean) is true in the page.
 async fn until(c: &Client, what: &str, js: &str) {
     let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if c.execute(js, vec![]).await.ok() == Some(json!(true)) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "waited {WAIT:?} for {what}; row: {}",
-            row(c).await
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    if !dom_until(c, js, deadline).await {
+        panic!("waited {WAIT:?} for {what}; row: {}", row(c).await);
     }
 }
 
@@ -195,6 +187,7 @@ async fn status_pages_follow_pushes_live_and_survive_a_restart() {
             tokio::time::Instant::now() < deadline,
             "never synced; last row {r}"
         );
+        // Kept: samples the bar as it moves, to see its intermediate values.
         tokio::time::sleep(Duration::from_millis(30)).await;
     };
     eprintln!("progress seen: {seen:?}; states: {states:?}; final row: {last}");

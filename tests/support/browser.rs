@@ -211,3 +211,26 @@ fn target_dir() -> PathBuf {
         .and_then(|exe| exe.ancestors().nth(3).map(Path::to_path_buf))
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
 }
+
+/// Waits in the page until `js` (a function body returning a boolean) is true: checked at once
+/// and again on every change to the document, as the page's own script (fed by the event stream)
+/// makes it. A navigation ends a check; the next one runs in the new page. False at `deadline`.
+pub async fn dom_until(c: &Client, js: &str, deadline: tokio::time::Instant) -> bool {
+    let script = format!(
+        r#"const done = arguments[arguments.length - 1];
+        const check = () => {{ try {{ return (function () {{ {js} }})() === true; }} catch (e) {{ return false; }} }};
+        if (check()) {{ done(true); return; }}
+        const seen = new MutationObserver(() => {{ if (check()) {{ seen.disconnect(); done(true); }} }});
+        seen.observe(document, {{ subtree: true, childList: true, attributes: true, characterData: true }});
+        // Within WebDriver's script timeout (30 s by default): the caller asks again.
+        setTimeout(() => {{ seen.disconnect(); done(check()); }}, 10000);"#
+    );
+    loop {
+        if c.execute_async(&script, vec![]).await.ok() == Some(json!(true)) {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+    }
+}
