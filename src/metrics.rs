@@ -3,9 +3,11 @@
 //! count is taken where the thing happens (webhook intake, a run's end, the GitHub transport, the
 //! SSE handlers); what the database knows (queue depth, sync lag) is read at scrape time.
 //!
-//! A leaf module: it imports nothing of hubsync's, so every layer may use it. Label values are
+//! A leaf module: it imports nothing of hubsync's but the leaf `passes`, so every layer may use it. Label values are
 //! bounded: event names from a fixed list, GitHub routes as templates, projects capped per scrape.
 use std::sync::{atomic::AtomicU64, Arc};
+
+pub use crate::passes::{Activity, Passes};
 
 use prometheus_client::{
     encoding::{prometheus_text, EncodeLabelSet},
@@ -148,56 +150,6 @@ struct Inner {
     scrape: tokio::sync::Mutex<()>,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct TaskLabels {
-    task: &'static str,
-}
-
-/// The background loops' pass counts (`hubsync_background_passes_total`).
-#[derive(Clone)]
-pub struct Activity {
-    /// Webhook processor passes that handled (or retried) a delivery, after their commit.
-    pub webhooks: Passes,
-    /// Outgoing webhook attempts, after they were recorded.
-    pub outbox: Passes,
-    /// Self-healing passes (redelivery, installations, an installer's return), however they ended.
-    pub healing: Passes,
-    /// Sync runs ended, after `hubsync_sync_runs_total` counted them (not a series of its own).
-    pub runs: Passes,
-}
-
-/// A count of passes that can also be watched: what comes after "the next pass" waits on it
-/// rather than polls the database.
-#[derive(Clone)]
-pub struct Passes {
-    count: Arc<tokio::sync::watch::Sender<u64>>,
-    counter: Counter,
-}
-
-impl Passes {
-    fn new(family: &Family<TaskLabels, Counter>, task: &'static str) -> Self {
-        let counter = (*family.get_or_create(&TaskLabels { task })).clone();
-        Self {
-            count: Arc::new(tokio::sync::watch::Sender::new(0)),
-            counter,
-        }
-    }
-
-    pub fn done(&self) {
-        self.counter.inc();
-        self.count.send_modify(|n| *n += 1);
-    }
-
-    pub fn count(&self) -> u64 {
-        *self.count.borrow()
-    }
-
-    /// Changes after every pass.
-    pub fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.count.subscribe()
-    }
-}
-
 /// The app's metrics; cheap to clone, shared by every layer that counts something.
 #[derive(Clone)]
 pub struct Metrics(Arc<Inner>);
@@ -284,22 +236,7 @@ impl Metrics {
             "Open Server-Sent Event streams (progress and change feed)",
             sse_subscribers.clone(),
         );
-        let passes = Family::<TaskLabels, Counter>::default();
-        registry.register(
-            "background_passes",
-            "Background passes done: webhook processing (deliveries handled), outgoing webhook \
-             attempts, self-healing passes",
-            passes.clone(),
-        );
-        let activity = Activity {
-            webhooks: Passes::new(&passes, "webhooks"),
-            outbox: Passes::new(&passes, "outbox"),
-            healing: Passes::new(&passes, "healing"),
-            runs: Passes {
-                count: Arc::new(tokio::sync::watch::Sender::new(0)),
-                counter: Counter::default(),
-            },
-        };
+        let activity = Activity::register(&mut registry);
         Self(Arc::new(Inner {
             registry,
             activity,
