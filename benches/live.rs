@@ -64,7 +64,7 @@ async fn setup(engine: &str, files: usize) -> Option<Setup> {
         .await;
     assert_eq!(r.status(), 202);
     let head = repo.head("main").unwrap();
-    synced::wait_synced(&db, repo.id, "main", &head, WAIT).await;
+    wait_synced(&db, repo.id, &head).await;
     let project = hubsync::store::selections::project_of_repository(&db, repo.id)
         .await
         .unwrap()
@@ -323,7 +323,7 @@ async fn fan_out(engine: &str, subscribers: usize, runs: usize) -> Option<Value>
             .send(&s.client, &hook, SECRET)
             .await;
         assert_eq!(r.status(), 202);
-        synced::wait_synced(&s.db, s.repo.id, "main", &push.after, WAIT).await;
+        wait_synced(&s.db, s.repo.id, &push.after).await;
     }
     let runs_time = t.elapsed();
     let results = join_all(readers).await;
@@ -398,4 +398,21 @@ async fn main() {
         "live",
         &json!({ "machine": common::machine(), "push_to_synced": latency, "fan_out": fanout }),
     );
+}
+
+/// The app is another process: its database is polled (5 ms, as benches/common/sync_repo.rs).
+async fn wait_synced(db: &DatabaseConnection, repo: i64, sha: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(sel) = synced::selection(db, repo, "main").await {
+            if sel.last_synced_sha.as_deref() == Some(sha) {
+                return;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "main never reached {sha}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }

@@ -10,6 +10,7 @@ pub mod healing;
 pub mod http;
 pub mod metrics;
 pub mod outbox;
+pub mod passes;
 pub mod private_files;
 pub mod progress;
 pub mod seal;

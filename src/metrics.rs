@@ -3,9 +3,11 @@
 //! count is taken where the thing happens (webhook intake, a run's end, the GitHub transport, the
 //! SSE handlers); what the database knows (queue depth, sync lag) is read at scrape time.
 //!
-//! A leaf module: it imports nothing of hubsync's, so every layer may use it. Label values are
+//! A leaf module: it imports nothing of hubsync's but the leaf `passes`, so every layer may use it. Label values are
 //! bounded: event names from a fixed list, GitHub routes as templates, projects capped per scrape.
 use std::sync::{atomic::AtomicU64, Arc};
+
+pub use crate::passes::{Activity, Passes};
 
 use prometheus_client::{
     encoding::{prometheus_text, EncodeLabelSet},
@@ -143,6 +145,7 @@ struct Inner {
     github_requests: Family<RouteLabels, Counter>,
     rate_limit: Family<InstallationLabels, Gauge>,
     sse_subscribers: Gauge,
+    activity: Activity,
     /// Held while a scrape reads the database: one scrape's queries at a time.
     scrape: tokio::sync::Mutex<()>,
 }
@@ -233,8 +236,10 @@ impl Metrics {
             "Open Server-Sent Event streams (progress and change feed)",
             sse_subscribers.clone(),
         );
+        let activity = Activity::register(&mut registry);
         Self(Arc::new(Inner {
             registry,
+            activity,
             deliveries,
             delivery_queue,
             sync_queue,
@@ -247,6 +252,10 @@ impl Metrics {
             sse_subscribers,
             scrape: tokio::sync::Mutex::new(()),
         }))
+    }
+
+    pub fn activity(&self) -> &Activity {
+        &self.0.activity
     }
 
     /// Taken by a scrape for its database reads.
@@ -280,6 +289,7 @@ impl Metrics {
                 .get_or_create(&labels)
                 .observe(s.max(0.0));
         }
+        self.0.activity.runs.done();
     }
 
     /// One request to GitHub: its route template and the answer's status (None: no answer).

@@ -11,7 +11,7 @@ use crate::{
     github::{GithubApp, GithubError, GithubOptions, GithubSlot},
     healing::{self, Healing},
     http::{self, AppState},
-    metrics::Metrics,
+    metrics::{Activity, Metrics},
     outbox::Outbox,
     progress,
     secret::Secret,
@@ -48,6 +48,8 @@ pub struct RunningApp {
     pub github: GithubSlot,
     /// The progress hub: what SSE subscribers of this process receive.
     pub hub: progress::Hub,
+    /// The background loops' pass counts, as /metrics reports them.
+    pub activity: Activity,
     /// The first run's one-time setup link (`http://HOST/setup?token=...`), when no admin exists
     /// yet; `serve` prints it.
     pub setup_link: Option<Secret>,
@@ -89,6 +91,7 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         );
     }
     let metrics = Metrics::new();
+    let activity = metrics.activity().clone();
     let app = match &config.github.app {
         Some(creds) => Some(Arc::new(GithubApp::new(
             creds,
@@ -130,7 +133,7 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         shutdown.clone(),
     ));
     // Outgoing webhooks: its own task, apart from the sync workers.
-    let outbox = Outbox::new(config.outbox.clone());
+    let outbox = Outbox::new(config.outbox.clone(), activity.outbox.clone());
     background.spawn(
         outbox
             .clone()
@@ -153,6 +156,7 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         github.clone(),
         nudge.clone(),
         config.sync.auto_select,
+        activity.healing.clone(),
     );
     let (install_requests, asked) = healing::InstallRequests::new();
     background.spawn(healing::run(
@@ -174,6 +178,7 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
             webhook_wakeup.clone(),
             ingest_waiting.clone(),
             handoff,
+            activity.webhooks.clone(),
         );
         background.spawn(processor.run(shutdown.clone()));
     } else {
@@ -238,6 +243,7 @@ pub async fn run(config: Config) -> Result<RunningApp, StartupError> {
         db,
         github,
         hub,
+        activity,
         setup_link,
         server: handle,
         server_task,

@@ -208,7 +208,7 @@ db_test! {
         b.push("main");
         let app = synced::start(&fake, &db, &[]).await;
         synced::install(&fake, &app, &a).await;
-        synced::wait_synced(&app.app.db, b.id, "main", &b.head("main").unwrap(), std::time::Duration::from_secs(60)).await;
+        synced::wait_synced(&app.app, b.id, "main", &b.head("main").unwrap(), std::time::Duration::from_secs(60)).await;
         let project = hubsync::store::selections::project_of_repository(&app.app.db, a.id).await.unwrap().unwrap().id;
         let r = app.client.post(app.url("/api/v1/tokens")).bearer_auth(synced::ADMIN)
             .json(&json!({"name": "alpha only", "scope": "read", "project_id": project})).send().await.unwrap();

@@ -10,7 +10,7 @@ use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
 
 use crate::support::{
-    browser::Browser,
+    browser::{dom_until, Browser},
     fake_github::{route, FakeGithub, FakeRepo, Fault, Push},
     spawn_app_with, synced,
     webhooks::SECRET,
@@ -41,6 +41,17 @@ const ROW: &str = r#"
     };
 "#;
 
+/// Installs a recorder of ROW's value after every change to the document: `__hubsync_rows`.
+const RECORD: &str = r#"
+    const row = () => (function () { ROW_BODY })();
+    window.__hubsync_rows = [row()];
+    new MutationObserver(() => {
+        const r = row();
+        const rows = window.__hubsync_rows;
+        if (JSON.stringify(r) !== JSON.stringify(rows[rows.length - 1])) rows.push(r);
+    }).observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
+"#;
+
 fn write_all(repo: &FakeRepo, version: &str) {
     for i in 0..FILES {
         repo.write(
@@ -54,19 +65,11 @@ async fn row(c: &Client) -> Value {
     c.execute(ROW, vec![]).await.expect("row readable")
 }
 
-/// Polls `js` (a function body returning a boolean) until it is true.
+/// Waits until `js` (a function body returning a boolean) is true in the page.
 async fn until(c: &Client, what: &str, js: &str) {
     let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if c.execute(js, vec![]).await.ok() == Some(json!(true)) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "waited {WAIT:?} for {what}; row: {}",
-            row(c).await
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    if !dom_until(c, js, deadline).await {
+        panic!("waited {WAIT:?} for {what}; row: {}", row(c).await);
     }
 }
 
@@ -169,34 +172,51 @@ async fn status_pages_follow_pushes_live_and_survive_a_restart() {
     write_all(&repo, "v2");
     repo.commit("second");
     let second = repo.push("main");
+    // The page records its row on every change it makes, so no value in between is missed.
+    c.execute(&RECORD.replace("ROW_BODY", ROW), vec![])
+        .await
+        .expect("the recorder installs");
     fake.inject(route::BLOB, Fault::Latency(BLOB_LATENCY), FILES as u32);
     push(&fake, &app, &second).await;
 
     let deadline = tokio::time::Instant::now() + WAIT;
+    let synced = format!(
+        "return (function () {{ {ROW} }})().sha === '{}'",
+        &second.after[..7]
+    );
+    let moving = format!(
+        "const r = (function () {{ {ROW} }})(); return r.visible && r.value > 0 && r.value < r.max"
+    );
+    let mut mid_run = None;
+    if dom_until(
+        c,
+        &format!("return (function () {{ {moving} }})() || (function () {{ {synced} }})()"),
+        deadline,
+    )
+    .await
+        && c.execute(&moving, vec![]).await.ok() == Some(json!(true))
+    {
+        mid_run = Some(browser.screenshot("status-page-progress.png").await);
+    }
+    if !dom_until(c, &synced, deadline).await {
+        panic!("never synced; last row {}", row(c).await);
+    }
+    let last = row(c).await;
+    let rows = c
+        .execute("return window.__hubsync_rows", vec![])
+        .await
+        .expect("the recorded rows");
     let mut seen: Vec<(f64, f64)> = Vec::new();
     let mut states = Vec::new();
-    let mut mid_run = None;
-    let last = loop {
-        let r = row(c).await;
+    for r in rows.as_array().expect("a list of rows") {
         if !states.contains(&r["state"]) {
             states.push(r["state"].clone());
         }
         let (v, m) = (r["value"].as_f64().unwrap(), r["max"].as_f64().unwrap());
         if r["visible"] == json!(true) && v > 0.0 && v < m && seen.last() != Some(&(v, m)) {
             seen.push((v, m));
-            if mid_run.is_none() {
-                mid_run = Some(browser.screenshot("status-page-progress.png").await);
-            }
         }
-        if r["sha"] == json!(&second.after[..7]) {
-            break r;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never synced; last row {r}"
-        );
-        tokio::time::sleep(Duration::from_millis(30)).await;
-    };
+    }
     eprintln!("progress seen: {seen:?}; states: {states:?}; final row: {last}");
     assert!(seen.len() >= 2, "the bar moved at least twice: {seen:?}");
     assert!(

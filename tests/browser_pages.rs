@@ -9,35 +9,37 @@ use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
 
 use crate::support::{
-    browser::Browser,
+    browser::{dom_until, Browser},
     fake_github::{route, FakeGithub, Fault},
-    synced,
+    synced, wait,
     webhooks::SECRET,
-    TestDb,
+    TestApp, TestDb,
 };
 
 const WAIT: Duration = Duration::from_secs(60);
 
-/// Polls `js` (a function body returning a boolean) until it is true, reloading the page first
-/// when `reload` (the run page is not updated in place).
-async fn until(c: &Client, what: &str, js: &str, reload: bool) {
+/// Waits until `js` (a function body returning a boolean) is true in the page.
+async fn until(c: &Client, what: &str, js: &str) {
     let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if reload {
-            c.refresh().await.unwrap();
-        }
-        if c.execute(js, vec![]).await.ok() == Some(json!(true)) {
-            return;
-        }
-        let text = c
-            .execute("return document.querySelector('main').innerText", vec![])
-            .await;
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "waited {WAIT:?} for {what}; page: {text:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(if reload { 300 } else { 50 })).await;
+    if !dom_until(c, js, deadline).await {
+        panic!("waited {WAIT:?} for {what}; page: {:?}", main_text(c).await);
     }
+}
+
+/// `until` for a page that is not updated in place (the run page): reloaded after each progress
+/// event the app publishes.
+async fn reloaded_until(c: &Client, app: &TestApp, what: &str, js: &str) {
+    let mut events = app.app.hub.subscribe();
+    wait::until_true(what, &mut events, async || {
+        c.refresh().await.unwrap();
+        c.execute(js, vec![]).await.ok() == Some(json!(true))
+    })
+    .await
+}
+
+async fn main_text(c: &Client) -> Result<Value, fantoccini::error::CmdError> {
+    c.execute("return document.querySelector('main').innerText", vec![])
+        .await
 }
 
 /// Screenshots the page at 1280 px and at 390 px (a phone), checking that neither scrolls sideways.
@@ -102,7 +104,6 @@ async fn run_pages_show_failures_retries_and_fit_a_phone() {
         c,
         "the overview",
         "return location.pathname === '/' && !!document.querySelector('tr[data-branch]')",
-        false,
     )
     .await;
     both_widths(&browser, "overview").await;
@@ -127,7 +128,7 @@ async fn run_pages_show_failures_retries_and_fit_a_phone() {
     assert_eq!(r.status(), 202);
     let project = format!("/projects/{}", sel.project_id);
     c.goto(&app.url(&project)).await.unwrap();
-    until(c, "the failed run", "const s = document.querySelector('table.runs tbody tr .state'); return !!s && s.textContent.trim() === 'failed'", true).await;
+    reloaded_until(c, &app, "the failed run", "const s = document.querySelector('table.runs tbody tr .state'); return !!s && s.textContent.trim() === 'failed'").await;
     let run_link = c
         .find(Locator::Css("table.runs tbody tr td.run a"))
         .await
@@ -138,7 +139,6 @@ async fn run_pages_show_failures_retries_and_fit_a_phone() {
         c,
         "the run page",
         &format!("return location.pathname === '{project}/runs/{failed_run}'"),
-        false,
     )
     .await;
     assert_eq!(text(c, "h1 .state").await, "failed");
@@ -180,8 +180,8 @@ async fn run_pages_show_failures_retries_and_fit_a_phone() {
         .await
         .expect("a Retry button");
     retry.send_keys("\u{e007}").await.unwrap(); // Enter
-    until(c, "the new run's page", &format!("return location.pathname.startsWith('{project}/runs/') && location.pathname !== '{project}/runs/{failed_run}'"), false).await;
-    until(c, "the retried run to succeed", "const s = document.querySelector('h1 .state'); return !!s && s.textContent.trim() === 'succeeded'", true).await;
+    until(c, "the new run's page", &format!("return location.pathname.startsWith('{project}/runs/') && location.pathname !== '{project}/runs/{failed_run}'")).await;
+    reloaded_until(c, &app, "the retried run to succeed", "const s = document.querySelector('h1 .state'); return !!s && s.textContent.trim() === 'succeeded'").await;
     let timeline = text(c, "ol.timeline").await;
     for expected in [
         "Queued (manual)",
@@ -206,7 +206,6 @@ async fn run_pages_show_failures_retries_and_fit_a_phone() {
         c,
         "the live project page",
         "return document.getElementById('live').classList.contains('on')",
-        false,
     )
     .await;
     let copy = c.find(Locator::Css("button.copy")).await.unwrap();
@@ -215,7 +214,7 @@ async fn run_pages_show_failures_retries_and_fit_a_phone() {
         "the script shows the copy buttons"
     );
     copy.click().await.unwrap();
-    until(c, "the copy button to answer", "const t = document.querySelector('button.copy').textContent; return t === 'Copied' || t === 'Press Ctrl+C'", false).await;
+    until(c, "the copy button to answer", "const t = document.querySelector('button.copy').textContent; return t === 'Copied' || t === 'Press Ctrl+C'").await;
     let attempts = text(c, "table.runs tbody tr:first-child td.error").await;
     assert!(attempts.contains("2 attempts"), "{attempts}");
     both_widths(&browser, "project").await;

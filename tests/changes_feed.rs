@@ -64,7 +64,7 @@ async fn push_and_wait(fake: &FakeGithub, app: &TestApp, repo: &FakeRepo, force:
         .send(&app.client, &app.url("/webhooks/github"), SECRET)
         .await;
     assert_eq!(r.status(), 202);
-    synced::wait_synced(&app.app.db, repo.id, "main", &push.after, WAIT).await;
+    synced::wait_synced(&app.app, repo.id, "main", &push.after, WAIT).await;
     push.after
 }
 
@@ -140,6 +140,7 @@ db_test! {
             let (client, url) = (app.client.clone(), app.url(&format!("/api/v1/changes?after={cursor2}&wait=30")));
             tokio::spawn(async move { client.get(url).bearer_auth(ADMIN).send().await.unwrap().json::<Value>().await.unwrap() })
         };
+        // Kept: nothing says a request is parked; the window shows it does not answer at once.
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(!poll.is_finished(), "the long poll waits while nothing changed");
         repo.write("e.txt", "e\n");

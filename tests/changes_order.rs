@@ -58,6 +58,7 @@ async fn write(app: &TestApp, run: i64, n: usize, hold: Duration, commit: bool) 
         commit_sha: "0123456789012345678901234567890123456789",
     };
     changes::append(&txn, &info, &[], &new).await.unwrap();
+    // The fault under test, not a wait: a writer slow to commit.
     tokio::time::sleep(hold).await;
     if commit {
         txn.commit().await.unwrap()

@@ -54,7 +54,7 @@ db_test! {
             let sha = repo.commit("step");
             let push = repo.push("main");
             fake.push_event(&push).send(&app.client, &app.url("/webhooks/github"), SECRET).await;
-            synced::wait_synced(&app.app.db, repo.id, "main", &sha, WAIT).await;
+            synced::wait_synced(&app.app, repo.id, "main", &sha, WAIT).await;
             shas.push(sha);
         }
         let api = |path: String| app.client.get(app.url(&path)).bearer_auth(ADMIN).send();

@@ -62,6 +62,7 @@ db_test! {
             let (client, url) = (app.client.clone(), app.url(&format!("/api/v1/projects/{project}/synced?sha={c4}&timeout=30")));
             tokio::spawn(async move { client.get(url).bearer_auth(ADMIN).send().await.unwrap().status().as_u16() })
         };
+        // Kept: nothing says a request is parked; the window shows it does not answer at once.
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(!waiting.is_finished());
         let push = repo.push("main");
@@ -78,7 +79,7 @@ db_test! {
         let p6 = repo.push("main");
         fake.push_event(&p5).send(&app.client, &app.url("/webhooks/github"), SECRET).await;
         fake.push_event(&p6).send(&app.client, &app.url("/webhooks/github"), SECRET).await;
-        synced::wait_synced(&app.app.db, repo.id, "main", &c6, WAIT).await;
+        synced::wait_synced(&app.app, repo.id, "main", &c6, WAIT).await;
         let (status, body) = ask(&app, project, &format!("?sha={c5}&timeout=5")).await;
         assert_eq!(status, 200, "{body}");
 

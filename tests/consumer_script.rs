@@ -53,6 +53,7 @@ async fn converges(out: &Path, want: &BTreeMap<String, String>) {
             tokio::time::Instant::now() < deadline,
             "the directory never matched: {have:?} != {want:?}"
         );
+        // Kept: another process (the script) writes the directory, and says nothing when done.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

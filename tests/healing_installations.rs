@@ -14,7 +14,7 @@ use crate::{
     db_test,
     support::{
         fake_github::{FakeGithub, FakeRepo},
-        synced,
+        synced, wait, TestApp,
     },
 };
 
@@ -29,18 +29,10 @@ fn repo_with_a_commit(fake: &FakeGithub, inst: i64, name: &str) -> FakeRepo {
     repo
 }
 
-async fn wait_for<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what}: never happened"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+/// Checks after each self-healing pass (the installations pass, or the reconcile it asked for).
+async fn wait_for<T>(app: &TestApp, what: &str, check: impl AsyncFnMut() -> Option<T>) -> T {
+    let mut passes = app.app.activity.healing.watch();
+    wait::until(what, &mut passes, check).await
 }
 
 async fn repository(db: &DatabaseConnection, id: i64) -> repositories::Model {
@@ -61,11 +53,11 @@ async fn installation(db: &DatabaseConnection, id: i64) -> installations::Model 
 
 /// The installations pass once it has finished with at least `actions` changes in total.
 async fn finished_pass(
-    db: &DatabaseConnection,
+    app: &TestApp,
     actions: i64,
 ) -> hubsync::store::entities::background_passes::Model {
-    wait_for("the installations pass", async || {
-        passes::load(db, PassKind::Installations)
+    wait_for(app, "the installations pass", async || {
+        passes::load(&app.app.db, PassKind::Installations)
             .await
             .unwrap()
             .filter(|p| p.leased_by.is_none() && p.actions_total >= actions)
@@ -84,7 +76,7 @@ db_test! {
         let app = synced::start(&fake, &db, &[]).await;
         synced::install(&fake, &app, &kept).await;
         let head = gone.head("main").unwrap();
-        synced::wait_synced(&app.app.db, gone.id, "main", &head, WAIT).await;
+        synced::wait_synced(&app.app, gone.id, "main", &head, WAIT).await;
         synced::install(&fake, &app, &bee).await;
         app.stop().await;
 
@@ -99,15 +91,15 @@ db_test! {
         let app = synced::start(&fake, &db, RECONCILE).await;
         let db_conn = &app.app.db;
         let webhooks_before = deliveries::Entity::find().count(db_conn).await.unwrap();
-        synced::wait_synced(db_conn, added.id, "main", &added.head("main").unwrap(), WAIT).await;
-        synced::wait_synced(db_conn, sea.id, "main", &sea.head("main").unwrap(), WAIT).await;
-        let removed = wait_for("the removed repository is marked", async || {
+        synced::wait_synced(&app.app, added.id, "main", &added.head("main").unwrap(), WAIT).await;
+        synced::wait_synced(&app.app, sea.id, "main", &sea.head("main").unwrap(), WAIT).await;
+        let removed = wait_for(&app, "the removed repository is marked", async || {
             let r = repository(db_conn, gone.id).await;
             r.removed_at.is_some().then_some(r)
         })
         .await;
         assert_eq!(removed.installation_id, org);
-        wait_for("the installation is suspended", async || {
+        wait_for(&app, "the installation is suspended", async || {
             installation(db_conn, other).await.suspended_at.map(|_| ())
         })
         .await;
@@ -121,7 +113,7 @@ db_test! {
         assert!(project.is_some());
         assert_eq!(installation(db_conn, new_org).await.account_login, "new-org");
         assert_eq!(deliveries::Entity::find().count(db_conn).await.unwrap(), webhooks_before, "no webhook");
-        let pass = finished_pass(db_conn, 4).await;
+        let pass = finished_pass(&app, 4).await;
         assert_eq!(pass.actions_total, 4, "{:?}", pass.last_outcome);
         app.stop().await;
 
@@ -134,9 +126,9 @@ db_test! {
         let push = bee.push("main");
         let app = synced::start(&fake, &db, RECONCILE).await;
         let db_conn = &app.app.db;
-        synced::wait_synced(db_conn, bee.id, "main", &push.after, WAIT).await;
+        synced::wait_synced(&app.app, bee.id, "main", &push.after, WAIT).await;
         assert!(installation(db_conn, other).await.suspended_at.is_none());
-        wait_for("the uninstalled installation is deleted", async || {
+        wait_for(&app, "the uninstalled installation is deleted", async || {
             installation(db_conn, new_org).await.deleted_at.map(|_| ())
         })
         .await;
@@ -144,7 +136,7 @@ db_test! {
         let sel = synced::selection(db_conn, sea.id, "main").await.unwrap();
         assert_eq!(manifests::manifest(db_conn, sel.id).await.unwrap().len(), 1, "sea keeps its files");
         // Nothing else changed: the pass applied two changes.
-        let pass = finished_pass(db_conn, 6).await;
+        let pass = finished_pass(&app, 6).await;
         assert_eq!(pass.actions_total, 6, "{:?}", pass.last_outcome);
         app.stop().await;
     }

@@ -13,7 +13,7 @@ use crate::{
     db_test,
     support::{
         fake_github::{route, FakeGithub, Fault, WebhookDelivery},
-        spawn_app_with, synced,
+        spawn_app_with, synced, wait,
         webhooks::SECRET,
         TestApp, TestDb,
     },
@@ -39,15 +39,16 @@ async fn start_at(
     spawn_app_with(config).await
 }
 
-async fn eventually<F: Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what}: never happened"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+/// Checks after each self-healing pass and each delivery the app processed (a redelivered
+/// delivery is stored, then processed).
+async fn eventually<F: Future<Output = bool>>(
+    app: &TestApp,
+    what: &str,
+    mut check: impl FnMut() -> F,
+) {
+    let activity = &app.app.activity;
+    let mut signals = (activity.healing.watch(), activity.webhooks.watch());
+    wait::until_true(what, &mut signals, async || check().await).await
 }
 
 async fn stored(db: &DatabaseConnection, guid: &str) -> Option<deliveries::Model> {
@@ -84,7 +85,7 @@ db_test! {
         let app = start_at(&fake, &db, addr, &[]).await;
         let installed = fake.installation_event(inst, "created");
         assert_eq!(fake.deliver(&installed).await, 202);
-        synced::wait_synced(&app.app.db, repo.id, "main", &repo.head("main").unwrap(), WAIT).await;
+        synced::wait_synced(&app.app, repo.id, "main", &repo.head("main").unwrap(), WAIT).await;
         app.stop().await;
 
         // hubsync is down: GitHub's push delivery fails and GitHub records it.
@@ -96,7 +97,7 @@ db_test! {
 
         // No webhook from the test, no branch reconcile: only the redelivery can bring it.
         let app = start_at(&fake, &db, addr, &[]).await;
-        let sel = synced::wait_synced(&app.app.db, repo.id, "main", &push.after, WAIT).await;
+        let sel = synced::wait_synced(&app.app, repo.id, "main", &push.after, WAIT).await;
         synced::assert_manifest_matches(&app.app.db, sel.id, &repo, "main", 10 << 20).await;
         let d = stored(&app.app.db, &lost.delivery_id).await.expect("the push is in the delivery log");
         assert_eq!(d.event, "push");
@@ -126,7 +127,7 @@ db_test! {
         fake.set_webhook(&format!("http://{addr}/webhooks/github"), SECRET);
         let app = start_at(&fake, &db, addr, &[("HUBSYNC_REDELIVERY_SECS", "1")]).await;
         let db = app.app.db.clone();
-        eventually("the start-up pass", || {
+        eventually(&app, "the start-up pass", || {
             let db = db.clone();
             async move { passes_done(&db).await.is_some() }
         })
@@ -141,7 +142,7 @@ db_test! {
         let missing = harmless(&fake, inst);
         fake.record_delivery(&missing, 502);
 
-        eventually("the missing delivery is stored", || {
+        eventually(&app, "the missing delivery is stored", || {
             let db = db.clone();
             let guid = missing.delivery_id.clone();
             async move { stored(&db, &guid).await.is_some() }
@@ -151,7 +152,7 @@ db_test! {
         let after = passes_done(&db).await;
         for _ in 0..2 {
             let seen = passes_done(&db).await;
-            eventually("another pass", || {
+            eventually(&app, "another pass", || {
                 let db = db.clone();
                 async move { passes_done(&db).await > seen }
             })
@@ -183,7 +184,7 @@ db_test! {
         }
         let app = start_at(&fake, &db, addr, &[]).await;
         let db_conn = app.app.db.clone();
-        eventually("the three failed deliveries are stored", || {
+        eventually(&app, "the three failed deliveries are stored", || {
             let db = db_conn.clone();
             let failed = failed.clone();
             async move {
@@ -205,7 +206,7 @@ db_test! {
         fake.record_delivery(&late, 500);
         let app = start_at(&fake, &db, addr, &[]).await;
         let db_conn = app.app.db.clone();
-        eventually("the late failure is stored", || {
+        eventually(&app, "the late failure is stored", || {
             let db = db_conn.clone();
             let guid = late.delivery_id.clone();
             async move { stored(&db, &guid).await.is_some() }
@@ -230,7 +231,7 @@ db_test! {
         fake.inject(route::REDELIVER, Fault::PrimaryExhausted { reset_in: 2 }, 1);
         let app = start_at(&fake, &db, addr, &[("HUBSYNC_REDELIVERY_SECS", "1")]).await;
         let db_conn = app.app.db.clone();
-        eventually("the pass stops on the rate limit", || {
+        eventually(&app, "the pass stops on the rate limit", || {
             let db = db_conn.clone();
             async move {
                 passes::load(&db, PassKind::Redelivery).await.unwrap().is_some_and(|p| p.not_before.is_some() && p.last_finished_at.is_some())
@@ -245,7 +246,7 @@ db_test! {
 
         // Once the limit lifts, a later pass asks for all three, oldest first, once each.
         let guids: Vec<String> = failed.iter().map(|d| d.delivery_id.clone()).collect();
-        eventually("all three are stored", || {
+        eventually(&app, "all three are stored", || {
             let db = db_conn.clone();
             let guids = guids.clone();
             async move {
@@ -283,7 +284,7 @@ db_test! {
             start_at(&fake, &db, b, &every_second)
         );
         let db_conn = one.app.db.clone();
-        eventually("every missing delivery is stored", || {
+        eventually(&one, "every missing delivery is stored", || {
             let db = db_conn.clone();
             let missing = missing.clone();
             async move {
@@ -296,8 +297,12 @@ db_test! {
             }
         })
         .await;
-        // A few more passes on both replicas.
-        tokio::time::sleep(Duration::from_millis(2500)).await;
+        // Two more passes on each replica.
+        let (mut on_one, mut on_two) = (one.app.activity.healing.watch(), two.app.activity.healing.watch());
+        tokio::join!(
+            wait::passes("two more passes on one", &mut on_one, 2),
+            wait::passes("two more passes on the other", &mut on_two, 2),
+        );
         assert_eq!(fake.redelivered(), missing, "each once, oldest first");
         one.stop().await;
         two.stop().await;

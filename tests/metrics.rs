@@ -7,6 +7,7 @@ use crate::{
     support::{
         fake_github::{route, FakeGithub},
         synced::{self, ADMIN},
+        wait,
         webhooks::SECRET,
         TestApp,
     },
@@ -45,24 +46,23 @@ async fn scrape(app: &TestApp) -> (String, BTreeMap<String, f64>) {
     (text, samples)
 }
 
-/// Scrapes until `ok` holds (counters move right after the commit the test waited for).
+/// Scrapes until `ok` holds, again after each run's end (counted), progress event and webhook
+/// pass (the delivery queue).
 async fn scrape_until(
     app: &TestApp,
     what: &str,
     ok: impl Fn(&BTreeMap<String, f64>) -> bool,
 ) -> (String, BTreeMap<String, f64>) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
+    let activity = &app.app.activity;
+    let mut signals = (
+        (activity.runs.watch(), activity.webhooks.watch()),
+        app.app.hub.subscribe(),
+    );
+    wait::within(WAIT, what, &mut signals, async || {
         let (text, samples) = scrape(app).await;
-        if ok(&samples) {
-            return (text, samples);
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what}; last scrape:\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        ok(&samples).then_some((text, samples))
+    })
+    .await
 }
 
 fn get(samples: &BTreeMap<String, f64>, series: &str) -> f64 {
@@ -99,7 +99,7 @@ db_test! {
         assert_eq!(r.status(), 200);
         let r = fake.push_event(&push).send(&app.client, &app.url("/webhooks/github"), "not-the-secret-at-all").await;
         assert_eq!(r.status(), 401);
-        synced::wait_synced(&app.app.db, repo.id, "main", &push.after, WAIT).await;
+        synced::wait_synced(&app.app, repo.id, "main", &push.after, WAIT).await;
         let (text, after) = scrape_until(&app, "the push's run is counted", |s| {
             get(s, r#"hubsync_sync_runs_total{outcome="succeeded"}"#) == 2.0
         })
@@ -146,12 +146,14 @@ db_test! {
         assert_eq!(get(&s, "hubsync_sync_queue_depth"), 1.0);
         let first = get(&s, &lag);
         assert!(first >= 0.0 && get(&s, "hubsync_sync_lag_max_seconds") == first);
-        scrape_until(&app, "the lag grows while the push waits", |s| get(s, &lag) > first).await;
+        // The lag is wall time: it grows only as time passes (millisecond resolution).
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(get(&scrape(&app).await.1, &lag) > first, "the lag grows while the push waits");
         app.stop().await;
 
         // A worker syncs it: the lag is gone.
         let app = synced::start(&fake, &db, &token).await;
-        synced::wait_synced(&app.app.db, repo.id, "main", &push.after, WAIT).await;
+        synced::wait_synced(&app.app, repo.id, "main", &push.after, WAIT).await;
         let (text, s) = scrape_until(&app, "the lag clears", |s| {
             get(s, "hubsync_sync_lag_max_seconds") == 0.0
         })
@@ -226,6 +228,7 @@ db_test! {
         let deadline = tokio::time::Instant::now() + WAIT;
         while count(app.client.clone(), metrics.clone()).await != 0.0 {
             assert!(tokio::time::Instant::now() < deadline, "the closed stream is still counted");
+            // Kept: the server finds the stream closed at its next keep-alive write; nothing tells.
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         app.stop().await;

@@ -214,7 +214,7 @@ db_test! {
         repo.commit("two");
         let push = repo.push("main");
         fake.push_event(&push).send(&app.client, &app.url("/webhooks/github"), SECRET).await;
-        synced::wait_synced(&app.app.db, repo.id, "main", &push.after, std::time::Duration::from_secs(60)).await;
+        synced::wait_synced(&app.app, repo.id, "main", &push.after, std::time::Duration::from_secs(60)).await;
         let doc = document(&app).await;
         let id = sel.project_id;
         let p = |s: &str| format!("/api/v1/projects/{id}{s}");

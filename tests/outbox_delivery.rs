@@ -1,13 +1,14 @@
 //! Outgoing webhooks when things go wrong: a receiver that keeps failing is disabled (and shown
 //! so) until re-enabled, a private address is refused at delivery time, a failed run is sent as
 //! `sync.failed`, and a restart in the middle of a delivery loses nothing.
-use std::time::Duration;
 
 use serde_json::json;
 
 use crate::{
     db_test,
-    outbox_webhooks::{api, deliveries, push_and_wait, subscribe, wait_newest, WAIT},
+    outbox_webhooks::{
+        after_attempts, api, deliveries, push_and_wait, subscribe, wait_newest, WAIT,
+    },
     support::{
         fake_github::{route, FakeGithub, Fault},
         receiver::{verify, Receiver, Reply},
@@ -38,13 +39,11 @@ db_test! {
             verify(&secret, &receiver.next(WAIT).await).unwrap();
         }
         // Disabled after the third failure in a row; the delivery stays pending.
-        let deadline = tokio::time::Instant::now() + WAIT;
-        let view = loop {
+        let view = after_attempts(&app, "the subscription is disabled", async || {
             let (_, v) = api(&app, reqwest::Method::GET, &format!("/subscriptions/{sub}"), None).await;
-            if v["enabled"] == false { break v; }
-            assert!(tokio::time::Instant::now() < deadline, "never disabled: {v}");
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        };
+            (v["enabled"] == false).then_some(v)
+        })
+        .await;
         assert_eq!(view["consecutive_failures"], 3, "{view}");
         assert!(view["disabled_reason"].as_str().unwrap().contains("3 consecutive failed attempts"), "{view}");
         let d = &deliveries(&app, sub).await[0];

@@ -11,6 +11,7 @@ use crate::{
         fake_github::{FakeGithub, FakeRepo},
         receiver::{verify, Receiver, Reply},
         synced::{self, ADMIN},
+        wait,
         webhooks::SECRET,
         TestApp,
     },
@@ -65,23 +66,27 @@ pub async fn deliveries(app: &TestApp, sub: i64) -> Vec<Value> {
     body["deliveries"].as_array().unwrap().clone()
 }
 
-/// Waits until the subscription's newest delivery satisfies `done` (the log is written after
-/// the receiver answered).
+/// Waits until the subscription's newest delivery satisfies `done`, looking again after each
+/// recorded attempt (the log is written after the receiver answered).
 pub async fn wait_newest(app: &TestApp, sub: i64, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if let Some(d) = deliveries(app, sub).await.first() {
-            if done(d) {
-                return d.clone();
-            }
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the delivery log never got there: {:?}",
-            deliveries(app, sub).await
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    after_attempts(app, "the delivery log's newest entry", async || {
+        deliveries(app, sub)
+            .await
+            .first()
+            .filter(|d| done(d))
+            .cloned()
+    })
+    .await
+}
+
+/// Checks after each outgoing webhook attempt the app recorded until `check` gives a value.
+pub async fn after_attempts<T>(
+    app: &TestApp,
+    what: &str,
+    check: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let mut attempts = app.app.activity.outbox.watch();
+    wait::until(what, &mut attempts, check).await
 }
 
 pub async fn push_and_wait(fake: &FakeGithub, app: &TestApp, repo: &FakeRepo) -> String {
@@ -91,7 +96,7 @@ pub async fn push_and_wait(fake: &FakeGithub, app: &TestApp, repo: &FakeRepo) ->
         .send(&app.client, &app.url("/webhooks/github"), SECRET)
         .await;
     assert_eq!(r.status(), 202);
-    synced::wait_synced(&app.app.db, repo.id, "main", &push.after, WAIT).await;
+    synced::wait_synced(&app.app, repo.id, "main", &push.after, WAIT).await;
     push.after
 }
 
@@ -179,11 +184,10 @@ db_test! {
         let log = deliveries(&app, sub).await;
         assert_eq!(log.len(), 2);
         assert_eq!(log[0]["id"], second_delivery["id"], "newest first");
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while deliveries(&app, sub).await[1]["attempts"] != 4 {
-            assert!(tokio::time::Instant::now() < deadline, "the redelivery was never recorded");
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        after_attempts(&app, "the redelivery is recorded", async || {
+            (deliveries(&app, sub).await[1]["attempts"] == 4).then_some(())
+        })
+        .await;
 
         // Listings never show the secret; the status page lists the subscription.
         let (_, list) = api(&app, reqwest::Method::GET, "/subscriptions", None).await;

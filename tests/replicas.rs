@@ -15,13 +15,16 @@ use hubsync::{
         entities::{deliveries, sync_events, sync_runs},
     },
 };
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+};
 
 use crate::support::{
     fake_github::{route, FakeGithub, FakeRepo, Fault},
     replica::{Replica, ADMIN},
     sse::SseStream,
     synced::{self, assert_manifest_matches},
+    wait::{self, Observed, Watcher},
     webhooks::SECRET,
     TestDb,
 };
@@ -58,31 +61,24 @@ async fn until_succeeded(s: &mut SseStream, runs: &BTreeSet<i64>) -> Vec<(i64, S
     seen
 }
 
-/// Waits until no run is queued or running.
-async fn wait_idle(db: &DatabaseConnection) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
+/// Waits until no run is queued or running and no delivery waits, looking again after each
+/// progress event (the last runs' ends; the deliveries were processed before the runs they queued).
+async fn wait_idle(watch: &Watcher) {
+    let mut events = watch.events();
+    wait::until_true("the replicas are idle", &mut events, async || {
         let busy = sync_runs::Entity::find()
             .filter(sync_runs::Column::Status.is_in(["queued", "running"]))
-            .all(db)
+            .count(&watch.db)
             .await
             .unwrap();
         let waiting = deliveries::Entity::find()
             .filter(deliveries::Column::Status.eq("received"))
-            .all(db)
+            .count(&watch.db)
             .await
             .unwrap();
-        if busy.is_empty() && waiting.is_empty() {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "still busy: {} runs, {} deliveries",
-            busy.len(),
-            waiting.len()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        busy == 0 && waiting == 0
+    })
+    .await
 }
 
 fn repos(fake: &FakeGithub, inst: i64) -> Vec<FakeRepo> {
@@ -117,9 +113,10 @@ async fn two_replicas_on_one_postgres_database_split_the_work() {
     ];
     let a = Replica::start("a", &fake, &db.url, &env).await;
     let b = Replica::start("b", &fake, &db.url, &env).await;
-    let watch = store::connect(&DatabaseUrl::parse(&db.url).unwrap())
+    let conn = store::connect(&DatabaseUrl::parse(&db.url).unwrap())
         .await
         .unwrap();
+    let watch = Watcher::start(&conn).await;
     let client = reqwest::Client::new();
 
     let r = fake
@@ -133,7 +130,7 @@ async fn two_replicas_on_one_postgres_database_split_the_work() {
     }
     wait_idle(&watch).await;
     let (mut on_a, from) = stream(&client, &a).await;
-    let before: BTreeSet<i64> = all_runs(&watch).await.iter().map(|r| r.id).collect();
+    let before: BTreeSet<i64> = all_runs(&conn).await.iter().map(|r| r.id).collect();
 
     // 200 pushes, sent to a and b in turn; every fourth also to the other one at the same time.
     // Two pushes in a row go to one branch (through different replicas), so some fold into the
@@ -178,7 +175,7 @@ async fn two_replicas_on_one_postgres_database_split_the_work() {
         assert_eq!(got, expected, "answers to delivery {id}");
         let d = deliveries::Entity::find()
             .filter(deliveries::Column::DeliveryId.eq(id.as_str()))
-            .all(&watch)
+            .all(&conn)
             .await
             .unwrap();
         assert_eq!(d.len(), 1, "delivery {id} stored once");
@@ -194,10 +191,10 @@ async fn two_replicas_on_one_postgres_database_split_the_work() {
     let queued: Vec<sync_events::Model> = sync_events::Entity::find()
         .filter(sync_events::Column::Id.gt(from))
         .filter(sync_events::Column::Kind.eq("queued"))
-        .all(&watch)
+        .all(&conn)
         .await
         .unwrap();
-    let runs: HashMap<i64, sync_runs::Model> = all_runs(&watch)
+    let runs: HashMap<i64, sync_runs::Model> = all_runs(&conn)
         .await
         .into_iter()
         .map(|r| (r.id, r))
@@ -262,12 +259,12 @@ async fn two_replicas_on_one_postgres_database_split_the_work() {
         "a's stream is in order"
     );
     for (k, repo) in repos.iter().enumerate() {
-        let sel = synced::selection(&watch, repo.id, "main").await.unwrap();
+        let sel = synced::selection(&conn, repo.id, "main").await.unwrap();
         assert_eq!(
             sel.last_synced_sha.as_deref(),
             pushed[k].last().map(String::as_str)
         );
-        assert_manifest_matches(&watch, sel.id, repo, "main", MAX).await;
+        assert_manifest_matches(&conn, sel.id, repo, "main", MAX).await;
     }
 
     // A replica killed with SIGKILL mid-run: the other takes the run over once its lease ends.
@@ -289,24 +286,18 @@ async fn two_replicas_on_one_postgres_database_split_the_work() {
         .send(&client, &a.url("/webhooks/github"), SECRET)
         .await;
     assert_eq!(r.status(), 202);
-    let sel = synced::selection(&watch, repo.id, "main").await.unwrap();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let run = loop {
-        let running = sync_runs::Entity::find()
+    let sel = synced::selection(&conn, repo.id, "main").await.unwrap();
+    let mut signals = (watch.events(), fake.arrivals());
+    let run = wait::until("the run starts fetching", &mut signals, async || {
+        sync_runs::Entity::find()
             .filter(sync_runs::Column::ProjectSyncId.eq(sel.id))
             .filter(sync_runs::Column::Status.eq("running"))
-            .one(&watch)
+            .one(&conn)
             .await
-            .unwrap();
-        if let Some(run) = running.filter(|_| fake.requests(route::BLOB) >= blobs + 4) {
-            break run;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the run never started"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+            .unwrap()
+            .filter(|_| fake.requests(route::BLOB) >= blobs + 4)
+    })
+    .await;
     let owner = run.leased_by.clone().unwrap();
     let (survivor, mut survivor_stream) = if a.owns(&owner) {
         a.kill();
@@ -333,7 +324,7 @@ async fn two_replicas_on_one_postgres_database_split_the_work() {
     synced::wait_synced(&watch, repo.id, "main", &push.after, WAIT).await;
     synced::wait_synced(&watch, other.id, "main", &later.after, WAIT).await;
     let run = sync_runs::Entity::find_by_id(run.id)
-        .one(&watch)
+        .one(&conn)
         .await
         .unwrap()
         .unwrap();
@@ -345,8 +336,8 @@ async fn two_replicas_on_one_postgres_database_split_the_work() {
         run.leased_by
     );
     until_succeeded(&mut survivor_stream, &BTreeSet::from([run.id])).await;
-    let sel = synced::selection(&watch, repo.id, "main").await.unwrap();
-    assert_manifest_matches(&watch, sel.id, repo, "main", MAX).await;
+    let sel = synced::selection(&conn, repo.id, "main").await.unwrap();
+    assert_manifest_matches(&conn, sel.id, repo, "main", MAX).await;
     drop(survivor);
     fake.stop().await;
 }

@@ -121,6 +121,7 @@ db_test! {
         // busy loop reads thousands of times.
         let hub = &app.app.hub;
         let before = hub.reads();
+        // Kept: an idle rate is measured over a stretch of time.
         tokio::time::sleep(Duration::from_secs(2)).await;
         let idle_reads = hub.reads() - before;
         eprintln!("tailer reads over 2 s idle: {idle_reads}");

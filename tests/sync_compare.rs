@@ -42,7 +42,7 @@ async fn push_and_sync(
         .send(&app.client, &app.url("/webhooks/github"), SECRET)
         .await;
     assert_eq!(r.status(), 202);
-    let sel = synced::wait_synced(&app.app.db, repo.id, "main", &push.after, WAIT).await;
+    let sel = synced::wait_synced(&app.app, repo.id, "main", &push.after, WAIT).await;
     (push.after, sel.id)
 }
 

@@ -78,7 +78,7 @@ db_test! {
         let push = repo.push("main");
         let t = Instant::now();
         fake.push_event(&push).send(&app.client, &app.url("/webhooks/github"), SECRET).await;
-        let sel = synced::wait_synced(&app.app.db, repo.id, "main", &push.after, WAIT).await;
+        let sel = synced::wait_synced(&app.app, repo.id, "main", &push.after, WAIT).await;
         let incremental = t.elapsed();
         assert_manifest_matches(&app.app.db, sel.id, &repo, "main", MAX).await;
         assert_eq!(fake.requests(route::COMPARE), 1);
@@ -117,7 +117,7 @@ db_test! {
         for push in &pushes {
             fake.push_event(push).send(&app.client, &app.url("/webhooks/github"), SECRET).await;
         }
-        let sel = synced::wait_synced(&app.app.db, repo.id, "main", &last, WAIT).await;
+        let sel = synced::wait_synced(&app.app, repo.id, "main", &last, WAIT).await;
         assert_manifest_matches(&app.app.db, sel.id, &repo, "main", MAX).await;
         let runs = runs_of(&app.app.db, sel.id).await.len() - runs_before;
         eprintln!("20 pushes on {} took {runs} runs", db.engine);
@@ -129,7 +129,7 @@ db_test! {
         let push = repo.force_push("main");
         assert!(push.forced);
         fake.push_event(&push).send(&app.client, &app.url("/webhooks/github"), SECRET).await;
-        let sel = synced::wait_synced(&app.app.db, repo.id, "main", &first, WAIT).await;
+        let sel = synced::wait_synced(&app.app, repo.id, "main", &first, WAIT).await;
         assert_manifest_matches(&app.app.db, sel.id, &repo, &first, MAX).await;
         assert_eq!(fake.requests(route::BLOB), 0, "every blob of the old commit is still stored");
     }
@@ -152,7 +152,7 @@ db_test! {
         let push = repo.push("main");
         fake.inject(route::BLOB, Fault::Status(502), 3);
         fake.push_event(&push).send(&app.client, &app.url("/webhooks/github"), SECRET).await;
-        let sel = synced::wait_synced(&app.app.db, repo.id, "main", &push.after, WAIT).await;
+        let sel = synced::wait_synced(&app.app, repo.id, "main", &push.after, WAIT).await;
         assert_manifest_matches(&app.app.db, sel.id, &repo, "main", MAX).await;
 
         // A longer outage fails the attempt; the run is retried later and the branch keeps its
@@ -162,7 +162,7 @@ db_test! {
         let push = repo.push("main");
         fake.inject(route::BRANCH, Fault::Status(503), 12);
         fake.push_event(&push).send(&app.client, &app.url("/webhooks/github"), SECRET).await;
-        let sel = synced::wait_synced(&app.app.db, repo.id, "main", &push.after, WAIT).await;
+        let sel = synced::wait_synced(&app.app, repo.id, "main", &push.after, WAIT).await;
         let runs = runs_of(&app.app.db, sel.id).await;
         let last = runs.iter().max_by_key(|r| r.id).unwrap();
         assert!(last.attempt >= 2, "the run was retried: {last:?}");
@@ -174,9 +174,10 @@ db_test! {
         repo.write("f.txt", "f\n");
         repo.commit("feature");
         let push = repo.push("feature/x");
-        let r = fake.push_event(&push).send(&app.client, &app.url("/webhooks/github"), SECRET).await;
+        let delivery = fake.push_event(&push);
+        let r = delivery.send(&app.client, &app.url("/webhooks/github"), SECRET).await;
         assert_eq!(r.status(), 202);
-        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert_eq!(app.processed(&delivery.delivery_id).await.status, "processed");
         assert_eq!(fake.total_requests(), 0);
         assert!(synced::selection(&app.app.db, repo.id, "feature/x").await.is_none());
     }
@@ -225,7 +226,7 @@ db_test! {
         repo.commit("empty");
         let push = repo.push("main");
         fake.push_event(&push).send(&app.client, &app.url("/webhooks/github"), SECRET).await;
-        let sel = synced::wait_synced(&app.app.db, repo.id, "main", &push.after, WAIT).await;
+        let sel = synced::wait_synced(&app.app, repo.id, "main", &push.after, WAIT).await;
         assert_manifest_matches(&app.app.db, sel.id, &repo, "main", 1000).await;
         assert_eq!(fake.requests(route::BLOB) + fake.requests(route::TARBALL), 0);
     }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use hubsync::{
     git::{BranchName, Sha},
+    progress::ProgressEvent,
     store::{entities::sync_runs, selections},
     sync::intake::{signal, AutoSelect, SyncSignal},
 };
@@ -16,7 +17,7 @@ use crate::{
         fake_github::{route, FakeGithub, Fault},
         seed, spawn_app,
         sse::SseStream,
-        synced,
+        synced, wait,
         webhooks::SECRET,
     },
 };
@@ -55,16 +56,11 @@ db_test! {
         repo.commit("three changes");
         let push = repo.push("main");
         fake.inject(route::BLOB, Fault::SecondaryRateLimit { retry_after: 3600 }, 1000);
+        let mut events = app.app.hub.subscribe();
         fake.push_event(&push).send(&app.client, &app.url("/webhooks/github"), SECRET).await;
-        let deadline = tokio::time::Instant::now() + WAIT;
-        let run = loop {
-            let run = latest_run(&app.app.db, sel.id).await;
-            if run.status == "failed" {
-                break run;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "the run never failed: {run:?}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        wait::event("the run fails for good", &mut events, |e| matches!(e, ProgressEvent::Failed { will_retry: false, .. })).await;
+        let run = latest_run(&app.app.db, sel.id).await;
+        assert_eq!(run.status, "failed", "{run:?}");
         assert_eq!(run.attempt, 5);
         assert_eq!(run.from_sha.as_deref(), Some(first.as_str()), "{run:?}");
         assert_eq!(run.target_sha.as_deref(), Some(push.after.as_str()), "{run:?}");

@@ -6,7 +6,7 @@ use std::{
     time::Duration,
 };
 
-use hubsync::store::entities::sync_runs;
+use hubsync::{progress::ProgressEvent, store::entities::sync_runs};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::{
@@ -15,6 +15,7 @@ use crate::{
         fake_github::{route, FakeGithub, Fault},
         hubsync_bin,
         synced::{self, assert_manifest_matches},
+        wait::{self, Observed, Watcher},
         webhooks::SECRET,
     },
 };
@@ -35,7 +36,8 @@ db_test! {
         let app = synced::start(&fake, &db, &[]).await;
         let sel = synced::install(&fake, &app, &repo).await;
         app.stop().await;
-        let watch = hubsync::store::connect(&hubsync::store::DatabaseUrl::parse(&db.url).unwrap()).await.unwrap();
+        let conn = hubsync::store::connect(&hubsync::store::DatabaseUrl::parse(&db.url).unwrap()).await.unwrap();
+        let watch = Watcher::start(&conn).await;
 
         for i in 0..30 {
             repo.write(&format!("f{i}.txt"), format!("changed {i}\n"));
@@ -81,28 +83,23 @@ db_test! {
         let r = fake.push_event(&push).send(&client, &format!("http://{addr}/webhooks/github"), SECRET).await;
         assert_eq!(r.status(), 202);
 
-        let deadline = tokio::time::Instant::now() + WAIT;
-        let started = loop {
+        let mut signals = (watch.events(), fake.arrivals());
+        let started = wait::until("the child starts the run", &mut signals, async || {
             let running = sync_runs::Entity::find()
                 .filter(sync_runs::Column::ProjectSyncId.eq(sel.id))
                 .filter(sync_runs::Column::Status.eq("running"))
-                .one(&watch)
+                .one(&conn)
                 .await;
-            if let Ok(Some(run)) = running {
-                if fake.requests(route::BLOB) >= blobs_before_push + 8 {
-                    break run;
-                }
-            }
-            assert!(tokio::time::Instant::now() < deadline, "the child never started the run");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
+            running.ok().flatten().filter(|_| fake.requests(route::BLOB) >= blobs_before_push + 8)
+        })
+        .await;
         child.kill().unwrap();
         child.wait().unwrap();
         let fetched_before = fake.requests(route::BLOB);
 
         // A fresh start takes the run over once its lease expires, and finishes it.
         let app = synced::start(&fake, &db, &[("HUBSYNC_SYNC_LEASE_SECS", "3")]).await;
-        let sel = synced::wait_synced(&app.app.db, repo.id, "main", &push.after, WAIT).await;
+        let sel = synced::wait_synced(&app.app, repo.id, "main", &push.after, WAIT).await;
         assert_manifest_matches(&app.app.db, sel.id, &repo, "main", MAX).await;
         let run = sync_runs::Entity::find_by_id(started.id).one(&app.app.db).await.unwrap().unwrap();
         assert_eq!(run.status, "succeeded");
@@ -131,7 +128,7 @@ db_test! {
         repo.commit("lost push");
         let push = repo.push("main");
         let app = synced::start(&fake, &db, &[("HUBSYNC_RECONCILE_SECS", "3600")]).await;
-        let sel = synced::wait_synced(&app.app.db, repo.id, "main", &push.after, WAIT).await;
+        let sel = synced::wait_synced(&app.app, repo.id, "main", &push.after, WAIT).await;
         assert_manifest_matches(&app.app.db, sel.id, &repo, "main", MAX).await;
         let runs = sync_runs::Entity::find().filter(sync_runs::Column::ProjectSyncId.eq(sel.id)).all(&app.app.db).await.unwrap();
         assert!(runs.iter().any(|r| r.trigger == "reconcile" && r.status == "succeeded"));
@@ -160,20 +157,15 @@ db_test! {
             .await
             .unwrap();
         assert_eq!(r.status(), 200);
-        synced::wait_synced(&app.app.db, repo.id, "feature", &feature_push.after, WAIT).await;
+        synced::wait_synced(&app.app, repo.id, "feature", &feature_push.after, WAIT).await;
 
         // The branch is deleted on GitHub: selection and manifest stay, marked deleted.
         let deleted = repo.delete_branch("feature");
+        let mut events = app.app.hub.subscribe();
         fake.branch_event(&deleted).send(&app.client, &app.url("/webhooks/github"), SECRET).await;
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let sel = synced::selection(&app.app.db, repo.id, "feature").await.unwrap();
-            if sel.deleted_at.is_some() {
-                break;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "feature never marked deleted");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait::event("feature marked deleted", &mut events, |e| *e == ProgressEvent::branch_deleted("feature")).await;
+        let sel = synced::selection(&app.app.db, repo.id, "feature").await.unwrap();
+        assert!(sel.deleted_at.is_some(), "{sel:?}");
         let files: serde_json::Value = api(reqwest::Method::GET, format!("/api/v1/projects/{project}/files?branch=feature"))
             .send().await.unwrap().json().await.unwrap();
         assert_eq!(files["deleted"], true);
@@ -183,15 +175,12 @@ db_test! {
         fake.remove_from_installation(inst, repo.id);
         let r = fake.installation_repositories_event(inst, "removed", &[repo.id]).send(&app.client, &app.url("/webhooks/github"), SECRET).await;
         assert_eq!(r.status(), 202);
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
+        let mut passes = app.app.activity.webhooks.watch();
+        wait::until_true("the project stops", &mut passes, async || {
             let p: serde_json::Value = api(reqwest::Method::GET, format!("/api/v1/projects/{project}")).send().await.unwrap().json().await.unwrap();
-            if p["stopped"].is_string() {
-                break;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "project never stopped");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            p["stopped"].is_string()
+        })
+        .await;
         let r = api(reqwest::Method::POST, format!("/api/v1/projects/{project}/syncs")).send().await.unwrap();
         assert_eq!(r.status(), 409);
         let r = api(reqwest::Method::GET, format!("/api/v1/projects/{project}/files/a.txt")).send().await.unwrap();

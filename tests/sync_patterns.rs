@@ -83,8 +83,8 @@ db_test! {
         put_branches(&app, project, &["main", "release/*"]).await;
 
         // No push follows: the branches that exist are listed from GitHub and synced.
-        let r1 = synced::wait_synced(&app.app.db, repo.id, "release/1.0", &one.after, WAIT).await;
-        let r2 = synced::wait_synced(&app.app.db, repo.id, "release/2.0", &two.after, WAIT).await;
+        let r1 = synced::wait_synced(&app.app, repo.id, "release/1.0", &one.after, WAIT).await;
+        let r2 = synced::wait_synced(&app.app, repo.id, "release/2.0", &two.after, WAIT).await;
         assert_manifest_matches(&app.app.db, r1.id, &repo, "release/1.0", MAX).await;
         assert_manifest_matches(&app.app.db, r2.id, &repo, "release/2.0", MAX).await;
         assert!(synced::selection(&app.app.db, repo.id, "release/old/1.0").await.is_none());
@@ -139,11 +139,7 @@ db_test! {
         put_branches(&app, sel.project_id, &["main", "release/*"]).await;
         // The pattern's listing of existing branches is done before the branch exists, so only
         // the push can select it.
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while fake.requests(route::BRANCHES) == 0 {
-            assert!(tokio::time::Instant::now() < deadline, "the pattern never listed branches");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        fake.wait_requests(route::BRANCHES, 1).await;
 
         // GitHub's `push` for a new branch says `created: true`; its `create` may come later or
         // not at all, and the run is still labelled for what happened.
@@ -154,7 +150,7 @@ db_test! {
         assert!(push.created);
         let delivery = fake.push_event(&push);
         assert_eq!(delivery.send(&app.client, &app.url("/webhooks/github"), SECRET).await.status(), 202);
-        let synced = synced::wait_synced(&app.app.db, repo.id, "release/3.0", &push.after, WAIT).await;
+        let synced = synced::wait_synced(&app.app, repo.id, "release/3.0", &push.after, WAIT).await;
         let run = sync_runs::Entity::find()
             .filter(sync_runs::Column::ProjectSyncId.eq(synced.id))
             .one(&app.app.db)

@@ -3,19 +3,18 @@
 //! operator runs `hubsync purge-oversized --apply`.
 use std::time::Duration;
 
-use hubsync::store::manifests;
-use sea_orm::DatabaseConnection;
-
 use crate::{
     db_test,
     support::{
         fake_github::{route, FakeGithub},
         hubsync_bin,
         synced::{self, assert_manifest_matches},
+        wait::{self, Observed},
         webhooks::SECRET,
         TestApp,
     },
 };
+use hubsync::store::manifests;
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -30,20 +29,14 @@ async fn file(app: &TestApp, project: i64, path: &str) -> (u16, Vec<u8>) {
     (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
 }
 
-/// Waits until the blob `sha` has its content stored.
-async fn wait_stored(db: &DatabaseConnection, sha: &str) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let blob = manifests::blob(db, sha).await.unwrap();
-        if blob.is_some_and(|b| b.content.is_some()) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "blob {sha} was never fetched"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// Waits until the blob `sha` has its content stored (by a run: looks again after each event).
+async fn wait_stored(app: &impl Observed, sha: &str) {
+    let mut events = app.events();
+    wait::until_true(&format!("blob {sha} fetched"), &mut events, async || {
+        let blob = manifests::blob(app.db(), sha).await.unwrap();
+        blob.is_some_and(|b| b.content.is_some())
+    })
+    .await
 }
 
 db_test! {
@@ -68,7 +61,7 @@ db_test! {
         // Restarted with a higher limit and no push: the start-up fetches what is now allowed.
         fake.reset_counts();
         let app = synced::start(&fake, &db, &[("HUBSYNC_MAX_FILE_SIZE", "10000")]).await;
-        wait_stored(&app.app.db, &big_sha).await;
+        wait_stored(&app.app, &big_sha).await;
         assert_eq!(file(&app, project, "big.bin").await, (200, big.clone()));
         assert_eq!(file(&app, project, "huge.bin").await.0, 404, "still over the limit");
         assert_manifest_matches(&app.app.db, sel.id, &repo, "main", 10_000).await;
@@ -81,7 +74,7 @@ db_test! {
         repo.commit("a small change");
         let push = repo.push("main");
         fake.push_event(&push).send(&app.client, &app.url("/webhooks/github"), SECRET).await;
-        synced::wait_synced(&app.app.db, repo.id, "main", &push.after, WAIT).await;
+        synced::wait_synced(&app.app, repo.id, "main", &push.after, WAIT).await;
         assert_eq!(file(&app, project, "big.bin").await, (200, big.clone()));
         assert_eq!(file(&app, project, "small.txt").await, (200, b"changed\n".to_vec()));
         app.stop().await;
@@ -102,7 +95,7 @@ db_test! {
 
         // Raising the limit again brings it back.
         let app = synced::start(&fake, &db, &[("HUBSYNC_MAX_FILE_SIZE", "10000")]).await;
-        wait_stored(&app.app.db, &big_sha).await;
+        wait_stored(&app.app, &big_sha).await;
         assert_eq!(file(&app, project, "big.bin").await, (200, big));
         app.stop().await;
     }

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     github::{GithubApp, GithubError, GithubSlot},
+    metrics::Passes,
     store::{
         entities::background_passes,
         passes::{self, Finished, PassKind},
@@ -71,6 +72,8 @@ pub struct Healing {
     pub auto_select: AutoSelect,
     /// Names this process in the lease rows.
     pub holder: String,
+    /// Counted after each pass, whatever its outcome.
+    pub passes: Passes,
 }
 
 impl Healing {
@@ -79,6 +82,7 @@ impl Healing {
         github: GithubSlot,
         nudge: Nudge,
         auto_select: AutoSelect,
+        passes: Passes,
     ) -> Self {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "hubsync".into());
         let mut tag = [0u8; 4];
@@ -91,6 +95,7 @@ impl Healing {
             nudge,
             auto_select,
             holder,
+            passes,
         }
     }
 }
@@ -166,7 +171,9 @@ pub async fn run(
 
 async fn reconcile_asked(h: &Healing, installation_id: i64) {
     let Some(app) = h.github.app() else { return };
-    match installations::reconcile_one(h, &app, installation_id).await {
+    let result = installations::reconcile_one(h, &app, installation_id).await;
+    h.passes.done();
+    match result {
         Ok(n) => tracing::info!(
             installation = installation_id,
             changes = n,
@@ -196,6 +203,7 @@ async fn step(
         PassKind::Redelivery => redelivery::pass(h, app).await,
         PassKind::Installations => installations::pass(h, app).await,
     };
+    h.passes.done();
     match ran {
         Ok(Some(f)) => {
             if let Some(e) = &f.error {

@@ -14,6 +14,7 @@ use tokio::{sync::Notify, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    metrics::Passes,
     progress::{Hub, ProgressEvent},
     store::outbox::deliveries::{self, Claimed, Next, Recorded},
 };
@@ -58,13 +59,16 @@ const POLL: Duration = Duration::from_secs(5);
 pub struct Outbox {
     pub settings: Arc<OutboxSettings>,
     wake: Arc<Notify>,
+    /// Counted after each attempt is recorded.
+    attempts: Passes,
 }
 
 impl Outbox {
-    pub fn new(settings: OutboxSettings) -> Self {
+    pub fn new(settings: OutboxSettings, attempts: Passes) -> Self {
         Self {
             settings: Arc::new(settings),
             wake: Arc::new(Notify::new()),
+            attempts,
         }
     }
 
@@ -112,6 +116,7 @@ impl Outbox {
                                 client: client.clone(),
                                 settings: settings.clone(),
                                 worker: worker.clone(),
+                                attempts: self.attempts.clone(),
                             };
                             inflight.spawn(job.deliver(c));
                         }
@@ -174,6 +179,7 @@ struct Job {
     client: reqwest::Client,
     settings: Arc<OutboxSettings>,
     worker: Arc<str>,
+    attempts: Passes,
 }
 
 impl Job {
@@ -213,6 +219,7 @@ impl Job {
                 tracing::warn!(error = %e, delivery = d.id, "recording an outgoing webhook attempt failed; it will be sent again")
             }
         }
+        self.attempts.done();
         if let Some(e) = &outcome.error {
             tracing::debug!(delivery = d.id, attempt = d.attempts + 1, error = %e, "outgoing webhook attempt failed");
         }

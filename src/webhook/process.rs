@@ -19,6 +19,7 @@ use super::{
     WebhookConfig,
 };
 use crate::{
+    metrics::Passes,
     store::deliveries::{self, DeliveryStatus},
     sync::{AutoSelect, Nudge},
 };
@@ -42,6 +43,8 @@ pub(crate) struct Processor {
     /// Requests waiting for the inbox go first.
     ingest: Waiting,
     sync: SyncHandoff,
+    /// Counted after each commit that handled a delivery.
+    passes: Passes,
 }
 
 /// What the processor tells the sync layer besides the signals themselves.
@@ -59,6 +62,7 @@ impl Processor {
         wakeup: Arc<Notify>,
         ingest: Waiting,
         sync: SyncHandoff,
+        passes: Passes,
     ) -> Self {
         Self {
             db,
@@ -66,6 +70,7 @@ impl Processor {
             wakeup,
             ingest,
             sync,
+            passes,
         }
     }
 
@@ -211,6 +216,7 @@ impl Processor {
         txn.commit().await?;
         if handled.iter().any(Option::is_some) {
             self.sync.nudge.nudge();
+            self.passes.done();
         }
         Ok(handled)
     }

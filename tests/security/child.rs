@@ -7,15 +7,17 @@ use std::{
     time::Duration,
 };
 
-use crate::support::hubsync_bin;
+use tokio::sync::watch;
+
+use crate::support::{hubsync_bin, wait};
 
 pub struct ChildApp {
     pub base: String,
     child: Child,
     log: Arc<Mutex<Vec<String>>>,
     /// What it printed on standard output (the first run's setup link), line by line.
-    stdout: Arc<Mutex<Vec<String>>>,
-    reader: Option<std::thread::JoinHandle<()>>,
+    stdout: Arc<watch::Sender<Vec<String>>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl ChildApp {
@@ -31,13 +33,13 @@ impl ChildApp {
         }
         let mut child = cmd.spawn().expect("hubsync starts");
         let stderr = child.stderr.take().unwrap();
-        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let stdout = Arc::new(watch::Sender::new(Vec::new()));
         let out = stdout.clone();
         let pipe = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
+        let out_reader = std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines() {
                 let Ok(line) = line else { break };
-                out.lock().unwrap().push(line);
+                out.send_modify(|lines| lines.push(line));
             }
         });
         let log = Arc::new(Mutex::new(Vec::new()));
@@ -67,29 +69,23 @@ impl ChildApp {
             child,
             log,
             stdout,
-            reader: Some(reader),
+            readers: vec![reader, out_reader],
         }
     }
 
     /// Every line printed on standard output so far.
     pub fn stdout(&self) -> Vec<String> {
-        self.stdout.lock().unwrap().clone()
+        self.stdout.borrow().clone()
     }
 
-    /// Waits (up to 30 s) for a line on standard output containing `needle`.
+    /// Waits for a line on standard output containing `needle`.
     pub async fn stdout_line(&self, needle: &str) -> String {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(l) = self.stdout().into_iter().find(|l| l.contains(needle)) {
-                return l;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no {needle:?} on stdout: {:?}",
-                self.stdout()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let mut lines = self.stdout.subscribe();
+        let what = format!("{needle:?} on stdout");
+        wait::until(&what, &mut lines, async || {
+            self.stdout().into_iter().find(|l| l.contains(needle))
+        })
+        .await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -97,22 +93,27 @@ impl ChildApp {
     }
 
     /// SIGTERM, waits for the graceful stop, and returns everything it logged.
-    pub async fn stop(mut self) -> String {
+    pub async fn stop(self) -> String {
+        self.stop_all().await.0
+    }
+
+    /// `stop`, and everything it printed on standard output.
+    pub async fn stop_all(mut self) -> (String, Vec<String>) {
         let pid = self.child.id().to_string();
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &pid])
             .status();
         let mut child = std::mem::replace(&mut self.child, dummy());
-        let reader = self.reader.take();
+        let readers = std::mem::take(&mut self.readers);
         tokio::task::spawn_blocking(move || {
             let _ = child.wait();
-            if let Some(r) = reader {
+            for r in readers {
                 let _ = r.join();
             }
         })
         .await
         .unwrap();
-        self.log.lock().unwrap().join("\n")
+        (self.log.lock().unwrap().join("\n"), self.stdout())
     }
 }
 

@@ -10,7 +10,7 @@ use crate::{
         browser::{create_on_github, csrf_of, no_redirects, setup_form},
         child::ChildApp,
     },
-    support::fake_github::FakeGithub,
+    support::{fake_github::FakeGithub, sse::SseStream},
 };
 
 const SECRET: &str = "SECRET-webhook-secret-marker-0001";
@@ -20,9 +20,12 @@ const WRONG_LOGIN: &str = "SECRET-wrong-login-marker";
 const FILE_CONTENT: &str = "SECRET-file-content-marker: the synced code itself";
 const COMMIT_MESSAGE: &str = "SECRET-commit-message-marker (in every push payload)";
 
-/// Polls the API (bearer) until the project's main branch is at `sha`.
+/// Reads the API (bearer) until the project's main branch is at `sha`: again after each event
+/// on the app's own event stream.
 async fn wait_synced(app: &ChildApp, sha: &str) -> i64 {
     let http = reqwest::Client::new();
+    let stream = SseStream::connect(&http, &app.url("/api/v1/events"), TOKEN, None).await;
+    let mut events = SseStream::new(stream);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let v: serde_json::Value = http
@@ -38,11 +41,8 @@ async fn wait_synced(app: &ChildApp, sha: &str) -> i64 {
         if project["branches"][0]["last_synced_sha"] == sha {
             return project["id"].as_i64().unwrap();
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never synced {sha}: {v}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        assert!(events.next(left).await.is_some(), "never synced {sha}: {v}");
     }
 }
 

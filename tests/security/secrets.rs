@@ -28,17 +28,16 @@ async fn serve_with(db: &TestDb, env: &[(&str, &str)]) -> (Option<i32>, String) 
         let _ = std::io::Read::read_to_string(&mut stderr, &mut s);
         s
     });
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
-    let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.code();
+    let pid = child.id().to_string();
+    let exited = tokio::task::spawn_blocking(move || child.wait().ok().and_then(|s| s.code()));
+    let code = match tokio::time::timeout(std::time::Duration::from_secs(60), exited).await {
+        Ok(code) => code.unwrap(),
+        Err(_) => {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid])
+                .status();
+            None
         }
-        if tokio::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };
     let stderr = tokio::task::spawn_blocking(move || reader.join().unwrap())
         .await

@@ -145,6 +145,7 @@ db_test! {
                 cut_off = true;
                 break;
             }
+            // The fault under test, not a wait: a client trickling its head.
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert!(cut_off, "a head that never ends must not hold its connection");

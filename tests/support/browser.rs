@@ -50,12 +50,13 @@ impl Browser {
         let port = free_port();
         let mut cmd = tokio::process::Command::new(&driver);
         cmd.arg(format!("--port={port}"))
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true)
             // Its own process group, so dropping the browser ends Chromium too.
             .process_group(0);
-        let child = cmd.spawn().expect("chromedriver starts");
+        let mut child = cmd.spawn().expect("chromedriver starts");
+        listening(&mut child).await;
         let profile = tempfile::tempdir().expect("profile dir");
         let mut browser_args: Vec<String> = ARGS.iter().map(|a| a.to_string()).collect();
         browser_args.push(format!("--user-data-dir={}", profile.path().display()));
@@ -68,21 +69,12 @@ impl Browser {
             _ => unreachable!("an object"),
         };
         let url = format!("http://127.0.0.1:{port}");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        let client = loop {
-            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-            match ClientBuilder::new(connector)
-                .capabilities(caps.clone())
-                .connect(&url)
-                .await
-            {
-                Ok(c) => break c,
-                Err(e) if tokio::time::Instant::now() > deadline => {
-                    panic!("no WebDriver session from {}: {e}", driver.display())
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        };
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("no WebDriver session from {}: {e}", driver.display()));
         Some(Self {
             client,
             driver: child,
@@ -209,4 +201,49 @@ fn target_dir() -> PathBuf {
         .ok()
         .and_then(|exe| exe.ancestors().nth(3).map(Path::to_path_buf))
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+}
+
+/// Waits until chromedriver says it listens ("... started successfully ..."), then drains
+/// what else it prints.
+async fn listening(driver: &mut tokio::process::Child) {
+    use tokio::io::AsyncBufReadExt;
+    let out = driver
+        .stdout
+        .take()
+        .expect("chromedriver's stdout is piped");
+    let mut lines = tokio::io::BufReader::new(out).lines();
+    let started = async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("started successfully") {
+                return true;
+            }
+        }
+        false
+    };
+    let ok = tokio::time::timeout(Duration::from_secs(30), started).await;
+    assert!(ok == Ok(true), "chromedriver did not start: {ok:?}");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+}
+
+/// Waits in the page until `js` (a function body returning a boolean) is true: checked at once
+/// and again on every change to the document, as the page's own script (fed by the event stream)
+/// makes it. A navigation ends a check; the next one runs in the new page. False at `deadline`.
+pub async fn dom_until(c: &Client, js: &str, deadline: tokio::time::Instant) -> bool {
+    let script = format!(
+        r#"const done = arguments[arguments.length - 1];
+        const check = () => {{ try {{ return (function () {{ {js} }})() === true; }} catch (e) {{ return false; }} }};
+        if (check()) {{ done(true); return; }}
+        const seen = new MutationObserver(() => {{ if (check()) {{ seen.disconnect(); done(true); }} }});
+        seen.observe(document, {{ subtree: true, childList: true, attributes: true, characterData: true }});
+        // Within WebDriver's script timeout (30 s by default): the caller asks again.
+        setTimeout(() => {{ seen.disconnect(); done(check()); }}, 10000);"#
+    );
+    loop {
+        if c.execute_async(&script, vec![]).await.ok() == Some(json!(true)) {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+    }
 }

@@ -11,6 +11,7 @@ pub mod seed;
 pub mod signing;
 pub mod sse;
 pub mod synced;
+pub mod wait;
 pub mod webhooks;
 
 pub use db::{postgres_missing, TestDb};

@@ -11,6 +11,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use super::{
     fake_github::{FakeGithub, FakeRepo},
     spawn_app_with, test_config,
+    wait::{self, Observed},
     webhooks::SECRET,
     TestApp, TestDb,
 };
@@ -46,30 +47,25 @@ pub async fn install(fake: &FakeGithub, app: &TestApp, repo: &FakeRepo) -> proje
         .await;
     assert_eq!(r.status(), 202);
     let head = repo.head("main").expect("main exists");
-    wait_synced(&app.app.db, repo.id, "main", &head, Duration::from_secs(60)).await
+    wait_synced(&app.app, repo.id, "main", &head, Duration::from_secs(60)).await
 }
 
-/// Waits until the branch's last synced sha is `sha`.
+/// Waits until the branch's last synced sha is `sha`, looking again after each progress event.
 pub async fn wait_synced(
-    db: &DatabaseConnection,
+    app: &impl Observed,
     repository_id: i64,
     branch: &str,
     sha: &str,
     timeout: Duration,
 ) -> project_syncs::Model {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if let Some(sel) = selection(db, repository_id, branch).await {
-            if sel.last_synced_sha.as_deref() == Some(sha) {
-                return sel;
-            }
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "branch {branch} never reached {sha}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let mut events = app.events();
+    let what = format!("branch {branch} reaching {sha}");
+    wait::within(timeout, &what, &mut events, async || {
+        selection(app.db(), repository_id, branch)
+            .await
+            .filter(|sel| sel.last_synced_sha.as_deref() == Some(sha))
+    })
+    .await
 }
 
 pub async fn selection(

@@ -1,10 +1,8 @@
 //! Sending webhooks to the test app as GitHub does, and waiting for their processing.
-use std::time::Duration;
-
 use hubsync::store::entities::deliveries;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use super::{signing::github_signature, test_config, TestApp, TestDb};
+use super::{signing::github_signature, test_config, wait, TestApp, TestDb};
 
 pub const SECRET: &str = "test-webhook-secret-of-hubsync";
 
@@ -78,21 +76,24 @@ impl TestApp {
             .expect("query deliveries")
     }
 
-    /// Waits until the delivery leaves `received` and returns it.
+    /// Waits until the delivery leaves `received` and returns it, looking again after each
+    /// processor pass.
     pub async fn processed(&self, id: &str) -> deliveries::Model {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(d) = self.delivery(id).await {
-                if d.status != "received" {
-                    return d;
-                }
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "delivery {id} was not processed in time"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.attempted(id, |d| d.status != "received").await
+    }
+
+    /// Waits until the delivery satisfies `done`, looking again after each processor pass.
+    pub async fn attempted(
+        &self,
+        id: &str,
+        done: impl Fn(&deliveries::Model) -> bool,
+    ) -> deliveries::Model {
+        let mut passes = self.app.activity.webhooks.watch();
+        let what = format!("delivery {id} processed");
+        wait::until(&what, &mut passes, async || {
+            self.delivery(id).await.filter(|d| done(d))
+        })
+        .await
     }
 
     /// Delivers a fixture and waits for its processing; asserts the final status.

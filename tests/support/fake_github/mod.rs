@@ -100,6 +100,7 @@ impl FakeGithub {
             token_lifetime: Mutex::new(Duration::from_secs(3600)),
             inner: Default::default(),
             counts: Default::default(),
+            arrived: tokio::sync::watch::Sender::new(0),
             recursive_trees: Default::default(),
             faults: Default::default(),
             latency: Default::default(),
@@ -283,6 +284,19 @@ impl FakeGithub {
             .get(route)
             .copied()
             .unwrap_or(0)
+    }
+
+    /// Changes with every request received (counted before it is answered): a signal for
+    /// `support::wait`.
+    pub fn arrivals(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.state.arrived.subscribe()
+    }
+
+    /// Waits until `route` has had `n` requests.
+    pub async fn wait_requests(&self, route: &str, n: u64) {
+        let mut arrivals = self.arrivals();
+        let what = format!("{n} requests to {route}");
+        super::wait::until_true(&what, &mut arrivals, async || self.requests(route) >= n).await
     }
 
     /// The most requests the fake was answering at the same time.

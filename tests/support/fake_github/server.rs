@@ -75,6 +75,8 @@ pub(crate) struct State {
     pub token_lifetime: Mutex<Duration>,
     pub inner: Mutex<Inner>,
     pub counts: Mutex<HashMap<String, u64>>,
+    /// Requests received in all, for tests that wait for one.
+    pub arrived: tokio::sync::watch::Sender<u64>,
     /// Tree requests with `recursive`.
     pub recursive_trees: Mutex<u64>,
     pub faults: Mutex<Vec<FaultRule>>,
@@ -156,6 +158,7 @@ pub(crate) async fn start(state: web::Data<State>) -> ServerHandle {
                     .unwrap()
                     .entry(route.clone())
                     .or_default() += 1;
+                state.arrived.send_modify(|n| *n += 1);
                 let fault = state.take_fault(&route);
                 let mut delay = *state.latency.lock().unwrap();
                 if let Some(Fault::Latency(d)) = &fault {
@@ -173,6 +176,7 @@ pub(crate) async fn start(state: web::Data<State>) -> ServerHandle {
                 async move {
                     let _done = InFlight(state.clone());
                     if !delay.is_zero() {
+                        // A fault (slow GitHub), not a wait.
                         tokio::time::sleep(delay).await;
                     }
                     let mut res = match call {
