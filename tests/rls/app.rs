@@ -54,7 +54,7 @@ db_test! {
         let r = fake.push_event(&push).send(&app.client, &app.url("/webhooks/github"), SECRET).await;
         assert_eq!(r.status(), 202);
         let head = repo_a.head("main").unwrap();
-        synced::wait_synced(&app.app.db, repo_a.id, "main", &head, Duration::from_secs(60)).await;
+        synced::wait_synced(&app.app, repo_a.id, "main", &head, Duration::from_secs(60)).await;
 
         let r = app.client.post(app.url("/api/v1/tokens")).bearer_auth(ADMIN)
             .json(&json!({"name": "alpha", "scope": "read", "project_id": sel_a.project_id}))
