@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use hubsync::git::{BranchName, Sha};
 use hubsync::store::{
     self,
     changes::{self, RunInfo},
@@ -54,8 +55,8 @@ async fn write(app: &TestApp, run: i64, n: usize, hold: Duration, commit: bool) 
         project_sync_id: 1,
         run_id: run,
         repository: "o/r",
-        branch: "main",
-        commit_sha: "0123456789012345678901234567890123456789",
+        branch: &BranchName::parse("main").unwrap(),
+        commit_sha: &Sha::parse("0123456789012345678901234567890123456789").unwrap(),
     };
     changes::append(&txn, &info, &[], &new).await.unwrap();
     tokio::time::sleep(hold).await;
@@ -149,7 +150,7 @@ db_test! {
         assert_eq!(feed(&app, "").await, kept);
         // A deletion names the old blob.
         let txn = store::begin_write(&app.app.db).await.unwrap();
-        let info = RunInfo { project_id: 1, project_sync_id: 1, run_id: 3, repository: "o/r", branch: "main", commit_sha: "0123456789012345678901234567890123456789" };
+        let info = RunInfo { project_id: 1, project_sync_id: 1, run_id: 3, repository: "o/r", branch: &BranchName::parse("main").unwrap(), commit_sha: &Sha::parse("0123456789012345678901234567890123456789").unwrap() };
         changes::append(&txn, &info, &old, &[]).await.unwrap();
         txn.commit().await.unwrap();
         let page = feed(&app, &format!("?after={}", kept["next_cursor"].as_str().unwrap())).await;

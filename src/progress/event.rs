@@ -8,7 +8,11 @@ use serde_json::Value;
 use super::method::{Fallback, SyncMethod};
 use crate::{
     git::Sha,
-    store::{entities::sync_events, runs::Trigger, selections::SelectionState},
+    store::{
+        entities::sync_events::{self, EventKind},
+        runs::Trigger,
+        selections::SelectionState,
+    },
 };
 
 /// Stored as `sync_events.kind` (the tag) and `sync_events.data` (the fields); sent as the SSE
@@ -96,14 +100,14 @@ impl ProgressEvent {
     }
 
     /// The `kind` column and SSE event name.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> EventKind {
         match self {
-            Self::Queued { .. } => "queued",
-            Self::Started { .. } => "started",
-            Self::Progress { .. } => "progress",
-            Self::Succeeded { .. } => "succeeded",
-            Self::Failed { .. } => "failed",
-            Self::SelectionChanged(_) => "selection_changed",
+            Self::Queued { .. } => EventKind::Queued,
+            Self::Started { .. } => EventKind::Started,
+            Self::Progress { .. } => EventKind::Progress,
+            Self::Succeeded { .. } => EventKind::Succeeded,
+            Self::Failed { .. } => EventKind::Failed,
+            Self::SelectionChanged(_) => EventKind::SelectionChanged,
         }
     }
 
@@ -131,7 +135,7 @@ impl ProgressEvent {
     pub(crate) fn from_row(row: &sync_events::Model) -> Result<Self, serde_json::Error> {
         let mut data = row.data.clone();
         if let Value::Object(map) = &mut data {
-            map.insert("kind".into(), Value::String(row.kind.clone()));
+            map.insert("kind".into(), row.kind.as_str().into());
         }
         serde_json::from_value(data)
     }
@@ -178,7 +182,7 @@ impl Published {
         })
     }
 
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> EventKind {
         self.event.kind()
     }
 }
@@ -187,12 +191,12 @@ impl Published {
 mod tests {
     use super::*;
 
-    fn row(kind: &str, data: Value) -> sync_events::Model {
+    fn row(kind: EventKind, data: Value) -> sync_events::Model {
         sync_events::Model {
             id: 7,
             project_id: 3,
             run_id: None,
-            kind: kind.into(),
+            kind,
             data,
             created_at: Utc::now(),
         }
@@ -201,7 +205,7 @@ mod tests {
     #[test]
     fn rows_written_before_the_type_read_back() {
         let replaced = row(
-            "selection_changed",
+            EventKind::SelectionChanged,
             serde_json::json!({ "branches": ["main", "release/*"] }),
         );
         assert_eq!(
@@ -211,7 +215,7 @@ mod tests {
             })
         );
         let deleted = row(
-            "selection_changed",
+            EventKind::SelectionChanged,
             serde_json::json!({ "branch": "x", "state": "deleted" }),
         );
         assert_eq!(
@@ -219,7 +223,7 @@ mod tests {
             ProgressEvent::branch_deleted("x")
         );
         let failed = row(
-            "failed",
+            EventKind::Failed,
             serde_json::json!({ "run_id": 1, "branch": "main", "error": "boom", "will_retry": false,
                                 "attempt": 5, "from_sha": null, "target_sha": null,
                                 "files_total": null, "files_changed": null }),
@@ -248,6 +252,9 @@ mod tests {
             format!("event: progress\nid: {}\ndata: {}\n\n", p.id, p.data).as_bytes(),
             "one message, one data line"
         );
-        assert!(Published::from_row(&row("progress", serde_json::json!({ "who": "a" }))).is_none());
+        assert!(
+            Published::from_row(&row(EventKind::Progress, serde_json::json!({ "who": "a" })))
+                .is_none()
+        );
     }
 }

@@ -217,7 +217,8 @@ pub async fn replay(
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
     let mut q = sync_events::Entity::find()
         .filter(sync_events::Column::Id.gt(after))
-        .filter(sync_events::Column::Id.lte(upto));
+        .filter(sync_events::Column::Id.lte(upto))
+        .filter(sync_events::readable());
     if let Some(p) = project_id {
         q = q.filter(sync_events::Column::ProjectId.eq(p));
     }

@@ -74,22 +74,21 @@ pub async fn tree_at(
                 .unwrap_or_default(),
             size: c.previous_size,
         });
-        match ChangeKind::parse(&c.change) {
-            Some(ChangeKind::Added) => {
+        match c.change {
+            ChangeKind::Added => {
                 tree.remove(&c.path);
             }
-            Some(ChangeKind::Modified | ChangeKind::Deleted) => {
+            ChangeKind::Modified | ChangeKind::Deleted => {
                 if let Some(v) = previous {
                     tree.insert(c.path.clone(), v);
                 }
             }
-            Some(ChangeKind::Renamed) => {
+            ChangeKind::Renamed => {
                 tree.remove(&c.path);
                 if let (Some(from), Some(v)) = (&c.previous_path, previous) {
                     tree.insert(from.clone(), v);
                 }
             }
-            None => {}
         }
     }
     Ok(Ok(tree))

@@ -315,8 +315,8 @@ impl Run<'_> {
             project_sync_id: t.selection.id,
             run_id: self.run.id,
             repository: &repository,
-            branch: t.branch.as_str(),
-            commit_sha: head.as_str(),
+            branch: &t.branch,
+            commit_sha: head,
         };
         let kinds = match &planned.swap {
             Swap::Nothing => changes::Counts::default(),

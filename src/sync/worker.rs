@@ -11,7 +11,6 @@ use super::{
     SyncSettings,
 };
 use crate::{
-    git::BranchName,
     github::{GithubSlot, RepoName, RequestCounter},
     metrics::{Metrics, RunOutcome},
     progress::{self, Hub, ProgressEvent},
@@ -351,9 +350,9 @@ impl Workers {
         if !selection.enabled || selection.is_pattern {
             return Ok(Err("the branch is no longer selected"));
         }
-        let (Ok(repo), Ok(branch)) = (
+        let (Ok(repo), Some(branch)) = (
             RepoName::parse(&project.repository.full_name),
-            BranchName::parse(&selection.branch),
+            selection.branch_name(),
         ) else {
             return Ok(Err("the repository or branch name is not valid"));
         };

@@ -76,7 +76,7 @@ pub fn table(
 
 /// `failed · 1200 ms · GitHub answered 502 ...`
 pub fn attempt_line(a: &sync_run_attempts::Model) -> String {
-    let mut line = a.status.clone();
+    let mut line = a.status.as_str().to_owned();
     if let Some(f) = a.finished_at {
         line.push_str(" · ");
         line.push_str(&duration(f - a.started_at));

@@ -25,6 +25,7 @@ use super::{
     entities::{changes, changes_horizon, files},
     manifests::Entry,
 };
+use crate::git::{BranchName, Sha};
 
 /// `pg_advisory_xact_lock` key of the feed's append point ("hubsync changes").
 const APPEND_LOCK: i64 = 0x6875_6273_6368_6701;
@@ -37,8 +38,8 @@ pub struct RunInfo<'a> {
     pub project_sync_id: i64,
     pub run_id: i64,
     pub repository: &'a str,
-    pub branch: &'a str,
-    pub commit_sha: &'a str,
+    pub branch: &'a BranchName,
+    pub commit_sha: &'a Sha,
 }
 
 /// How many paths changed, per kind.
@@ -127,10 +128,10 @@ pub async fn append_changes(
                 project_sync_id: Set(run.project_sync_id),
                 run_id: Set(run.run_id),
                 repository: Set(run.repository.to_owned()),
-                branch: Set(run.branch.to_owned()),
-                commit_sha: Set(run.commit_sha.to_owned()),
+                branch: Set(run.branch.clone()),
+                commit_sha: Set(run.commit_sha.clone()),
                 path: Set(c.path.clone()),
-                change: Set(c.kind.as_str().to_owned()),
+                change: Set(c.kind),
                 previous_path: Set(c.previous_path.clone()),
                 blob_sha: Set(c.new.as_ref().map(|v| v.sha.clone())),
                 previous_blob_sha: Set(c.old.as_ref().map(|v| v.sha.clone())),

@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::openapi::{ErrorBody, EventStream, GoneBody};
 use crate::{
+    git::{BranchName, Sha},
     http::{auth::Caller, ApiError, AppState},
     progress,
     store::{changes, entities::changes::Model as ChangeRow},
@@ -49,11 +50,11 @@ pub struct ChangeView {
     pub cursor: String,
     pub project_id: i64,
     pub repository: String,
-    pub branch: String,
+    pub branch: BranchName,
     pub run_id: i64,
-    pub commit_sha: String,
+    pub commit_sha: Sha,
     pub path: String,
-    pub change: String,
+    pub change: changes::ChangeKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_path: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
