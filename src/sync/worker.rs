@@ -259,10 +259,11 @@ impl Workers {
                 let txn = crate::store::begin_write(&self.db).await?;
                 let mut retry_in_ms = None;
                 if retry {
-                    let delay = chrono_duration(crate::backoff::exponential(
+                    let delay = chrono_duration(crate::backoff::delay(
                         self.settings.retry_base,
                         run.attempt.max(1) as u32,
                         std::time::Duration::from_secs(30 * 60),
+                        crate::backoff::Jitter::None,
                     ));
                     tracing::warn!(error = %message, retry_in_s = delay.num_seconds(), "run failed; will retry");
                     let failed = AttemptStatus::Failed;
