@@ -25,6 +25,7 @@ use super::{
 };
 use crate::{
     backoff::{self, Jitter},
+    ids::InstallationId,
     metrics::Metrics,
     secret::Secret,
 };
@@ -296,9 +297,9 @@ impl GithubHttp {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<i64>().ok());
         match (cred, remaining) {
-            (Credential::Installation { id, .. }, Some(r)) => {
-                self.metrics.rate_limit_remaining(Some(*id), r)
-            }
+            (Credential::Installation { id, .. }, Some(r)) => self
+                .metrics
+                .rate_limit_remaining(Some(InstallationId(*id)), r),
             (Credential::App(_), Some(r)) => self.metrics.rate_limit_remaining(None, r),
             _ => {}
         }

@@ -10,7 +10,10 @@ use super::{
     entities::{pushed_commits, sync_runs},
     runs,
 };
-use crate::git::{BranchName, Sha};
+use crate::{
+    git::{BranchName, Sha},
+    ids::RepositoryId,
+};
 
 /// Shas looked up per step, and steps at most: a chain of 64 pushes back from the newest head.
 const CHUNK: usize = 500;
@@ -59,7 +62,7 @@ pub async fn record_push(
 pub async fn synced_head(
     db: &impl ConnectionTrait,
     project_sync_id: i64,
-    repository_id: i64,
+    repository_id: RepositoryId,
     branch: &BranchName,
     sha: &Sha,
 ) -> Result<Option<(Sha, i64)>, DbErr> {
@@ -72,7 +75,7 @@ pub async fn synced_head(
         let mut next = Vec::new();
         for chunk in frontier.chunks(CHUNK) {
             let rows = pushed_commits::Entity::find()
-                .filter(pushed_commits::Column::RepositoryId.eq(repository_id))
+                .filter(pushed_commits::Column::RepositoryId.eq(repository_id.0))
                 .filter(pushed_commits::Column::Branch.eq(branch.clone()))
                 .filter(pushed_commits::Column::Sha.is_in(chunk.iter().cloned()))
                 .all(db)

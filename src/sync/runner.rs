@@ -11,6 +11,7 @@ use super::{
     planner::{self, TreeItem},
     SyncSettings,
 };
+use crate::ids::{ProjectId, RunId};
 use crate::{
     git::{BranchName, Sha},
     github::{BranchHead, EntryKind, GithubError, InstallationClient, RepoName},
@@ -311,9 +312,9 @@ impl Run<'_> {
         // Last but the outbox: it takes the feed's append lock, held until this commit.
         let repository = t.repo.to_string();
         let run = changes::RunInfo {
-            project_id: t.project_id,
+            project_id: ProjectId(t.project_id),
             project_sync_id: t.selection.id,
-            run_id: self.run.id,
+            run_id: RunId(self.run.id),
             repository: &repository,
             branch: &t.branch,
             commit_sha: head,

@@ -15,6 +15,7 @@ use super::{
 use crate::{
     git::{BranchName, Sha},
     http::{auth::Caller, ApiError, AppState},
+    ids::{ProjectId, RepositoryId},
     progress,
     store::commits,
 };
@@ -95,11 +96,12 @@ async fn synced(
     let branch = sel
         .branch_name()
         .ok_or_else(|| ApiError::NotFound("a pattern is not a branch".into()))?;
+    let repository = RepositoryId(p.repository.id);
     let deadline = Instant::now() + timeout;
     // Subscribed before the first look, so a run that succeeds right after it wakes the wait.
     let mut live = state.hub.subscribe();
     loop {
-        let found = commits::synced_head(&state.db, sel.id, p.repository.id, &branch, &sha).await?;
+        let found = commits::synced_head(&state.db, sel.id, repository, &branch, &sha).await?;
         if let Some((head, run_id)) = found {
             return Ok(HttpResponse::Ok().json(Synced {
                 synced: true,
@@ -124,7 +126,7 @@ async fn synced(
         progress::until_success(
             &state.hub,
             &mut live,
-            Some(p.project.id),
+            Some(ProjectId(p.project.id)),
             deadline,
             &state.shutdown,
         )

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use utoipa::{IntoParams, ToSchema};
 
 use super::openapi::{ErrorBody, EventStream, GoneBody};
+use crate::ids::ProjectId;
 use crate::{
     git::{BranchName, Sha},
     http::{auth::Caller, ApiError, AppState},
@@ -130,7 +131,10 @@ async fn feed(
 ) -> Result<HttpResponse, ApiError> {
     // A token limited to one project reads that project's changes only; a user signed in with
     // GitHub reads one project they can see at a time.
-    let project_id = caller.feed_project(&state, q.project_id).await?;
+    let project_id = caller
+        .feed_project(&state, q.project_id)
+        .await?
+        .map(ProjectId);
     let limit = match q.limit {
         None => DEFAULT_LIMIT,
         Some(0) => return Err(ApiError::BadRequest("limit must be at least 1".into())),

@@ -8,6 +8,7 @@ use serde_json::json;
 use tokio::{sync::mpsc, time::Instant};
 
 use super::ChangeView;
+use crate::ids::ProjectId;
 use crate::{http::AppState, progress, store::changes};
 
 /// Events buffered per client: a slow reader holds back its own stream only.
@@ -17,7 +18,7 @@ const RETRY: Duration = Duration::from_secs(3);
 pub fn open(
     state: Arc<AppState>,
     mut after: i64,
-    project: Option<i64>,
+    project: Option<ProjectId>,
     limit: u64,
 ) -> Sse<impl Stream<Item = Result<sse::Event, Infallible>>> {
     let keep_alive = state.config.sse_keep_alive;
