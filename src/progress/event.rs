@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::method::{Fallback, SyncMethod};
 use crate::{
-    git::Sha,
+    git::{BranchName, Sha},
     store::{
         entities::sync_events::{self, EventKind},
         runs::Trigger,
@@ -23,7 +23,7 @@ pub enum ProgressEvent {
     /// A run was queued, or a push coalesced into the queued one.
     Queued {
         run_id: i64,
-        branch: String,
+        branch: BranchName,
         trigger: Trigger,
         /// Where the branch stands now.
         from_sha: Option<Sha>,
@@ -32,7 +32,7 @@ pub enum ProgressEvent {
     },
     Started {
         run_id: i64,
-        branch: String,
+        branch: BranchName,
         trigger: Trigger,
         from_sha: Option<Sha>,
         target_sha: Option<Sha>,
@@ -42,14 +42,14 @@ pub enum ProgressEvent {
     /// Blobs fetched so far out of those the run needs.
     Progress {
         run_id: i64,
-        branch: String,
+        branch: BranchName,
         done: u64,
         total: u64,
     },
     /// The run's figures, every attempt's fetches and requests included.
     Succeeded {
         run_id: i64,
-        branch: String,
+        branch: BranchName,
         sha: Sha,
         from_sha: Option<Sha>,
         files_total: i64,
@@ -65,7 +65,7 @@ pub enum ProgressEvent {
     },
     Failed {
         run_id: i64,
-        branch: String,
+        branch: BranchName,
         error: String,
         will_retry: bool,
         attempt: i32,
@@ -86,15 +86,15 @@ pub enum SelectionChange {
     Replaced { branches: Vec<String> },
     /// The branch is gone on GitHub; `state` is always `deleted`.
     BranchDeleted {
-        branch: String,
+        branch: BranchName,
         state: SelectionState,
     },
 }
 
 impl ProgressEvent {
-    pub fn branch_deleted(branch: impl Into<String>) -> Self {
+    pub fn branch_deleted(branch: BranchName) -> Self {
         Self::SelectionChanged(SelectionChange::BranchDeleted {
-            branch: branch.into(),
+            branch,
             state: SelectionState::Deleted,
         })
     }
@@ -220,7 +220,7 @@ mod tests {
         );
         assert_eq!(
             ProgressEvent::from_row(&deleted).unwrap(),
-            ProgressEvent::branch_deleted("x")
+            ProgressEvent::branch_deleted(BranchName::parse("x").unwrap())
         );
         let failed = row(
             EventKind::Failed,
@@ -237,7 +237,7 @@ mod tests {
     fn the_wire_carries_the_fields_project_and_time() {
         let ev = ProgressEvent::Progress {
             run_id: 1,
-            branch: "main".into(),
+            branch: BranchName::parse("main").unwrap(),
             done: 2,
             total: 4,
         };

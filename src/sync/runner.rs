@@ -297,7 +297,7 @@ impl Run<'_> {
         // The run's figures, every attempt's fetches and requests included, as the history shows.
         let succeeded = ProgressEvent::Succeeded {
             run_id: self.run.id,
-            branch: t.branch.to_string(),
+            branch: t.branch.clone(),
             sha: head.clone(),
             from_sha: done.from_sha.clone(),
             files_total: done.files_total,

@@ -148,7 +148,7 @@ impl Workers {
         .await?;
         let started = ProgressEvent::Started {
             run_id: run.id,
-            branch: target.branch.to_string(),
+            branch: target.branch.clone(),
             trigger: run.trigger,
             from_sha: from_sha.clone(),
             target_sha: run.target_sha.clone(),
@@ -218,7 +218,7 @@ impl Workers {
         result: Result<Finished, RunError>,
         counts: &RunCounts,
     ) -> Result<(), DbErr> {
-        let branch = target.branch.as_str();
+        let branch = &target.branch;
         match result {
             Ok(Finished::Synced) => {
                 tracing::info!(
@@ -244,7 +244,7 @@ impl Workers {
                 )
                 .await?;
                 selections::mark_deleted(&txn, target.selection.id).await?;
-                let deleted = ProgressEvent::branch_deleted(branch);
+                let deleted = ProgressEvent::branch_deleted(branch.clone());
                 progress::record(&txn, target.project_id, &deleted).await?;
                 txn.commit().await?;
                 self.ended(run, RunOutcome::Superseded);
@@ -305,7 +305,7 @@ impl Workers {
                 }
                 let failed = ProgressEvent::Failed {
                     run_id: run.id,
-                    branch: branch.to_string(),
+                    branch: branch.clone(),
                     error: message,
                     will_retry: retry,
                     attempt: run.attempt,
