@@ -15,6 +15,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{ChildApp, ADMIN};
+use hubsync::git::{BranchName, Sha};
+use hubsync::ids::{ProjectId, RunId};
 use hubsync::store::{self, changes, manifests::Entry, outbox, DatabaseUrl};
 use serde_json::{json, Value};
 use support::receiver::{verify, Receiver};
@@ -34,12 +36,12 @@ async fn seed_changes(db: &sea_orm::DatabaseConnection, project: i64, n: usize) 
             })
             .collect();
         let info = changes::RunInfo {
-            project_id: project,
+            project_id: ProjectId(project),
             project_sync_id: 1,
-            run_id: run as i64 + 1,
+            run_id: RunId(run as i64 + 1),
             repository: "bench-org/feed",
-            branch: "main",
-            commit_sha: &format!("{:040x}", run + 1),
+            branch: &BranchName::parse("main").unwrap(),
+            commit_sha: &Sha::parse(&format!("{:040x}", run + 1)).unwrap(),
         };
         let txn = store::begin_write(db).await.unwrap();
         changes::append(&txn, &info, &[], &entries).await.unwrap();

@@ -328,9 +328,15 @@ async fn fan_out(engine: &str, subscribers: usize, runs: usize) -> Option<Value>
     let runs_time = t.elapsed();
     let results = join_all(readers).await;
     // Event id -> created_at, from the table.
-    let rows = hubsync::progress::replay(&s.db, Some(s.project), 0, i64::MAX, 100_000)
-        .await
-        .unwrap_or_default();
+    let rows = hubsync::progress::replay(
+        &s.db,
+        Some(hubsync::ids::ProjectId(s.project)),
+        0,
+        i64::MAX,
+        100_000,
+    )
+    .await
+    .unwrap_or_default();
     let created: std::collections::HashMap<i64, f64> = rows
         .iter()
         .map(|r| (r.id, r.created_at.timestamp_micros() as f64 / 1e3))

@@ -93,8 +93,65 @@ impl fmt::Debug for Sha {
 
 /// A branch name as git allows it (the rules of `git check-ref-format --branch`, simplified to
 /// what matters for safety: no control characters, no `..`, no leading `-` or `/`).
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Like `Sha`, a column of this type reads back what was stored: only parsed names are written.
+#[derive(
+    Clone,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    sea_orm::DeriveValueType,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
 pub struct BranchName(String);
+
+impl TryFrom<String> for BranchName {
+    type Error = GitValueError;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<BranchName> for String {
+    fn from(b: BranchName) -> Self {
+        b.0
+    }
+}
+
+/// Read-only: a branch name is shown, joined into paths and compared as the text it is.
+impl std::ops::Deref for BranchName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for BranchName {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for BranchName {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+/// In the OpenAPI document: a string.
+impl utoipa::PartialSchema for BranchName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("A git branch name"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for BranchName {}
 
 impl BranchName {
     pub fn parse(raw: &str) -> Result<Self, GitValueError> {
@@ -119,6 +176,11 @@ impl BranchName {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// A name read from a column that holds only parsed names (as a `BranchName` column reads).
+    pub(crate) fn stored(name: String) -> Self {
+        Self(name)
     }
 }
 

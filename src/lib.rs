@@ -8,6 +8,7 @@ pub mod git;
 pub mod github;
 pub mod healing;
 pub mod http;
+pub mod ids;
 pub mod metrics;
 pub mod outbox;
 pub mod passes;

@@ -20,6 +20,8 @@ use prometheus_client::{
     registry::Registry,
 };
 
+use crate::ids::InstallationId;
+
 /// The content type of what `render` returns (Prometheus text format 0.0.4).
 pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
@@ -302,7 +304,7 @@ impl Metrics {
     }
 
     /// GitHub's `x-ratelimit-remaining` for an installation (None: the app's own JWT quota).
-    pub fn rate_limit_remaining(&self, installation: Option<i64>, remaining: i64) {
+    pub fn rate_limit_remaining(&self, installation: Option<InstallationId>, remaining: i64) {
         let installation = installation.map_or_else(|| "app".to_owned(), |i| i.to_string());
         self.0
             .rate_limit

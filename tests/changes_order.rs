@@ -4,6 +4,8 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use hubsync::git::{BranchName, Sha};
+use hubsync::ids::{ProjectId, RunId};
 use hubsync::store::{
     self,
     changes::{self, RunInfo},
@@ -50,12 +52,12 @@ async fn write(app: &TestApp, run: i64, n: usize, hold: Duration, commit: bool) 
         })
         .collect();
     let info = RunInfo {
-        project_id: 1,
+        project_id: ProjectId(1),
         project_sync_id: 1,
-        run_id: run,
+        run_id: RunId(run),
         repository: "o/r",
-        branch: "main",
-        commit_sha: "0123456789012345678901234567890123456789",
+        branch: &BranchName::parse("main").unwrap(),
+        commit_sha: &Sha::parse("0123456789012345678901234567890123456789").unwrap(),
     };
     changes::append(&txn, &info, &[], &new).await.unwrap();
     // The fault under test, not a wait: a writer slow to commit.
@@ -150,7 +152,7 @@ db_test! {
         assert_eq!(feed(&app, "").await, kept);
         // A deletion names the old blob.
         let txn = store::begin_write(&app.app.db).await.unwrap();
-        let info = RunInfo { project_id: 1, project_sync_id: 1, run_id: 3, repository: "o/r", branch: "main", commit_sha: "0123456789012345678901234567890123456789" };
+        let info = RunInfo { project_id: ProjectId(1), project_sync_id: 1, run_id: RunId(3), repository: "o/r", branch: &BranchName::parse("main").unwrap(), commit_sha: &Sha::parse("0123456789012345678901234567890123456789").unwrap() };
         changes::append(&txn, &info, &old, &[]).await.unwrap();
         txn.commit().await.unwrap();
         let page = feed(&app, &format!("?after={}", kept["next_cursor"].as_str().unwrap())).await;

@@ -3,7 +3,7 @@
 //! App, so its own workers claim nothing).
 use chrono::Duration;
 use hubsync::{
-    git::Sha,
+    git::{BranchName, Sha},
     progress::{self, ProgressEvent},
     store::{
         attempts::AttemptStatus,
@@ -95,7 +95,7 @@ async fn failed_run(db: &DatabaseConnection, project_id: i64) -> i64 {
     let id = run.id;
     let progress = ProgressEvent::Progress {
         run_id: id,
-        branch: "main".into(),
+        branch: BranchName::parse("main").unwrap(),
         done: 3,
         total: 10,
     };

@@ -139,7 +139,7 @@ db_test! {
         let conn = &app.app.db;
         let old = sync_events::ActiveModel {
             project_id: Set(id),
-            kind: Set("queued".into()),
+            kind: Set(sync_events::EventKind::Queued),
             data: Set(json!({ "branch": "main" })),
             created_at: Set(chrono::Utc::now() - chrono::Duration::days(8)),
             ..Default::default()

@@ -95,7 +95,7 @@ async fn feed_of(db: &DatabaseConnection, run: i64) -> Vec<Change> {
         .map(|r| {
             (
                 r.path,
-                r.change,
+                r.change.as_str().to_owned(),
                 r.previous_path,
                 r.blob_sha,
                 r.previous_blob_sha,

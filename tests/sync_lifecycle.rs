@@ -163,7 +163,7 @@ db_test! {
         let deleted = repo.delete_branch("feature");
         let mut events = app.app.hub.subscribe();
         fake.branch_event(&deleted).send(&app.client, &app.url("/webhooks/github"), SECRET).await;
-        wait::event("feature marked deleted", &mut events, |e| *e == ProgressEvent::branch_deleted("feature")).await;
+        wait::event("feature marked deleted", &mut events, |e| *e == ProgressEvent::branch_deleted(hubsync::git::BranchName::parse("feature").unwrap())).await;
         let sel = synced::selection(&app.app.db, repo.id, "feature").await.unwrap();
         assert!(sel.deleted_at.is_some(), "{sel:?}");
         let files: serde_json::Value = api(reqwest::Method::GET, format!("/api/v1/projects/{project}/files?branch=feature"))

@@ -23,7 +23,12 @@ use super::{
     retry::{classify, quota_spent, RetryPolicy, Verdict},
     GithubApp, GithubError,
 };
-use crate::{metrics::Metrics, secret::Secret};
+use crate::{
+    backoff::{self, Jitter},
+    ids::InstallationId,
+    metrics::Metrics,
+    secret::Secret,
+};
 
 #[derive(Debug, Clone)]
 pub struct GithubOptions {
@@ -218,7 +223,7 @@ impl GithubHttp {
                     if attempt >= policy.max_attempts {
                         return Err(GithubError::Transport { route, reason });
                     }
-                    tokio::time::sleep(policy.backoff(attempt)).await;
+                    tokio::time::sleep(retry_wait(policy, attempt)).await;
                     continue;
                 }
             };
@@ -241,7 +246,7 @@ impl GithubHttp {
                     if attempt >= policy.max_attempts {
                         return Err(status_error(route, answer));
                     }
-                    policy.backoff(attempt)
+                    retry_wait(policy, attempt)
                 }
                 Verdict::SecondaryLimit(d) | Verdict::PrimaryExhausted(d) => {
                     tracing::warn!(method = %req.method, route, status = status.as_u16(), wait_s = d.as_secs(), "github rate limit");
@@ -292,9 +297,9 @@ impl GithubHttp {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<i64>().ok());
         match (cred, remaining) {
-            (Credential::Installation { id, .. }, Some(r)) => {
-                self.metrics.rate_limit_remaining(Some(*id), r)
-            }
+            (Credential::Installation { id, .. }, Some(r)) => self
+                .metrics
+                .rate_limit_remaining(Some(InstallationId(*id)), r),
             (Credential::App(_), Some(r)) => self.metrics.rate_limit_remaining(None, r),
             _ => {}
         }
@@ -350,6 +355,12 @@ impl GithubHttp {
 }
 
 /// A non-retryable answer as an error, saying what came back (see `excerpt`).
+/// Before retry `attempt` of a failed request: jittered below the cap, as requests retried in
+/// parallel inside one run should neither retry in lockstep nor wait longer than the cap.
+fn retry_wait(policy: &RetryPolicy, attempt: u32) -> std::time::Duration {
+    backoff::delay(policy.base_delay, attempt, policy.max_delay, Jitter::Below)
+}
+
 fn status_error(route: &'static str, answer: Answer) -> GithubError {
     let message = match &answer.body {
         Body::Bytes(b) => excerpt::describe(&answer.headers, b),

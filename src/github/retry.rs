@@ -3,10 +3,7 @@
 //! What each answer means is decided here, from the status and headers alone:
 //! 5xx and connection failures back off exponentially with jitter; 403/429 with `retry-after` or
 //! `x-ratelimit-*` headers wait as GitHub asks; 404 and 422 (and other 4xx) are final.
-use std::{
-    hash::{BuildHasher, Hasher},
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, StatusCode};
 
@@ -46,16 +43,6 @@ pub(crate) enum Verdict {
     Unauthorized,
     /// 404, 422 and any other client error: retrying cannot help.
     Final,
-}
-
-impl RetryPolicy {
-    /// Exponential backoff with full jitter for the given retry (1 = first retry).
-    pub fn backoff(&self, retry: u32) -> Duration {
-        let cap = crate::backoff::exponential(self.base_delay, retry, self.max_delay);
-        // Full jitter: anywhere in [cap/2, cap], so parallel callers do not retry in lockstep.
-        let jitter = random_fraction();
-        cap / 2 + cap.mul_f64(jitter / 2.0)
-    }
 }
 
 /// `body` is the error body, if read: GitHub names secondary limits only in the message.
@@ -109,18 +96,6 @@ fn until_reset(headers: &HeaderMap) -> Duration {
 
 fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
-}
-
-/// A fraction in [0, 1) from the process's random hasher keys: jitter needs no crypto.
-fn random_fraction() -> f64 {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos(),
-    );
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]
@@ -187,21 +162,5 @@ mod tests {
         }
         assert!(quota_spent(&exhausted).is_some());
         assert!(quota_spent(&headers(&[("x-ratelimit-remaining", "10")])).is_none());
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let p = RetryPolicy {
-            base_delay: Duration::from_millis(100),
-            max_delay: Duration::from_secs(1),
-            ..RetryPolicy::default()
-        };
-        for _ in 0..50 {
-            let first = p.backoff(1);
-            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
-            let third = p.backoff(3);
-            assert!(third >= Duration::from_millis(200) && third <= Duration::from_millis(400));
-            assert!(p.backoff(30) <= Duration::from_secs(1));
-        }
     }
 }

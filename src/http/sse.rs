@@ -16,6 +16,7 @@ use tokio::sync::{
 };
 
 use super::{api::views::BranchView, auth::Caller, event_stream, ApiError, AppState};
+use crate::ids::ProjectId;
 use crate::{metrics::SubscriberGuard, progress, store::projects};
 
 const RETRY: Duration = Duration::from_secs(3);
@@ -45,7 +46,7 @@ async fn project_events(
     let after = last_event_id(&req, &q)?;
     Ok(open(
         state.into_inner(),
-        Some(project.project.id),
+        Some(ProjectId(project.project.id)),
         None,
         after,
     ))
@@ -75,7 +76,7 @@ async fn all_events(
     let visible = caller.visible_ids(&state).await?.map(Arc::new);
     Ok(open(
         state.into_inner(),
-        caller.only_project(),
+        caller.only_project().map(ProjectId),
         visible,
         after,
     ))
@@ -103,7 +104,7 @@ fn last_event_id(req: &HttpRequest, q: &ReplayQuery) -> Result<Option<i64>, ApiE
 /// no task, channel or rendering of its own per subscriber (see `Source`).
 fn open(
     state: Arc<AppState>,
-    project: Option<i64>,
+    project: Option<ProjectId>,
     visible: Visible,
     after: Option<i64>,
 ) -> HttpResponse {
@@ -145,7 +146,7 @@ struct Source {
     /// Counts this stream in `hubsync_sse_subscribers` while it lives.
     _subscriber: SubscriberGuard,
     state: Arc<AppState>,
-    project: Option<i64>,
+    project: Option<ProjectId>,
     /// Only these projects' events (a signed-in user's), when set.
     visible: Visible,
     live: broadcast::Receiver<progress::Event>,
@@ -186,7 +187,7 @@ impl Source {
                     match received {
                         Ok(ev) => {
                             if ev.id <= self.high
-                                || self.project.is_some_and(|p| p != ev.project_id)
+                                || self.project.is_some_and(|p| p.0 != ev.project_id)
                                 || !shown(&self.visible, ev.project_id)
                             {
                                 continue;
@@ -282,13 +283,13 @@ struct AllSnapshot {
 /// reflects.
 async fn snapshot(
     state: &AppState,
-    project: Option<i64>,
+    project: Option<ProjectId>,
     visible: &Visible,
 ) -> Result<(i64, String), sea_orm::DbErr> {
     // Read after subscribing (see `open`): the events after it come live.
     let id = state.hub.caught_up(&state.db, SNAPSHOT_WAIT).await;
     let records = match project {
-        Some(p) => projects::load(&state.db, p).await?.into_iter().collect(),
+        Some(p) => projects::load(&state.db, p.0).await?.into_iter().collect(),
         None => projects::load_all(&state.db).await?,
     };
     let projects: Vec<ProjectSnapshot> = records

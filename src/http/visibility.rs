@@ -13,6 +13,7 @@ use super::{
     signin::access,
     ApiError, AppState,
 };
+use crate::ids::RepositoryId;
 use crate::store::{
     entities::user_repositories::Role,
     projects::ProjectRecord,
@@ -136,7 +137,9 @@ impl Caller {
                 TokenScope::Write => Role::Admin,
                 TokenScope::Read => Role::Member,
             })),
-            Self::User(u) => Ok(users::role(&state.db, u.user_id, p.repository.id).await?),
+            Self::User(u) => {
+                Ok(users::role(&state.db, u.user_id, RepositoryId(p.repository.id)).await?)
+            }
         }
     }
 

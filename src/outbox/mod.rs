@@ -14,6 +14,7 @@ use tokio::{sync::Notify, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    backoff::{self, Jitter},
     metrics::Passes,
     progress::{Hub, ProgressEvent},
     store::outbox::deliveries::{self, Claimed, Next, Recorded},
@@ -195,7 +196,8 @@ impl Job {
             if now >= d.created_at + window {
                 Next::GiveUp
             } else {
-                let delay = retry_delay(self.settings.retry_base, (d.attempts + 1) as u32);
+                let n = (d.attempts + 1) as u32;
+                let delay = backoff::delay(self.settings.retry_base, n, MAX_DELAY, Jitter::Above);
                 Next::RetryAt(
                     now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX),
                 )
@@ -226,33 +228,17 @@ impl Job {
     }
 }
 
-/// Before attempt `n + 1`: the backoff for `n`, plus up to a quarter more at random, so that
-/// deliveries that failed together do not all come back at once.
-pub fn retry_delay(base: Duration, n: u32) -> Duration {
-    let delay = crate::backoff::exponential(base, n, MAX_DELAY);
-    let mut r = [0u8; 2];
-    let _ = getrandom::fill(&mut r);
-    let fraction = u16::from_le_bytes(r) as f64 / u16::MAX as f64;
-    delay + delay.mul_f64(0.25 * fraction)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn the_delay_doubles_with_jitter_on_top_and_is_capped() {
+    fn retries_outlast_the_retry_window() {
         let base = Duration::from_secs(5);
-        for n in 1..40 {
-            let nominal = crate::backoff::exponential(base, n, MAX_DELAY);
-            let d = retry_delay(base, n);
-            assert!(d >= nominal && d <= nominal.mul_f64(1.25), "{n}: {d:?}");
-        }
-        assert_eq!(crate::backoff::exponential(base, 3, MAX_DELAY), base * 4);
         // At the default base the first attempts come quickly, then hourly: 40 consecutive
         // failures (the default disabling point) take well over the 24-hour retry window.
         let total: Duration = (1..40)
-            .map(|n| crate::backoff::exponential(base, n, MAX_DELAY))
+            .map(|n| backoff::delay(base, n, MAX_DELAY, Jitter::None))
             .sum();
         assert!(total > Duration::from_secs(24 * 3600), "{total:?}");
     }

@@ -7,8 +7,12 @@ use serde_json::Value;
 
 use super::method::{Fallback, SyncMethod};
 use crate::{
-    git::Sha,
-    store::{entities::sync_events, runs::Trigger, selections::SelectionState},
+    git::{BranchName, Sha},
+    store::{
+        entities::sync_events::{self, EventKind},
+        runs::Trigger,
+        selections::SelectionState,
+    },
 };
 
 /// Stored as `sync_events.kind` (the tag) and `sync_events.data` (the fields); sent as the SSE
@@ -19,7 +23,7 @@ pub enum ProgressEvent {
     /// A run was queued, or a push coalesced into the queued one.
     Queued {
         run_id: i64,
-        branch: String,
+        branch: BranchName,
         trigger: Trigger,
         /// Where the branch stands now.
         from_sha: Option<Sha>,
@@ -28,7 +32,7 @@ pub enum ProgressEvent {
     },
     Started {
         run_id: i64,
-        branch: String,
+        branch: BranchName,
         trigger: Trigger,
         from_sha: Option<Sha>,
         target_sha: Option<Sha>,
@@ -38,14 +42,14 @@ pub enum ProgressEvent {
     /// Blobs fetched so far out of those the run needs.
     Progress {
         run_id: i64,
-        branch: String,
+        branch: BranchName,
         done: u64,
         total: u64,
     },
     /// The run's figures, every attempt's fetches and requests included.
     Succeeded {
         run_id: i64,
-        branch: String,
+        branch: BranchName,
         sha: Sha,
         from_sha: Option<Sha>,
         files_total: i64,
@@ -61,7 +65,7 @@ pub enum ProgressEvent {
     },
     Failed {
         run_id: i64,
-        branch: String,
+        branch: BranchName,
         error: String,
         will_retry: bool,
         attempt: i32,
@@ -82,28 +86,28 @@ pub enum SelectionChange {
     Replaced { branches: Vec<String> },
     /// The branch is gone on GitHub; `state` is always `deleted`.
     BranchDeleted {
-        branch: String,
+        branch: BranchName,
         state: SelectionState,
     },
 }
 
 impl ProgressEvent {
-    pub fn branch_deleted(branch: impl Into<String>) -> Self {
+    pub fn branch_deleted(branch: BranchName) -> Self {
         Self::SelectionChanged(SelectionChange::BranchDeleted {
-            branch: branch.into(),
+            branch,
             state: SelectionState::Deleted,
         })
     }
 
     /// The `kind` column and SSE event name.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> EventKind {
         match self {
-            Self::Queued { .. } => "queued",
-            Self::Started { .. } => "started",
-            Self::Progress { .. } => "progress",
-            Self::Succeeded { .. } => "succeeded",
-            Self::Failed { .. } => "failed",
-            Self::SelectionChanged(_) => "selection_changed",
+            Self::Queued { .. } => EventKind::Queued,
+            Self::Started { .. } => EventKind::Started,
+            Self::Progress { .. } => EventKind::Progress,
+            Self::Succeeded { .. } => EventKind::Succeeded,
+            Self::Failed { .. } => EventKind::Failed,
+            Self::SelectionChanged(_) => EventKind::SelectionChanged,
         }
     }
 
@@ -131,7 +135,7 @@ impl ProgressEvent {
     pub(crate) fn from_row(row: &sync_events::Model) -> Result<Self, serde_json::Error> {
         let mut data = row.data.clone();
         if let Value::Object(map) = &mut data {
-            map.insert("kind".into(), Value::String(row.kind.clone()));
+            map.insert("kind".into(), row.kind.as_str().into());
         }
         serde_json::from_value(data)
     }
@@ -178,7 +182,7 @@ impl Published {
         })
     }
 
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> EventKind {
         self.event.kind()
     }
 }
@@ -187,12 +191,12 @@ impl Published {
 mod tests {
     use super::*;
 
-    fn row(kind: &str, data: Value) -> sync_events::Model {
+    fn row(kind: EventKind, data: Value) -> sync_events::Model {
         sync_events::Model {
             id: 7,
             project_id: 3,
             run_id: None,
-            kind: kind.into(),
+            kind,
             data,
             created_at: Utc::now(),
         }
@@ -201,7 +205,7 @@ mod tests {
     #[test]
     fn rows_written_before_the_type_read_back() {
         let replaced = row(
-            "selection_changed",
+            EventKind::SelectionChanged,
             serde_json::json!({ "branches": ["main", "release/*"] }),
         );
         assert_eq!(
@@ -211,15 +215,15 @@ mod tests {
             })
         );
         let deleted = row(
-            "selection_changed",
+            EventKind::SelectionChanged,
             serde_json::json!({ "branch": "x", "state": "deleted" }),
         );
         assert_eq!(
             ProgressEvent::from_row(&deleted).unwrap(),
-            ProgressEvent::branch_deleted("x")
+            ProgressEvent::branch_deleted(BranchName::parse("x").unwrap())
         );
         let failed = row(
-            "failed",
+            EventKind::Failed,
             serde_json::json!({ "run_id": 1, "branch": "main", "error": "boom", "will_retry": false,
                                 "attempt": 5, "from_sha": null, "target_sha": null,
                                 "files_total": null, "files_changed": null }),
@@ -233,7 +237,7 @@ mod tests {
     fn the_wire_carries_the_fields_project_and_time() {
         let ev = ProgressEvent::Progress {
             run_id: 1,
-            branch: "main".into(),
+            branch: BranchName::parse("main").unwrap(),
             done: 2,
             total: 4,
         };
@@ -248,6 +252,9 @@ mod tests {
             format!("event: progress\nid: {}\ndata: {}\n\n", p.id, p.data).as_bytes(),
             "one message, one data line"
         );
-        assert!(Published::from_row(&row("progress", serde_json::json!({ "who": "a" }))).is_none());
+        assert!(
+            Published::from_row(&row(EventKind::Progress, serde_json::json!({ "who": "a" })))
+                .is_none()
+        );
     }
 }

@@ -5,7 +5,7 @@ use sea_orm::{
 };
 
 use super::ProgressEvent;
-use crate::store::entities::sync_events::{Column, Entity as SyncEvent};
+use crate::store::entities::sync_events::{readable, Column, Entity as SyncEvent, EventKind};
 
 /// Events read per run at most: every queued/started/failed/succeeded (a run has a handful, one
 /// per attempt and per coalesced push) and the latest progress events (one per 250 ms or so).
@@ -20,14 +20,15 @@ pub async fn of_run(
 ) -> Result<Vec<(DateTime<Utc>, ProgressEvent)>, DbErr> {
     let milestones = SyncEvent::find()
         .filter(Column::RunId.eq(run_id))
-        .filter(Column::Kind.ne("progress"))
+        .filter(readable())
+        .filter(Column::Kind.ne(EventKind::Progress))
         .order_by_asc(Column::Id)
         .limit(MILESTONES)
         .all(db)
         .await?;
     let progress = SyncEvent::find()
         .filter(Column::RunId.eq(run_id))
-        .filter(Column::Kind.eq("progress"))
+        .filter(Column::Kind.eq(EventKind::Progress))
         .order_by_desc(Column::Id)
         .limit(PROGRESS)
         .all(db)

@@ -17,6 +17,7 @@ use tokio::sync::{broadcast, watch, Notify};
 use tokio_util::sync::CancellationToken;
 
 use super::{listen, tail::Tail, Published};
+use crate::ids::ProjectId;
 use crate::store::entities::sync_events;
 
 /// A progress event as subscribers see it.
@@ -209,7 +210,7 @@ async fn latest_id(db: &DatabaseConnection) -> Result<i64, DbErr> {
 /// reconnecting client missed.
 pub async fn replay(
     db: &DatabaseConnection,
-    project_id: Option<i64>,
+    project_id: Option<ProjectId>,
     after: i64,
     upto: i64,
     limit: u64,
@@ -217,9 +218,10 @@ pub async fn replay(
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
     let mut q = sync_events::Entity::find()
         .filter(sync_events::Column::Id.gt(after))
-        .filter(sync_events::Column::Id.lte(upto));
+        .filter(sync_events::Column::Id.lte(upto))
+        .filter(sync_events::readable());
     if let Some(p) = project_id {
-        q = q.filter(sync_events::Column::ProjectId.eq(p));
+        q = q.filter(sync_events::Column::ProjectId.eq(p.0));
     }
     q.order_by_asc(sync_events::Column::Id)
         .limit(limit)

@@ -29,7 +29,7 @@ pub async fn record(
             [
                 project_id.into(),
                 run_id.into(),
-                kind.into(),
+                kind.as_str().into(),
                 data.into(),
                 Utc::now().into(),
             ],
@@ -42,7 +42,7 @@ pub async fn record(
     sync_events::ActiveModel {
         project_id: Set(project_id),
         run_id: Set(run_id),
-        kind: Set(kind.to_owned()),
+        kind: Set(kind),
         data: Set(data),
         created_at: Set(Utc::now()),
         ..Default::default()

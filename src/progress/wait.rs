@@ -10,6 +10,7 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 
 use super::{hub::Hub, Event, ProgressEvent};
+use crate::ids::ProjectId;
 
 /// Looks again after this even if no event came (a missed wake-up costs this much latency).
 const FALLBACK: Duration = Duration::from_secs(5);
@@ -19,7 +20,7 @@ const FALLBACK: Duration = Duration::from_secs(5);
 pub async fn until_success(
     hub: &Hub,
     live: &mut Receiver<Event>,
-    project: Option<i64>,
+    project: Option<ProjectId>,
     deadline: Instant,
     shutdown: &CancellationToken,
 ) {
@@ -30,7 +31,7 @@ pub async fn until_success(
             _ = tokio::time::sleep_until(until) => return,
             r = live.recv() => match r {
                 Ok(ev) if matches!(ev.event, ProgressEvent::Succeeded { .. })
-                    && project.is_none_or(|p| p == ev.project_id) => return,
+                    && project.is_none_or(|p| p.0 == ev.project_id) => return,
                 Ok(_) => {}
                 // Missed some: whatever they were, look again.
                 Err(RecvError::Lagged(_)) => {

@@ -9,38 +9,11 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 
+pub use super::entities::sync_run_attempts::AttemptStatus;
 use super::entities::{
     sync_run_attempts::{self, Column, Entity as Attempt},
     sync_runs,
 };
-
-/// How an attempt ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AttemptStatus {
-    Running,
-    Succeeded,
-    /// Failed; the run was retried later or ended failed.
-    Failed,
-    /// Had nothing (more) to do: the branch or its selection is gone.
-    Superseded,
-    /// Handed back at shutdown, to run again at once.
-    Interrupted,
-    /// Its worker stopped without a word (crash, kill); its lease expired.
-    Abandoned,
-}
-
-impl AttemptStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Running => "running",
-            Self::Succeeded => "succeeded",
-            Self::Failed => "failed",
-            Self::Superseded => "superseded",
-            Self::Interrupted => "interrupted",
-            Self::Abandoned => "abandoned",
-        }
-    }
-}
 
 /// Records that `worker` starts attempt `run.attempt` of a run it just claimed; an earlier
 /// attempt still `running` lost its worker.
@@ -51,17 +24,14 @@ pub async fn begin(
 ) -> Result<(), DbErr> {
     let now = Utc::now();
     Attempt::update_many()
-        .col_expr(
-            Column::Status,
-            Expr::value(AttemptStatus::Abandoned.as_str()),
-        )
+        .col_expr(Column::Status, Expr::value(AttemptStatus::Abandoned))
         .col_expr(Column::FinishedAt, Expr::value(now))
         .col_expr(
             Column::Error,
             Expr::value("its worker stopped before finishing; the lease expired"),
         )
         .filter(Column::RunId.eq(run.id))
-        .filter(Column::Status.eq(AttemptStatus::Running.as_str()))
+        .filter(Column::Status.eq(AttemptStatus::Running))
         .filter(Column::Attempt.lt(run.attempt))
         .exec(db)
         .await?;
@@ -74,7 +44,7 @@ pub async fn begin(
         run_id: Set(run.id),
         attempt: Set(run.attempt),
         worker: Set(worker.to_owned()),
-        status: Set(AttemptStatus::Running.as_str().to_owned()),
+        status: Set(AttemptStatus::Running),
         started_at: Set(started_at),
         ..Default::default()
     };
@@ -108,7 +78,7 @@ pub async fn end(
     error: Option<&str>,
 ) -> Result<(), DbErr> {
     Attempt::update_many()
-        .col_expr(Column::Status, Expr::value(status.as_str()))
+        .col_expr(Column::Status, Expr::value(status))
         .col_expr(Column::FinishedAt, Expr::value(Utc::now()))
         .col_expr(Column::Error, Expr::value(error.map(str::to_owned)))
         .col_expr(Column::FilesFetched, Expr::value(cost.files_fetched))
@@ -117,7 +87,7 @@ pub async fn end(
         .filter(Column::RunId.eq(run.id))
         .filter(Column::Attempt.eq(run.attempt))
         .filter(Column::Worker.eq(worker))
-        .filter(Column::Status.eq(AttemptStatus::Running.as_str()))
+        .filter(Column::Status.eq(AttemptStatus::Running))
         .exec(db)
         .await
         .map(|_| ())

@@ -10,7 +10,10 @@ use super::{
     entities::{pushed_commits, sync_runs},
     runs,
 };
-use crate::git::Sha;
+use crate::{
+    git::{BranchName, Sha},
+    ids::RepositoryId,
+};
 
 /// Shas looked up per step, and steps at most: a chain of 64 pushes back from the newest head.
 const CHUNK: usize = 500;
@@ -20,7 +23,7 @@ const MAX_STEPS: usize = 64;
 pub async fn record_push(
     db: &impl ConnectionTrait,
     repository_id: i64,
-    branch: &str,
+    branch: &BranchName,
     after: &Sha,
     before: Option<&str>,
     forced: bool,
@@ -30,11 +33,10 @@ pub async fn record_push(
         .filter(|_| !forced)
         .and_then(|b| Sha::parse(b).ok())
         .filter(|b| !b.is_zero());
-    let mut shas: Vec<String> = commits
+    let mut shas: Vec<Sha> = commits
         .filter_map(|c| Sha::parse(&c).ok())
         .chain(before)
-        .map(|s| s.to_string())
-        .filter(|s| s != after.as_str())
+        .filter(|s| s != after)
         .collect();
     shas.sort();
     shas.dedup();
@@ -44,9 +46,9 @@ pub async fn record_push(
     let now = Utc::now();
     let rows = shas.into_iter().map(|sha| pushed_commits::ActiveModel {
         repository_id: Set(repository_id),
-        branch: Set(branch.to_owned()),
+        branch: Set(branch.clone()),
         sha: Set(sha),
-        head_sha: Set(after.to_string()),
+        head_sha: Set(after.clone()),
         created_at: Set(now),
         ..Default::default()
     });
@@ -60,12 +62,12 @@ pub async fn record_push(
 pub async fn synced_head(
     db: &impl ConnectionTrait,
     project_sync_id: i64,
-    repository_id: i64,
-    branch: &str,
+    repository_id: RepositoryId,
+    branch: &BranchName,
     sha: &Sha,
-) -> Result<Option<(String, i64)>, DbErr> {
-    let mut frontier = vec![sha.to_string()];
-    let mut seen: HashSet<String> = frontier.iter().cloned().collect();
+) -> Result<Option<(Sha, i64)>, DbErr> {
+    let mut frontier = vec![sha.clone()];
+    let mut seen: HashSet<Sha> = frontier.iter().cloned().collect();
     for _ in 0..MAX_STEPS {
         if let Some(found) = synced_run(db, project_sync_id, &frontier).await? {
             return Ok(Some(found));
@@ -73,8 +75,8 @@ pub async fn synced_head(
         let mut next = Vec::new();
         for chunk in frontier.chunks(CHUNK) {
             let rows = pushed_commits::Entity::find()
-                .filter(pushed_commits::Column::RepositoryId.eq(repository_id))
-                .filter(pushed_commits::Column::Branch.eq(branch))
+                .filter(pushed_commits::Column::RepositoryId.eq(repository_id.0))
+                .filter(pushed_commits::Column::Branch.eq(branch.clone()))
                 .filter(pushed_commits::Column::Sha.is_in(chunk.iter().cloned()))
                 .all(db)
                 .await?;
@@ -92,8 +94,8 @@ pub async fn synced_head(
 async fn synced_run(
     db: &impl ConnectionTrait,
     project_sync_id: i64,
-    heads: &[String],
-) -> Result<Option<(String, i64)>, DbErr> {
+    heads: &[Sha],
+) -> Result<Option<(Sha, i64)>, DbErr> {
     for chunk in heads.chunks(CHUNK) {
         let run = sync_runs::Entity::find()
             .filter(sync_runs::Column::ProjectSyncId.eq(project_sync_id))
@@ -103,7 +105,7 @@ async fn synced_run(
             .one(db)
             .await?;
         if let Some(run) = run {
-            return Ok(run.target_sha.map(|h| (h.to_string(), run.id)));
+            return Ok(run.target_sha.map(|h| (h, run.id)));
         }
     }
     Ok(None)

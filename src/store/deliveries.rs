@@ -12,28 +12,7 @@ use sea_orm::{
 };
 
 use super::entities::deliveries;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryStatus {
-    /// Stored, waiting to be processed (or retried).
-    Received,
-    Processed,
-    /// An event or action hubsync does not act on.
-    Ignored,
-    /// Gave up after the bounded number of attempts; `error` says why.
-    Failed,
-}
-
-impl DeliveryStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Received => "received",
-            Self::Processed => "processed",
-            Self::Ignored => "ignored",
-            Self::Failed => "failed",
-        }
-    }
-}
+pub use super::entities::deliveries::DeliveryStatus;
 
 pub struct NewDelivery {
     pub delivery_id: String,
@@ -148,7 +127,7 @@ fn row(d: &NewDelivery, now: DateTime<Utc>) -> deliveries::ActiveModel {
         hook_id: Set(d.hook_id),
         headers: Set(d.headers.clone()),
         payload: Set(d.payload.clone()),
-        status: Set(d.status.as_str().to_owned()),
+        status: Set(d.status),
         attempts: Set(0),
         error: Set(None),
         not_before: Set(None),

@@ -13,7 +13,7 @@ use sea_orm::{
 
 use super::entities::{
     deliveries,
-    webhook_redeliveries::{self, Column, Entity as Redelivery, Model},
+    webhook_redeliveries::{self, Column, Entity as Redelivery, Model, RedeliveryStatus},
 };
 
 /// Of `guids`, those stored in the delivery log (whatever their processing status).
@@ -45,9 +45,6 @@ pub struct Failed {
     pub status_code: i32,
 }
 
-pub const REQUESTED: &str = "requested";
-pub const REFUSED: &str = "refused";
-
 /// Claims the right to ask GitHub for one more redelivery of `f.guid`: the first time, or when
 /// fewer than `max_requests` were made and the last is older than `min_gap`. False: another
 /// replica or an earlier pass has asked (recently, or often enough).
@@ -66,7 +63,7 @@ pub async fn claim(
         installation_id: Set(f.installation_id),
         status_code: Set(f.status_code),
         requests: Set(1),
-        status: Set(REQUESTED.to_owned()),
+        status: Set(RedeliveryStatus::Requested),
         error: Set(None),
         first_requested_at: Set(now),
         last_requested_at: Set(now),
@@ -98,7 +95,11 @@ pub async fn record_answer(
     guid: &str,
     error: Option<String>,
 ) -> Result<(), DbErr> {
-    let status = if error.is_some() { REFUSED } else { REQUESTED };
+    let status = if error.is_some() {
+        RedeliveryStatus::Refused
+    } else {
+        RedeliveryStatus::Requested
+    };
     Redelivery::update_many()
         .col_expr(Column::Status, Expr::value(status))
         .col_expr(Column::Error, Expr::value(error))

@@ -104,7 +104,7 @@ pub async fn changes(
     db: &DatabaseConnection,
     scope: &Scope,
     after: i64,
-    project_id: Option<i64>,
+    project_id: Option<crate::ids::ProjectId>,
     limit: u64,
 ) -> Result<changes::Page, DbErr> {
     let txn = scope::begin(db, scope).await?;

@@ -135,7 +135,8 @@ pub async fn set_selection(
                 .iter()
                 .any(|s| s.is_pattern() && s.as_str() == row.branch)
         } else {
-            BranchName::parse(&row.branch).is_ok_and(|b| wanted.iter().any(|s| s.matches(&b)))
+            row.branch_name()
+                .is_some_and(|b| wanted.iter().any(|s| s.matches(&b)))
         };
         if row.enabled && !keep {
             let mut am: project_syncs::ActiveModel = row.into();

@@ -10,6 +10,7 @@ use super::{
     entities::{changes as rows, sync_runs},
     manifests, runs,
 };
+use crate::ids::RunId;
 
 /// Why a tree cannot be given.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +64,8 @@ pub async fn tree_at(
         }
     }
     let mut tree = as_versions(&manifests::manifest(db, project_sync_id).await?);
-    let later = changes::of_branch_between(db, project_sync_id, run.id, i64::MAX).await?;
+    let later =
+        changes::of_branch_between(db, project_sync_id, RunId(run.id), RunId(i64::MAX)).await?;
     for c in later.iter().rev() {
         let previous = c.previous_blob_sha.clone().map(|sha| Version {
             sha,
@@ -74,22 +76,21 @@ pub async fn tree_at(
                 .unwrap_or_default(),
             size: c.previous_size,
         });
-        match ChangeKind::parse(&c.change) {
-            Some(ChangeKind::Added) => {
+        match c.change {
+            ChangeKind::Added => {
                 tree.remove(&c.path);
             }
-            Some(ChangeKind::Modified | ChangeKind::Deleted) => {
+            ChangeKind::Modified | ChangeKind::Deleted => {
                 if let Some(v) = previous {
                     tree.insert(c.path.clone(), v);
                 }
             }
-            Some(ChangeKind::Renamed) => {
+            ChangeKind::Renamed => {
                 tree.remove(&c.path);
                 if let (Some(from), Some(v)) = (&c.previous_path, previous) {
                     tree.insert(from.clone(), v);
                 }
             }
-            None => {}
         }
     }
     Ok(Ok(tree))

@@ -12,6 +12,7 @@ use super::entities::{
     github_users, projects,
     user_repositories::{self, Role},
 };
+use crate::ids::RepositoryId;
 
 /// Tokens as stored: already sealed by the caller.
 #[derive(Debug, Clone)]
@@ -170,10 +171,10 @@ pub async fn visible_projects(
 pub async fn role(
     db: &DatabaseConnection,
     user_id: i64,
-    repository_id: i64,
+    repository_id: RepositoryId,
 ) -> Result<Option<Role>, DbErr> {
     Ok(
-        user_repositories::Entity::find_by_id((user_id, repository_id))
+        user_repositories::Entity::find_by_id((user_id, repository_id.0))
             .one(db)
             .await?
             .map(|r| r.role),

@@ -9,6 +9,8 @@ use std::{collections::HashMap, hash::Hash, time::Duration};
 
 use tokio::time::Instant;
 
+use crate::backoff::Jitter;
+
 /// What was looked up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Lookup {
@@ -50,7 +52,7 @@ impl<K: Hash + Eq> Backoff<K> {
     /// Records a failure; returns how long `key` now waits.
     pub fn failed(&mut self, key: K, now: Instant) -> Duration {
         let count = self.failures.get(&key).map_or(0, |f| f.count) + 1;
-        let delay = crate::backoff::exponential(self.first, count, MAX_DELAY);
+        let delay = crate::backoff::delay(self.first, count, MAX_DELAY, Jitter::None);
         self.failures.insert(
             key,
             Failure {

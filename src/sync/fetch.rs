@@ -140,7 +140,7 @@ impl Run<'_> {
     pub(super) async fn progress(&self, done: usize, total: usize) -> Result<(), DbErr> {
         let event = ProgressEvent::Progress {
             run_id: self.run.id,
-            branch: self.target.branch.to_string(),
+            branch: self.target.branch.clone(),
             done: done as u64,
             total: total as u64,
         };

@@ -209,7 +209,7 @@ async fn branch_deleted(
     {
         selections::mark_deleted(db, sel.id).await?;
         runs::supersede_queued(db, &[sel.id]).await?;
-        let deleted = ProgressEvent::branch_deleted(&sel.branch);
+        let deleted = ProgressEvent::branch_deleted(branch.clone());
         progress::record(db, project.id, &deleted).await?;
     }
     Ok(())
@@ -224,10 +224,13 @@ pub(crate) async fn enqueue(
     trigger: Trigger,
     target: Option<&Sha>,
 ) -> Result<runs::Enqueued, DbErr> {
+    let branch = sel
+        .branch_name()
+        .ok_or_else(|| DbErr::Custom(format!("selection {} is a pattern, not a branch", sel.id)))?;
     let queued = runs::enqueue(db, sel.id, trigger, target).await?;
     let event = ProgressEvent::Queued {
         run_id: queued.run.id,
-        branch: sel.branch.clone(),
+        branch,
         trigger: queued.run.trigger,
         from_sha: sel.last_synced_sha.clone(),
         target_sha: queued.run.target_sha.clone(),

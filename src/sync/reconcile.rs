@@ -17,7 +17,7 @@ use super::{
     worker::Workers,
 };
 use crate::{
-    git::{BranchName, Sha},
+    git::Sha,
     github::{GithubApp, GithubError, RepoName},
     store::{projects, runs},
 };
@@ -49,7 +49,7 @@ pub(crate) async fn reconcile_once(
             .filter(|s| s.enabled && !s.is_pattern && s.deleted_at.is_none())
         {
             let busy = runs::is_busy(db, sel.id).await?;
-            let Ok(branch) = BranchName::parse(&sel.branch) else {
+            let Some(branch) = sel.branch_name() else {
                 continue;
             };
             if busy {

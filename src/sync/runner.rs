@@ -11,6 +11,7 @@ use super::{
     planner::{self, TreeItem},
     SyncSettings,
 };
+use crate::ids::{ProjectId, RunId};
 use crate::{
     git::{BranchName, Sha},
     github::{BranchHead, EntryKind, GithubError, InstallationClient, RepoName},
@@ -306,7 +307,7 @@ impl Run<'_> {
         // The run's figures, every attempt's fetches and requests included, as the history shows.
         let succeeded = ProgressEvent::Succeeded {
             run_id: self.run.id,
-            branch: t.branch.to_string(),
+            branch: t.branch.clone(),
             sha: head.clone(),
             from_sha: done.from_sha.clone(),
             files_total: done.files_total,
@@ -321,12 +322,12 @@ impl Run<'_> {
         // Last but the outbox: it takes the feed's append lock, held until this commit.
         let repository = t.repo.to_string();
         let run = changes::RunInfo {
-            project_id: t.project_id,
+            project_id: ProjectId(t.project_id),
             project_sync_id: t.selection.id,
-            run_id: self.run.id,
+            run_id: RunId(self.run.id),
             repository: &repository,
-            branch: t.branch.as_str(),
-            commit_sha: head.as_str(),
+            branch: &t.branch,
+            commit_sha: head,
         };
         let kinds = match &planned.swap {
             Swap::Nothing => changes::Counts::default(),

@@ -11,7 +11,6 @@ use super::{
     SyncSettings,
 };
 use crate::{
-    git::BranchName,
     github::{GithubSlot, RepoName, RequestCounter},
     metrics::{Metrics, RunOutcome},
     progress::{self, Hub, ProgressEvent},
@@ -149,7 +148,7 @@ impl Workers {
         .await?;
         let started = ProgressEvent::Started {
             run_id: run.id,
-            branch: target.branch.to_string(),
+            branch: target.branch.clone(),
             trigger: run.trigger,
             from_sha: from_sha.clone(),
             target_sha: run.target_sha.clone(),
@@ -219,7 +218,7 @@ impl Workers {
         result: Result<Finished, RunError>,
         counts: &RunCounts,
     ) -> Result<(), DbErr> {
-        let branch = target.branch.as_str();
+        let branch = &target.branch;
         match result {
             Ok(Finished::Synced) => {
                 tracing::info!(
@@ -245,7 +244,7 @@ impl Workers {
                 )
                 .await?;
                 selections::mark_deleted(&txn, target.selection.id).await?;
-                let deleted = ProgressEvent::branch_deleted(branch);
+                let deleted = ProgressEvent::branch_deleted(branch.clone());
                 progress::record(&txn, target.project_id, &deleted).await?;
                 txn.commit().await?;
                 self.ended(run, RunOutcome::Superseded);
@@ -260,10 +259,11 @@ impl Workers {
                 let txn = scope::begin_write(&self.db, &target.scope()).await?;
                 let mut retry_in_ms = None;
                 if retry {
-                    let delay = chrono_duration(crate::backoff::exponential(
+                    let delay = chrono_duration(crate::backoff::delay(
                         self.settings.retry_base,
                         run.attempt.max(1) as u32,
                         std::time::Duration::from_secs(30 * 60),
+                        crate::backoff::Jitter::None,
                     ));
                     tracing::warn!(error = %message, retry_in_s = delay.num_seconds(), "run failed; will retry");
                     let failed = AttemptStatus::Failed;
@@ -305,7 +305,7 @@ impl Workers {
                 }
                 let failed = ProgressEvent::Failed {
                     run_id: run.id,
-                    branch: branch.to_string(),
+                    branch: branch.clone(),
                     error: message,
                     will_retry: retry,
                     attempt: run.attempt,
@@ -351,9 +351,9 @@ impl Workers {
         if !selection.enabled || selection.is_pattern {
             return Ok(Err("the branch is no longer selected"));
         }
-        let (Ok(repo), Ok(branch)) = (
+        let (Ok(repo), Some(branch)) = (
             RepoName::parse(&project.repository.full_name),
-            BranchName::parse(&selection.branch),
+            selection.branch_name(),
         ) else {
             return Ok(Err("the repository or branch name is not valid"));
         };

@@ -346,7 +346,7 @@ async fn push(
         commits::record_push(
             db,
             repository_id,
-            branch.as_str(),
+            &branch,
             &e.after,
             before,
             forced,

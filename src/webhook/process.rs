@@ -271,10 +271,11 @@ impl Processor {
                         .await?;
                         true
                     } else {
-                        let delay = crate::backoff::exponential(
+                        let delay = crate::backoff::delay(
                             self.config.retry_delay,
                             claimed.attempts.max(1) as u32,
                             MAX_RETRY_DELAY,
+                            crate::backoff::Jitter::None,
                         );
                         tracing::warn!(%error, retry_in = ?delay, "delivery failed; will retry");
                         let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();

@@ -55,7 +55,7 @@ db_test! {
         // The feed, asked for every project: A's change only.
         let page = scoped::changes(&conn, &a, 0, None, 100).await.unwrap();
         assert_eq!(page.rows.iter().map(|c| c.project_id).collect::<Vec<_>>(), vec![project_a]);
-        let page = scoped::changes(&conn, &a, 0, Some(project_b), 100).await.unwrap();
+        let page = scoped::changes(&conn, &a, 0, Some(hubsync::ids::ProjectId(project_b)), 100).await.unwrap();
         assert!(page.rows.is_empty(), "B's feed under A");
         let page = scoped::changes(&conn, &Scope::All, 0, None, 100).await.unwrap();
         assert_eq!(page.rows.len(), 2);

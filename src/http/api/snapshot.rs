@@ -15,7 +15,7 @@ use crate::{
     git::Sha,
     http::{auth::Caller, ApiError, AppState},
     store::{
-        changes::{diff, Version},
+        changes::{diff, ChangeKind, Version},
         entities::project_syncs,
         scope::Scope,
         scoped, skipped,
@@ -105,8 +105,7 @@ pub(crate) struct ComparedChange {
     pub branch: String,
     pub commit_sha: String,
     pub path: String,
-    /// `added`, `modified`, `deleted` or `renamed`.
-    pub change: String,
+    pub change: ChangeKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_path: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -159,7 +158,7 @@ async fn compare(
             branch: sel.branch.clone(),
             commit_sha: head.clone(),
             path: c.path,
-            change: c.kind.as_str().to_owned(),
+            change: c.kind,
             previous_path: c.previous_path,
             blob_sha: c.new.as_ref().map(|n| n.sha.clone()),
             previous_blob_sha: c.old.as_ref().map(|o| o.sha.clone()),

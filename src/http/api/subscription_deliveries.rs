@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{openapi::ErrorBody, subscriptions::find};
+use crate::ids::SubscriptionId;
 use crate::{
     http::{auth::Admin, ApiError, AppState},
     outbox::sign,
@@ -111,7 +112,7 @@ async fn delivery_log(
 ) -> Result<HttpResponse, ApiError> {
     let sub = find(&state, *id).await?;
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-    let rows = deliveries::log(&state.db, sub.id, q.before, limit).await?;
+    let rows = deliveries::log(&state.db, SubscriptionId(sub.id), q.before, limit).await?;
     let next_before = (rows.len() as u64 == limit)
         .then(|| rows.last().map(|(d, _)| d.id))
         .flatten();
@@ -148,7 +149,7 @@ async fn redeliver(
             "the subscription is disabled: re-enable it first (PATCH {\"enabled\": true})".into(),
         ));
     }
-    let d = deliveries::redeliver(&state.db, sub.id, delivery_id)
+    let d = deliveries::redeliver(&state.db, SubscriptionId(sub.id), delivery_id)
         .await?
         .ok_or_else(|| {
             ApiError::NotFound(format!("no delivery {delivery_id} of subscription {id}"))

@@ -13,8 +13,9 @@ use super::{
     projects::{find_for, synced_branch},
 };
 use crate::{
-    git::Sha,
+    git::{BranchName, Sha},
     http::{auth::Caller, ApiError, AppState},
+    ids::{ProjectId, RepositoryId},
     progress,
     store::commits,
 };
@@ -44,7 +45,7 @@ pub(crate) struct Synced {
     /// The synced head that contains `sha`.
     pub commit_sha: String,
     pub run_id: i64,
-    pub branch: String,
+    pub branch: BranchName,
 }
 
 /// Not synced within the timeout.
@@ -53,7 +54,7 @@ pub(crate) struct NotSynced {
     /// Always false.
     pub synced: bool,
     pub sha: String,
-    pub branch: String,
+    pub branch: BranchName,
     pub error: String,
 }
 
@@ -92,12 +93,15 @@ async fn synced(
     };
     let p = find_for(&state, &caller, *id).await?;
     let sel = synced_branch(&p, q.branch.as_deref())?.clone();
-    let branch = sel.branch.clone();
+    let branch = sel
+        .branch_name()
+        .ok_or_else(|| ApiError::NotFound("a pattern is not a branch".into()))?;
+    let repository = RepositoryId(p.repository.id);
     let deadline = Instant::now() + timeout;
     // Subscribed before the first look, so a run that succeeds right after it wakes the wait.
     let mut live = state.hub.subscribe();
     loop {
-        let found = commits::synced_head(&state.db, sel.id, p.repository.id, &branch, &sha).await?;
+        let found = commits::synced_head(&state.db, sel.id, repository, &branch, &sha).await?;
         if let Some((head, run_id)) = found {
             return Ok(HttpResponse::Ok().json(Synced {
                 synced: true,
@@ -122,7 +126,7 @@ async fn synced(
         progress::until_success(
             &state.hub,
             &mut live,
-            Some(p.project.id),
+            Some(ProjectId(p.project.id)),
             deadline,
             &state.shutdown,
         )

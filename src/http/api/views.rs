@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 use crate::{
     git::Sha,
     store::{
+        attempts::AttemptStatus,
         entities::{project_syncs, sync_run_attempts, sync_runs},
         projects::ProjectRecord,
         runs::{RunStatus, Trigger},
@@ -138,7 +139,7 @@ pub(crate) struct RunView {
 #[derive(Serialize, ToSchema)]
 pub(crate) struct AttemptView {
     pub attempt: i32,
-    pub status: String,
+    pub status: AttemptStatus,
     pub worker: String,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,

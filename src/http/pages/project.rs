@@ -8,6 +8,7 @@ use super::{
     layout::{ago, commit_base, page as frame, respond, seconds, short},
     runs, signed_in, to_login, PageError,
 };
+use crate::ids::{ProjectId, RunId};
 use crate::{
     http::{auth::Caller, ApiError, AppState},
     store::{entities::sync_runs, projects::ProjectRecord, runs as run_store, scoped},
@@ -195,7 +196,7 @@ fn branches(p: &ProjectRecord, repo_url: &str, history: &[sync_runs::Model], max
                                         " " (w)
                                         @if let Some(e) = queued.and_then(|r| r.error.as_deref()) { br; small.reason { (e) } }
                                     } @else if let Some(r) = queued.filter(|r| r.not_before.is_none_or(|t| t <= now)) {
-                                        " " a href=(runs::run_path(p.project.id, r.id)) { "run " (r.id) }
+                                        " " a href=(runs::run_path(ProjectId(p.project.id), RunId(r.id))) { "run " (r.id) }
                                     }
                                 }
                             }

@@ -13,6 +13,7 @@ use super::{
     timeline::timeline,
     to_login, PageError,
 };
+use crate::ids::{ProjectId, RunId};
 use crate::{
     http::{auth::Caller, ApiError, AppState},
     progress,
@@ -121,7 +122,7 @@ pub async fn page(
             @if let Some(e) = &run.error { dt { "Error" } dd.error { (e) } }
         }
         @if can_change && run.status == RunStatus::Failed {
-            form.retry method="post" action=(format!("{}/retry", run_path(p.project.id, run.id))) {
+            form.retry method="post" action=(format!("{}/retry", run_path(ProjectId(p.project.id), RunId(run.id)))) {
                 input type="hidden" name="csrf" value=(csrf.clone().unwrap_or_default());
                 button #retry type="submit" { "Retry" }
                 " queues a new run of " code { (branch) } "."
@@ -168,7 +169,7 @@ pub(crate) async fn retry(
     let queued = requests::queue_sync(&state.db, &state.nudge, &p, Some(&branch)).await?;
     let to = queued.first().map_or_else(
         || format!("/projects/{}", p.project.id),
-        |(r, _)| run_path(p.project.id, r.id),
+        |(r, _)| run_path(ProjectId(p.project.id), RunId(r.id)),
     );
     Ok(redirect(to))
 }

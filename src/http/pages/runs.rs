@@ -6,12 +6,15 @@ use chrono::Utc;
 use maud::{html, Markup};
 
 use super::layout::{duration, short, until};
-use crate::store::{
-    entities::{sync_run_attempts, sync_runs},
-    runs::RunStatus,
+use crate::{
+    ids::{ProjectId, RunId},
+    store::{
+        entities::{sync_run_attempts, sync_runs},
+        runs::RunStatus,
+    },
 };
 
-pub fn run_path(project_id: i64, run_id: i64) -> String {
+pub fn run_path(project_id: ProjectId, run_id: RunId) -> String {
     format!("/projects/{project_id}/runs/{run_id}")
 }
 
@@ -45,7 +48,7 @@ pub fn table(
                 tbody {
                     @for r in history {
                         tr data-run=(r.id) {
-                            td.run { a href=(run_path(project_id, r.id)) { (r.id) } }
+                            td.run { a href=(run_path(ProjectId(project_id), RunId(r.id))) { (r.id) } }
                             td.branch { (branch_of(r.project_sync_id)) }
                             td.trigger.opt { (r.trigger) }
                             td.status {
@@ -76,7 +79,7 @@ pub fn table(
 
 /// `failed · 1200 ms · GitHub answered 502 ...`
 pub fn attempt_line(a: &sync_run_attempts::Model) -> String {
-    let mut line = a.status.clone();
+    let mut line = a.status.as_str().to_owned();
     if let Some(f) = a.finished_at {
         line.push_str(" · ");
         line.push_str(&duration(f - a.started_at));

@@ -8,6 +8,7 @@ use super::layout::{ago, duration, seconds, short, until};
 use crate::{
     progress::ProgressEvent,
     store::{
+        attempts::AttemptStatus,
         entities::{sync_run_attempts, sync_runs},
         runs::RunStatus,
     },
@@ -68,7 +69,7 @@ pub fn timeline(
             _ => None,
         });
         // A finished attempt says what it fetched itself.
-        if let Some((at, done, total)) = fetched.filter(|_| a.status != "succeeded") {
+        if let Some((at, done, total)) = fetched.filter(|_| a.status != AttemptStatus::Succeeded) {
             entries.push(Entry {
                 at,
                 kind: "progress",
@@ -79,24 +80,24 @@ pub fn timeline(
             continue;
         };
         let took = duration(finished - a.started_at);
-        let (kind, text) = match a.status.as_str() {
-            "succeeded" => (
+        let (kind, text) = match a.status {
+            AttemptStatus::Succeeded => (
                 "succeeded",
                 html! { "Attempt " (a.attempt) " succeeded in " (took) ": fetched " (plural(a.files_fetched, "file")) " with " (plural(a.api_requests, "request")) },
             ),
-            "interrupted" => (
+            AttemptStatus::Interrupted => (
                 "interrupted",
                 html! { "Attempt " (a.attempt) " was interrupted by a shutdown after " (took) "; it runs again at once" },
             ),
-            "abandoned" => (
+            AttemptStatus::Abandoned => (
                 "abandoned",
                 html! { "Attempt " (a.attempt) " was abandoned: its worker stopped" },
             ),
-            "superseded" => (
+            AttemptStatus::Superseded => (
                 "superseded",
                 html! { "Attempt " (a.attempt) " had nothing to do: " (a.error.as_deref().unwrap_or("superseded")) },
             ),
-            _ => (
+            AttemptStatus::Failed | AttemptStatus::Running => (
                 "failed",
                 html! { "Attempt " (a.attempt) " failed after " (took) ": " (a.error.as_deref().unwrap_or("no reason recorded")) },
             ),
@@ -106,7 +107,7 @@ pub fn timeline(
             kind,
             text,
         });
-        if a.status != "failed" {
+        if a.status != AttemptStatus::Failed {
             continue;
         }
         // The next attempt's wait: when it started, or when the queued run may start.

@@ -1,35 +1,7 @@
 //! The file changes between two manifests of a branch, renames included.
 use std::collections::{BTreeMap, HashMap};
 
-/// How a path changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ChangeKind {
-    Added,
-    Modified,
-    Deleted,
-    Renamed,
-}
-
-impl ChangeKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Added => "added",
-            Self::Modified => "modified",
-            Self::Deleted => "deleted",
-            Self::Renamed => "renamed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "added" => Self::Added,
-            "modified" => Self::Modified,
-            "deleted" => Self::Deleted,
-            "renamed" => Self::Renamed,
-            _ => return None,
-        })
-    }
-}
+pub use crate::store::entities::changes::ChangeKind;
 
 /// A manifest entry as the diff sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -25,6 +25,10 @@ use super::{
     entities::{changes, changes_horizon, files},
     manifests::Entry,
 };
+use crate::{
+    git::{BranchName, Sha},
+    ids::{ProjectId, RunId},
+};
 
 /// `pg_advisory_xact_lock` key of the feed's append point ("hubsync changes").
 const APPEND_LOCK: i64 = 0x6875_6273_6368_6701;
@@ -33,12 +37,12 @@ const CHUNK: usize = 500;
 
 /// The run whose changes are appended.
 pub struct RunInfo<'a> {
-    pub project_id: i64,
+    pub project_id: ProjectId,
     pub project_sync_id: i64,
-    pub run_id: i64,
+    pub run_id: RunId,
     pub repository: &'a str,
-    pub branch: &'a str,
-    pub commit_sha: &'a str,
+    pub branch: &'a BranchName,
+    pub commit_sha: &'a Sha,
 }
 
 /// How many paths changed, per kind.
@@ -123,14 +127,14 @@ pub async fn append_changes(
         let rows = chunk.iter().map(|c| {
             let current = c.new.as_ref().or(c.old.as_ref());
             changes::ActiveModel {
-                project_id: Set(run.project_id),
+                project_id: Set(run.project_id.0),
                 project_sync_id: Set(run.project_sync_id),
-                run_id: Set(run.run_id),
+                run_id: Set(run.run_id.0),
                 repository: Set(run.repository.to_owned()),
-                branch: Set(run.branch.to_owned()),
-                commit_sha: Set(run.commit_sha.to_owned()),
+                branch: Set(run.branch.clone()),
+                commit_sha: Set(run.commit_sha.clone()),
                 path: Set(c.path.clone()),
-                change: Set(c.kind.as_str().to_owned()),
+                change: Set(c.kind),
                 previous_path: Set(c.previous_path.clone()),
                 blob_sha: Set(c.new.as_ref().map(|v| v.sha.clone())),
                 previous_blob_sha: Set(c.old.as_ref().map(|v| v.sha.clone())),
@@ -173,7 +177,7 @@ pub struct Page {
 pub async fn page(
     db: &impl ConnectionTrait,
     after: i64,
-    project_id: Option<i64>,
+    project_id: Option<ProjectId>,
     limit: u64,
 ) -> Result<Page, DbErr> {
     // The newest id first, then the rows up to it: every id at or below a visible one has
@@ -191,7 +195,7 @@ pub async fn page(
         .filter(changes::Column::Id.gt(after))
         .filter(changes::Column::Id.lte(high));
     if let Some(p) = project_id {
-        q = q.filter(changes::Column::ProjectId.eq(p));
+        q = q.filter(changes::Column::ProjectId.eq(p.0));
     }
     let rows = q
         .order_by_asc(changes::Column::Id)
@@ -217,13 +221,13 @@ pub async fn horizon(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
 pub async fn of_branch_between(
     db: &impl ConnectionTrait,
     project_sync_id: i64,
-    after_run: i64,
-    upto_run: i64,
+    after_run: RunId,
+    upto_run: RunId,
 ) -> Result<Vec<changes::Model>, DbErr> {
     changes::Entity::find()
         .filter(changes::Column::ProjectSyncId.eq(project_sync_id))
-        .filter(changes::Column::RunId.gt(after_run))
-        .filter(changes::Column::RunId.lte(upto_run))
+        .filter(changes::Column::RunId.gt(after_run.0))
+        .filter(changes::Column::RunId.lte(upto_run.0))
         .order_by_asc(changes::Column::Id)
         .all(db)
         .await

@@ -1,4 +1,28 @@
 use sea_orm::entity::prelude::*;
+use serde::Serialize;
+
+use super::stored_strings;
+use crate::git::{BranchName, Sha};
+
+/// How a path changed.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, utoipa::ToSchema,
+)]
+#[sea_orm(rs_type = "String", db_type = "Text", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    Added,
+    Modified,
+    Deleted,
+    Renamed,
+}
+
+stored_strings!(ChangeKind {
+    Added => "added",
+    Modified => "modified",
+    Deleted => "deleted",
+    Renamed => "renamed",
+});
 
 /// One file changed by a successful run: the change feed. `id` is the cursor.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -11,11 +35,10 @@ pub struct Model {
     pub run_id: i64,
     /// `owner/name` when the run synced it.
     pub repository: String,
-    pub branch: String,
-    pub commit_sha: String,
+    pub branch: BranchName,
+    pub commit_sha: Sha,
     pub path: String,
-    /// added, modified, deleted or renamed (`store::changes::ChangeKind`).
-    pub change: String,
+    pub change: ChangeKind,
     pub previous_path: Option<String>,
     pub blob_sha: Option<String>,
     pub previous_blob_sha: Option<String>,

@@ -2,7 +2,7 @@ use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::stored_strings;
-use crate::git::Sha;
+use crate::git::{BranchName, Sha};
 
 /// Where a selection stands. A pattern is `pending` until its branches are listed, `synced` once
 /// they are.
@@ -40,7 +40,8 @@ stored_strings!(SelectionState {
     Deleted => "deleted",
 });
 
-/// One branch selection of a project (a branch name, or a glob pattern when `is_pattern`).
+/// One branch selection of a project (a branch name, or a glob pattern when `is_pattern`; so
+/// `branch` is text, and `branch_name` the typed name of a selection that is no pattern).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "project_syncs")]
 pub struct Model {
@@ -88,6 +89,13 @@ impl Related<super::sync_runs::Entity> for Entity {
 impl Related<super::files::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Files.def()
+    }
+}
+
+impl Model {
+    /// The branch a non-pattern selection names: written only from a parsed `BranchName`.
+    pub fn branch_name(&self) -> Option<BranchName> {
+        (!self.is_pattern).then(|| BranchName::stored(self.branch.clone()))
     }
 }
 

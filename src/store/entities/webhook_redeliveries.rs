@@ -1,5 +1,21 @@
 use sea_orm::entity::prelude::*;
 
+use super::stored_strings;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "Text", rename_all = "snake_case")]
+pub enum RedeliveryStatus {
+    /// GitHub accepted the request.
+    Requested,
+    /// GitHub answered an error.
+    Refused,
+}
+
+stored_strings!(RedeliveryStatus {
+    Requested => "requested",
+    Refused => "refused",
+});
+
 /// A delivery GUID hubsync asked GitHub to redeliver (GitHub redelivers with the same GUID).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "webhook_redeliveries")]
@@ -15,8 +31,7 @@ pub struct Model {
     pub status_code: i32,
     /// Redelivery requests made for this GUID (bounded).
     pub requests: i32,
-    /// requested (GitHub accepted the request) or refused (GitHub answered an error).
-    pub status: String,
+    pub status: RedeliveryStatus,
     pub error: Option<String>,
     pub first_requested_at: DateTimeUtc,
     pub last_requested_at: DateTimeUtc,

@@ -15,6 +15,7 @@ use sea_orm::{
 };
 
 use super::DeliveryStatus;
+use crate::ids::SubscriptionId;
 use crate::{
     secret::SigningSecret,
     store::entities::{
@@ -277,7 +278,7 @@ pub(super) async fn cancel_pending(
 /// no such delivery.
 pub async fn redeliver(
     db: &impl ConnectionTrait,
-    subscription_id: i64,
+    subscription_id: SubscriptionId,
     delivery_id: i64,
 ) -> Result<Option<outbox_deliveries::Model>, DbErr> {
     let Some(d) = find(db, subscription_id, delivery_id).await? else {
@@ -295,13 +296,13 @@ pub async fn redeliver(
     find(db, subscription_id, delivery_id).await
 }
 
-pub async fn find(
+async fn find(
     db: &impl ConnectionTrait,
-    subscription_id: i64,
+    subscription_id: SubscriptionId,
     delivery_id: i64,
 ) -> Result<Option<outbox_deliveries::Model>, DbErr> {
     Delivery::find_by_id(delivery_id)
-        .filter(Column::SubscriptionId.eq(subscription_id))
+        .filter(Column::SubscriptionId.eq(subscription_id.0))
         .one(db)
         .await
 }
@@ -309,11 +310,11 @@ pub async fn find(
 /// A subscription's deliveries, newest first (ids below `before`), each with its attempts.
 pub async fn log(
     db: &impl ConnectionTrait,
-    subscription_id: i64,
+    subscription_id: SubscriptionId,
     before: Option<i64>,
     limit: u64,
 ) -> Result<Vec<(outbox_deliveries::Model, Vec<outbox_attempts::Model>)>, DbErr> {
-    let mut q = Delivery::find().filter(Column::SubscriptionId.eq(subscription_id));
+    let mut q = Delivery::find().filter(Column::SubscriptionId.eq(subscription_id.0));
     if let Some(b) = before {
         q = q.filter(Column::Id.lt(b));
     }

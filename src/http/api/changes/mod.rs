@@ -10,7 +10,9 @@ use tokio::time::Instant;
 use utoipa::{IntoParams, ToSchema};
 
 use super::openapi::{ErrorBody, EventStream, GoneBody};
+use crate::ids::ProjectId;
 use crate::{
+    git::{BranchName, Sha},
     http::{auth::Caller, ApiError, AppState},
     progress,
     store::{changes, entities::changes::Model as ChangeRow, scoped},
@@ -49,11 +51,11 @@ pub struct ChangeView {
     pub cursor: String,
     pub project_id: i64,
     pub repository: String,
-    pub branch: String,
+    pub branch: BranchName,
     pub run_id: i64,
-    pub commit_sha: String,
+    pub commit_sha: Sha,
     pub path: String,
-    pub change: String,
+    pub change: changes::ChangeKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_path: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -129,7 +131,10 @@ async fn feed(
 ) -> Result<HttpResponse, ApiError> {
     // A token limited to one project reads that project's changes only; a user signed in with
     // GitHub reads one project they can see at a time.
-    let project_id = caller.feed_project(&state, q.project_id).await?;
+    let project_id = caller
+        .feed_project(&state, q.project_id)
+        .await?
+        .map(ProjectId);
     let limit = match q.limit {
         None => DEFAULT_LIMIT,
         Some(0) => return Err(ApiError::BadRequest("limit must be at least 1".into())),

@@ -10,6 +10,7 @@ use tokio::{sync::mpsc, time::Instant};
 use super::ChangeView;
 use crate::{
     http::AppState,
+    ids::ProjectId,
     progress,
     store::{changes, scope::Scope, scoped},
 };
@@ -21,7 +22,7 @@ const RETRY: Duration = Duration::from_secs(3);
 pub fn open(
     state: Arc<AppState>,
     mut after: i64,
-    project: Option<i64>,
+    project: Option<ProjectId>,
     scope: Scope,
     limit: u64,
 ) -> Sse<impl Stream<Item = Result<sse::Event, Infallible>>> {
