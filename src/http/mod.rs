@@ -2,6 +2,7 @@
 pub mod api;
 pub mod auth;
 pub mod client;
+mod csrf;
 pub mod error;
 mod event_stream;
 mod health;

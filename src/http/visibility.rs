@@ -9,7 +9,8 @@ use std::collections::{HashMap, HashSet};
 use actix_web::HttpRequest;
 
 use super::{
-    auth::{self, no_project, Caller, TokenCaller, UserViewer},
+    auth::{no_project, Caller, TokenCaller, UserViewer},
+    csrf,
     signin::access,
     ApiError, AppState,
 };
@@ -35,7 +36,7 @@ pub(super) async fn user(
     let Some(user_id) = session.user_id else {
         return Ok(None);
     };
-    auth::same_origin(req, state, cookie)?;
+    csrf::same_origin(req, state, cookie)?;
     let login = access::ensure_fresh(state, user_id).await?;
     Ok(Some(UserViewer {
         session: cookie.to_owned(),
@@ -64,16 +65,16 @@ impl Caller {
 
     /// The CSRF token the session's forms carry.
     pub fn csrf(&self) -> Option<String> {
-        self.session().map(auth::csrf_token)
+        self.session().map(csrf::csrf_token)
     }
 
     /// State-changing form posts must come from a page of this session.
     pub fn check_csrf(&self, presented: &str) -> Result<(), ApiError> {
         match self {
-            Self::Admin(a) => auth::check_csrf(a, presented),
+            Self::Admin(a) => csrf::check_csrf(a, presented),
             // Bearer callers are not browsers: no ambient credentials to forge.
             Self::Token(_) => Ok(()),
-            Self::User(u) if crate::secret::same(presented, &auth::csrf_token(&u.session)) => {
+            Self::User(u) if crate::secret::same(presented, &csrf::csrf_token(&u.session)) => {
                 Ok(())
             }
             Self::User(_) => Err(ApiError::Forbidden(

@@ -30,7 +30,7 @@ pub mod users;
 
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 pub use migrate::{
     check, check_with, migrate, migrate_with, migration_status, row_counts, snapshot, verify,
@@ -132,19 +132,6 @@ fn prepare_sqlite_file(path: &std::path::Path, url: &DatabaseUrl) -> Result<(), 
             path = %path.display(),
             "the database file is readable by other users; `chmod 600` it (and its -wal and -shm files)"
         );
-    }
-    Ok(())
-}
-
-/// Lets this transaction's commit return before PostgreSQL flushes it to disk (no-op on SQLite,
-/// whose commits do not wait for an fsync here). Only for transactions whose loss in a crash
-/// undoes nothing durable: what they derive from stays stored and is derived again (an
-/// unprocessed delivery, an unleased outbox entry). A crash loses such commits whole and in
-/// order, never half of one; later synchronous commits flush them too.
-pub async fn relaxed_commit(txn: &sea_orm::DatabaseTransaction) -> Result<(), DbErr> {
-    if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_unprepared("SET LOCAL synchronous_commit = off")
-            .await?;
     }
     Ok(())
 }

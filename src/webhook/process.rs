@@ -198,9 +198,6 @@ impl Processor {
     /// earlier one in the chunk that is not done is left waiting. For each: see `process_one`.
     async fn process(&self, chunk: &[deliveries::Waiting]) -> Result<Vec<Option<bool>>, DbErr> {
         let txn = crate::store::begin_write(&self.db).await?;
-        // The deliveries stay stored at intake, and their effects commit with their processed
-        // mark: a crash that loses this commit leaves them waiting, to be processed again.
-        crate::store::relaxed_commit(&txn).await?;
         let mut held = HashSet::new();
         let mut handled = Vec::with_capacity(chunk.len());
         for w in chunk {

@@ -11,8 +11,8 @@ use super::{
 use crate::{
     http::{
         api::tokens::{mint, CreateToken},
-        auth::{self, Admin},
-        ApiError, AppState,
+        auth::Admin,
+        csrf, ApiError, AppState,
     },
     store::{
         projects,
@@ -38,7 +38,7 @@ async fn render(
     mut res: HttpResponseBuilder,
     banner: Option<Markup>,
 ) -> Result<HttpResponse, ApiError> {
-    let csrf = admin.session.as_deref().map(auth::csrf_token);
+    let csrf = admin.session.as_deref().map(csrf::csrf_token);
     let form_csrf = csrf.clone().unwrap_or_default();
     let list = tokens::list(&state.db).await?;
     let all = projects::load_all(&state.db).await?;
@@ -138,7 +138,7 @@ pub(crate) async fn create(
     let Some(admin) = signed_in(admin)? else {
         return Ok(to_login());
     };
-    auth::check_csrf(&admin, &form.csrf)?;
+    csrf::check_csrf(&admin, &form.csrf)?;
     let minted = async {
         let req = CreateToken {
             name: form.name.clone(),
@@ -183,7 +183,7 @@ pub(crate) async fn revoke(
     let Some(admin) = signed_in(admin)? else {
         return Ok(to_login());
     };
-    auth::check_csrf(&admin, &form.csrf)?;
+    csrf::check_csrf(&admin, &form.csrf)?;
     tokens::revoke(&state.db, *id).await?;
     tracing::info!(token_id = *id, "API token revoked");
     Ok(redirect("/tokens".to_owned()))

@@ -159,7 +159,7 @@ async fn setup(
         Some(o) => Some(create_form(&state, o)?),
         None => None,
     };
-    let csrf = admin.session.as_deref().map(super::auth::csrf_token);
+    let csrf = admin.session.as_deref().map(super::csrf::csrf_token);
     let body = html! {
         h1 { "Create hubsync's GitHub App" }
         p.step { "Step 1 of 3: create the app · 2: install it · 3: choose branches" }

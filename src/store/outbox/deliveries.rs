@@ -71,10 +71,6 @@ pub async fn claim(
         ],
     );
     let txn = crate::store::begin_write(db).await?;
-    // A lease is bookkeeping: one lost in a crash leaves the delivery pending, to be sent again
-    // (at least once either way). The claim loop every delivery passes through then waits for no
-    // fsync (PostgreSQL: ~8 ms each here).
-    crate::store::relaxed_commit(&txn).await?;
     let claimed = outbox_deliveries::Model::find_by_statement(stmt)
         .all(&txn)
         .await?;
