@@ -311,6 +311,9 @@ db_test! {
         assert_eq!((r.status(), r.headers()["location"].to_str().unwrap()), (StatusCode::SEE_OTHER, "/login"));
         let r = client.post(app.url("/login")).form(&[("token", ADMIN)]).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        // The admin's header links to the screen (a member signed in with GitHub's does not).
+        let home = client.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+        assert!(home.contains(r#"href="/tokens""#), "{home}");
         let html = client.get(app.url("/tokens")).send().await.unwrap().text().await.unwrap();
         assert!(html.contains("octo-org/widgets") && html.contains("No API tokens yet"), "{html}");
         let csrf = csrf_of(&html);

@@ -24,6 +24,8 @@ db_test! {
         assert!(page.contains("Sync now") && !page.contains("You can read"), "{page}");
         let home = alice.get(w.app.url("/")).send().await.unwrap().text().await.unwrap();
         assert!(home.contains("Signed in with GitHub as") && home.contains("octo-org/gadgets"));
+        // The tokens screen is the hubsync admin's: no link to a page that would answer 403.
+        assert!(!home.contains(r#"href="/tokens""#) && !page.contains(r#"href="/tokens""#), "{home}");
 
         // bob is a member reaching widgets only: he reads it, changes nothing, never sees gadgets.
         let bob = sign_in(&w, "bob").await;

@@ -7,9 +7,21 @@ use actix_web::{
 use chrono::{DateTime, Utc};
 use maud::{html, Markup, DOCTYPE};
 
-/// `events_url`: the event stream app.js follows (None: a static page). `csrf`: the session's
-/// CSRF token, for the logout form (None: no session, no logout).
+/// A page only admins reach (or nobody signed in): `page_for` with `admin` set.
 pub fn page(title: &str, events_url: Option<&str>, csrf: Option<&str>, body: Markup) -> Markup {
+    page_for(title, events_url, csrf, true, body)
+}
+
+/// `events_url`: the event stream app.js follows (None: a static page). `csrf`: the session's
+/// CSRF token, for the logout form (None: no session, no logout). `admin`: the caller may open
+/// the tokens screen, so the header links to it (a member signed in with GitHub may not).
+pub fn page_for(
+    title: &str,
+    events_url: Option<&str>,
+    csrf: Option<&str>,
+    admin: bool,
+    body: Markup,
+) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -30,7 +42,7 @@ pub fn page(title: &str, events_url: Option<&str>, csrf: Option<&str>, body: Mar
                         span #live.live title="live updates" hidden { "○ connecting" }
                     }
                     @if let Some(csrf) = csrf {
-                        a.nav href="/tokens" { "API tokens" }
+                        @if admin { a.nav href="/tokens" { "API tokens" } }
                         form.logout method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(csrf);
                             button type="submit" { "Log out" }

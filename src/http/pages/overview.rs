@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::{
     first_run::{self, Progress},
-    layout::{ago, commit_base, page as frame, short},
+    layout::{ago, commit_base, page_for, short},
     signed_in, to_login, PageError,
 };
 use crate::{
@@ -129,7 +129,14 @@ pub async fn page(
         @if let Some(o) = outbox { (o) }
         @if let Some(h) = healing { (h) }
     };
-    let mut html = frame("Projects", Some("/api/v1/events"), csrf.as_deref(), body).into_string();
+    let mut html = page_for(
+        "Projects",
+        Some("/api/v1/events"),
+        csrf.as_deref(),
+        caller.is_admin(),
+        body,
+    )
+    .into_string();
     if let Some(id) = waiting.filter(|_| tries < MAX_TRIES) {
         // No script needed (nor allowed inline): the head asks the browser to look again.
         let next = format!("/?installation={id}&tries={}", tries + 1);

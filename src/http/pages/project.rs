@@ -5,7 +5,7 @@ use chrono::Utc;
 use maud::{html, Markup};
 
 use super::{
-    layout::{ago, commit_base, page as frame, respond, seconds, short},
+    layout::{ago, commit_base, page_for, respond, seconds, short},
     runs, signed_in, to_login, PageError,
 };
 use crate::ids::{ProjectId, RunId};
@@ -143,10 +143,11 @@ pub(super) async fn render(
         (runs::table(p.project.id, &history, &branch_of, &tries, max))
         (super::data::panel(state.public_url.as_str(), p))
     };
-    let html = frame(
+    let html = page_for(
         &p.repository.full_name,
         Some(&events),
         session_csrf.as_deref(),
+        caller.is_admin(),
         body,
     );
     Ok(respond(status, html))

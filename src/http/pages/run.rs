@@ -5,7 +5,7 @@ use maud::html;
 use serde::Deserialize;
 
 use super::{
-    layout::{ago, duration, page as frame, respond, short},
+    layout::{ago, duration, page_for, respond, short},
     project::{find, find_writable},
     redirect,
     runs::{run_path, waiting},
@@ -132,7 +132,13 @@ pub async fn page(
         (timeline(&run, &tries, &events, max))
     };
     let events_url = format!("/projects/{}/events", p.project.id);
-    let html = frame(&title, Some(&events_url), csrf.as_deref(), body);
+    let html = page_for(
+        &title,
+        Some(&events_url),
+        csrf.as_deref(),
+        caller.is_admin(),
+        body,
+    );
     Ok(respond(actix_web::http::StatusCode::OK, html))
 }
 
