@@ -39,7 +39,8 @@ pub fn ids(i: i64) -> (i64, i64, i64, i64) {
 /// One row or more in every protected table for installation `i`, in SQL both engines run.
 pub async fn seed(db: &impl ConnectionTrait, i: i64) {
     let (repo, project, sel, run) = ids(i);
-    let t = "'2026-12-04T00:00:00+00:00'";
+    // Now, not a fixed date: no retention pass may ever find these rows old.
+    let t = format!("'{}'", chrono::Utc::now().to_rfc3339());
     let sha = format!("'{:040x}'", i);
     let statements = [
         format!(
