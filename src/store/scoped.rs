@@ -1,14 +1,20 @@
 //! The reads a non-admin caller reaches (projects, manifests, files, run history, the change
-//! feed, trees at a synced commit), each in a transaction limited to the caller's `Scope`: PostgreSQL's row-level security
+//! feed, trees at a synced commit, whether a commit is synced), each in a transaction limited to the caller's `Scope`: PostgreSQL's row-level security
 //! applies it; on SQLite `Limit` does. The handlers' own checks (http/visibility.rs) come first;
 //! this is the second line, for a query that would otherwise return too much.
 use std::collections::{BTreeMap, HashMap};
 
 use sea_orm::{DatabaseConnection, DbErr};
 
+use crate::{
+    git::{BranchName, Sha},
+    ids::RepositoryId,
+};
+
 use super::{
     attempts,
     changes::{self, Version},
+    commits,
     entities::{files, sync_run_attempts, sync_runs},
     manifests,
     projects::{self, ProjectRecord},
@@ -115,6 +121,23 @@ pub async fn changes(
         page.rows.retain(|c| l.projects.contains(&c.project_id));
     }
     Ok(page)
+}
+
+/// The synced head that contains `sha` and the run that synced it (`commits::synced_head`); not
+/// synced outside the scope.
+pub async fn synced_head(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    project_sync_id: i64,
+    repository_id: RepositoryId,
+    branch: &BranchName,
+    sha: &Sha,
+) -> Result<Option<(Sha, i64)>, DbErr> {
+    let txn = scope::begin(db, scope).await?;
+    let limit = Limit::of(&txn, scope).await?;
+    let found = commits::synced_head(&txn, project_sync_id, repository_id, branch, sha).await?;
+    txn.commit().await?;
+    Ok(found.filter(|_| limit.is_none_or(|l| l.syncs.contains(&project_sync_id))))
 }
 
 /// A branch's tree at a synced commit (`snapshots::tree_at`); not synced outside the scope.

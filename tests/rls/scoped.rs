@@ -45,6 +45,14 @@ db_test! {
         let under_a = scoped::tree_at(&conn, &a, sel_b, &sha_b).await.unwrap();
         assert_eq!(under_a, Err(Unavailable::NotSynced), "B's tree under A");
 
+        // Whether B's commit is synced (`/synced`): yes under all, not under A.
+        let (sha_b, main) = (hubsync::git::Sha::parse(&sha_b).unwrap(), hubsync::git::BranchName::parse("main").unwrap());
+        let repo_b = hubsync::ids::RepositoryId(ids(B).0);
+        let all = scoped::synced_head(&conn, &Scope::All, sel_b, repo_b, &main, &sha_b).await.unwrap();
+        assert_eq!(all.map(|(_, run)| run), Some(run_b));
+        let under_a = scoped::synced_head(&conn, &a, sel_b, repo_b, &main, &sha_b).await.unwrap();
+        assert!(under_a.is_none(), "B's synced commit under A");
+
         // Asked for both branches' runs, A's scope gets A's run and its attempt only.
         let (runs, attempts) = scoped::history(&conn, &a, &[sel_a, sel_b], 10).await.unwrap();
         assert_eq!(runs.iter().map(|r| r.id).collect::<Vec<_>>(), vec![run_a]);

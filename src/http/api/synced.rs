@@ -17,7 +17,7 @@ use crate::{
     http::{auth::Caller, ApiError, AppState},
     ids::{ProjectId, RepositoryId},
     progress,
-    store::commits,
+    store::scoped,
 };
 
 /// The longest one request waits; a CI step that needs longer asks again.
@@ -100,8 +100,10 @@ async fn synced(
     let deadline = Instant::now() + timeout;
     // Subscribed before the first look, so a run that succeeds right after it wakes the wait.
     let mut live = state.hub.subscribe();
+    let scope = caller.scope(&state).await?;
     loop {
-        let found = commits::synced_head(&state.db, sel.id, repository, &branch, &sha).await?;
+        let found =
+            scoped::synced_head(&state.db, &scope, sel.id, repository, &branch, &sha).await?;
         if let Some((head, run_id)) = found {
             return Ok(HttpResponse::Ok().json(Synced {
                 synced: true,
