@@ -3,8 +3,9 @@
 //! count is taken where the thing happens (webhook intake, a run's end, the GitHub transport, the
 //! SSE handlers); what the database knows (queue depth, sync lag) is read at scrape time.
 //!
-//! A leaf module: it imports nothing of hubsync's but the leaf `passes`, so every layer may use it. Label values are
-//! bounded: event names from a fixed list, GitHub routes as templates, projects capped per scrape.
+//! A leaf module: it imports only the leaves `passes` and `ids`, so every layer may use it.
+//! Label values are bounded: event names from a fixed list, GitHub routes as templates,
+//! projects capped per scrape.
 use std::sync::{atomic::AtomicU64, Arc};
 
 pub use crate::passes::{Activity, Passes};

@@ -90,6 +90,7 @@ pub async fn connect(url: &DatabaseUrl) -> Result<DatabaseConnection, StoreError
                     Box::pin(async move {
                         // Unscoped by default; scoped paths narrow one transaction (store::scope).
                         sea_orm::sqlx::query(scope::SEE_ALL)
+                            .bind(scope::SETTING)
                             .execute(&mut *conn)
                             .await?;
                         // lz4 compresses large values (payloads, blobs) several times faster than

@@ -27,7 +27,8 @@ pub const SETTING: &str = "hubsync.installation_ids";
 
 /// Run on every new PostgreSQL connection of hubsync's pool: unscoped work (webhooks, healing,
 /// the outbox, admin pages) sees every row. Any other connection sees none until it sets it.
-pub(crate) const SEE_ALL: &str = "SELECT set_config('hubsync.installation_ids', '*', false)";
+/// (Bind `SETTING` as its parameter.)
+pub(crate) const SEE_ALL: &str = "SELECT set_config($1, '*', false)";
 
 impl Scope {
     pub fn installation(id: i64) -> Self {

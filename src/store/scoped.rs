@@ -4,7 +4,7 @@
 //! this is the second line, for a query that would otherwise return too much.
 use std::collections::{BTreeMap, HashMap};
 
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 
 use crate::{
     git::{BranchName, Sha},
@@ -55,13 +55,11 @@ pub async fn manifest(
     scope: &Scope,
     project_sync_id: i64,
 ) -> Result<Vec<(files::Model, Option<Skipped>)>, DbErr> {
-    let txn = scope::begin(db, scope).await?;
-    let limit = Limit::of(&txn, scope).await?;
-    let mut rows = skipped::manifest(&txn, project_sync_id).await?;
+    let Some(txn) = begin_for_branch(db, scope, project_sync_id).await? else {
+        return Ok(Vec::new());
+    };
+    let rows = skipped::manifest(&txn, project_sync_id).await?;
     txn.commit().await?;
-    if limit.is_some_and(|l| !l.syncs.contains(&project_sync_id)) {
-        rows.clear();
-    }
     Ok(rows)
 }
 
@@ -72,11 +70,12 @@ pub async fn file(
     project_sync_id: i64,
     path: &str,
 ) -> Result<Option<files::Model>, DbErr> {
-    let txn = scope::begin(db, scope).await?;
-    let limit = Limit::of(&txn, scope).await?;
+    let Some(txn) = begin_for_branch(db, scope, project_sync_id).await? else {
+        return Ok(None);
+    };
     let f = manifests::file(&txn, project_sync_id, path).await?;
     txn.commit().await?;
-    Ok(f.filter(|_| limit.is_none_or(|l| l.syncs.contains(&project_sync_id))))
+    Ok(f)
 }
 
 /// Run history of these branches, newest first, with each run's attempts.
@@ -133,11 +132,12 @@ pub async fn synced_head(
     branch: &BranchName,
     sha: &Sha,
 ) -> Result<Option<(Sha, i64)>, DbErr> {
-    let txn = scope::begin(db, scope).await?;
-    let limit = Limit::of(&txn, scope).await?;
+    let Some(txn) = begin_for_branch(db, scope, project_sync_id).await? else {
+        return Ok(None);
+    };
     let found = commits::synced_head(&txn, project_sync_id, repository_id, branch, sha).await?;
     txn.commit().await?;
-    Ok(found.filter(|_| limit.is_none_or(|l| l.syncs.contains(&project_sync_id))))
+    Ok(found)
 }
 
 /// A branch's tree at a synced commit (`snapshots::tree_at`); not synced outside the scope.
@@ -147,12 +147,24 @@ pub async fn tree_at(
     project_sync_id: i64,
     sha: &str,
 ) -> Result<Result<BTreeMap<String, Version>, Unavailable>, DbErr> {
-    let txn = scope::begin(db, scope).await?;
-    let limit = Limit::of(&txn, scope).await?;
+    let Some(txn) = begin_for_branch(db, scope, project_sync_id).await? else {
+        return Ok(Err(Unavailable::NotSynced));
+    };
     let tree = snapshots::tree_at(&txn, project_sync_id, sha).await?;
     txn.commit().await?;
-    if limit.is_some_and(|l| !l.syncs.contains(&project_sync_id)) {
-        return Ok(Err(Unavailable::NotSynced));
-    }
     Ok(tree)
+}
+
+/// A read transaction in `scope` for one branch's rows; None (nothing read) when the store must
+/// filter (SQLite) and the branch is outside the scope.
+async fn begin_for_branch(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    project_sync_id: i64,
+) -> Result<Option<DatabaseTransaction>, DbErr> {
+    let txn = scope::begin(db, scope).await?;
+    let outside = Limit::of(&txn, scope)
+        .await?
+        .is_some_and(|l| !l.syncs.contains(&project_sync_id));
+    Ok((!outside).then_some(txn))
 }
