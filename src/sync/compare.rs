@@ -52,9 +52,11 @@ pub(crate) async fn plan(
     head: &BranchHead,
 ) -> Result<Result<Delta, Fallback>, RunError> {
     let sel = target.selection.id;
-    if snapshots::run_at(db, sel, base.as_str()).await?.is_none() {
+    // The stored manifest is the one this run left, so its count is the run's: counting the rows
+    // would read the whole manifest, the one cost of a push that grew with the repository.
+    let Some(base_run) = snapshots::run_at(db, sel, base.as_str()).await? else {
         return Ok(Err(Fallback::BaseNotSynced));
-    }
+    };
     if manifests::has_submodules(db, sel).await? {
         return Ok(Err(Fallback::Submodule));
     }
@@ -184,7 +186,10 @@ pub(crate) async fn plan(
         };
         new.insert(i.path.clone(), v);
     }
-    let before = manifests::count(db, sel).await? as usize;
+    let before = match usize::try_from(base_run.files_total) {
+        Ok(n) if n > 0 && n >= old.len() => n,
+        _ => manifests::count(db, sel).await? as usize,
+    };
     Ok(Ok(Delta {
         changes: changes::diff(&old, &new),
         items,

@@ -22,7 +22,7 @@ use crate::{
         manifests, outbox,
         runs::{self, RunCounts},
         scope::{self, Scope},
-        selections,
+        selections, snapshots,
     },
 };
 
@@ -124,7 +124,12 @@ impl Run<'_> {
         let base = t.selection.last_synced_sha.as_deref();
         if base == Some(head.commit.as_str()) && !raised {
             // Already at the head (a coalesced or replayed push): one request, nothing to do.
-            let files = manifests::count(self.db, t.selection.id).await? as i64;
+            // As the run that reached this head counted them (see compare::plan).
+            let files =
+                match snapshots::run_at(self.db, t.selection.id, head.commit.as_str()).await? {
+                    Some(run) if run.files_total > 0 => run.files_total,
+                    _ => manifests::count(self.db, t.selection.id).await? as i64,
+                };
             counts.files_total = Some(files);
             counts.files_changed = Some(0);
             counts.api_requests = self.client.requests_made() as i64;
