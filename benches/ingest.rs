@@ -13,7 +13,9 @@
 //!
 //! Then the sustained mode (benches/ingest/sustained.rs): BENCH_SUSTAINED_SENDERS (64) senders
 //! for BENCH_SUSTAINED_SECS (60) seconds with processing on, per-second figures, and a check that
-//! every accepted delivery was stored and processed. BENCH_MODE=burst or sustained runs one.
+//! every accepted delivery was stored and processed within BENCH_DRAIN_SECS (600) after sending
+//! ended; prints PASS or FAIL per target and exits 1 if any failed. BENCH_MODE=burst or
+//! sustained runs one.
 #[path = "common/mod.rs"]
 #[allow(unused)]
 mod common;
@@ -293,17 +295,30 @@ async fn main() {
     if sustained {
         let secs = common::num_var("BENCH_SUSTAINED_SECS", 60) as u64;
         let senders = common::num_var("BENCH_SUSTAINED_SENDERS", 64);
+        let drain_secs = common::num_var("BENCH_DRAIN_SECS", 600) as u64;
         for engine in common::engines() {
             if let Some(db) = common::fresh_db(engine).await {
-                sustained_runs.push(sustained::run(engine, &db, senders, secs).await);
+                sustained_runs.push(sustained::run(engine, &db, senders, secs, drain_secs).await);
             }
         }
     }
+    let failed: Vec<&str> = sustained_runs
+        .iter()
+        .filter(|r| r["pass"] != true)
+        .filter_map(|r| r["engine"].as_str())
+        .collect();
     common::write_report(
         "ingest",
         &serde_json::json!({ "machine": common::machine(), "rows": rows, "summary": summary,
             "sustained": sustained_runs }),
     );
+    if !failed.is_empty() {
+        println!(
+            "FAIL: the sustained targets were not all met on {}",
+            failed.join(", ")
+        );
+        std::process::exit(1);
+    }
 }
 
 /// Per engine and sender count: the median and range of the repeated runs' figures, and how many
