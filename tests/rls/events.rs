@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::{ids, seed, Role, A, B};
 use crate::{
     db_test,
-    support::{spawn_app_with, test_config},
+    support::{spawn_app_with, sse::SseStream, test_config, wait::LIMIT},
 };
 
 const ADMIN: &str = "rls-events-admin-token-0123456789abcdef";
@@ -22,6 +22,8 @@ async fn more_rows(db: &impl ConnectionTrait) {
     let t = chrono::Utc::now().to_rfc3339();
     for i in [A, B] {
         let (_, project, sel, run) = ids(i);
+        let data = json!({"run_id": run, "branch": "main", "trigger": "push", "from_sha": null,
+            "target_sha": null, "coalesced": false});
         for sql in [
             format!(
                 "INSERT INTO files (project_sync_id, path, blob_sha, mode, size) VALUES \
@@ -30,7 +32,7 @@ async fn more_rows(db: &impl ConnectionTrait) {
             ),
             format!(
                 "INSERT INTO sync_events (id, project_id, run_id, kind, data, created_at) VALUES \
-                 ({}, {project}, {run}, 'queued', '{{\"branch\": \"main\"}}', '{t}')",
+                 ({}, {project}, {run}, 'queued', '{data}', '{t}')",
                 run + 1
             ),
         ] {
@@ -97,6 +99,10 @@ db_test! {
         seed(&app.app.db, A).await;
         seed(&app.app.db, B).await;
         more_rows(&app.app.db).await;
+        if db.engine == "postgres" {
+            // The seed's explicit ids leave the sequence behind them: new events must come after.
+            app.app.db.execute_unprepared("SELECT setval(pg_get_serial_sequence('sync_events', 'id'), 1000)").await.unwrap();
+        }
         let (_, project_a, _, run_a) = ids(A);
         let (_, project_b, _, run_b) = ids(B);
         let r = app.client.post(app.url("/api/v1/tokens")).bearer_auth(ADMIN)
@@ -127,6 +133,18 @@ db_test! {
             let (status, html) = get(path.clone()).await;
             assert_eq!(status, 404, "{path}");
             assert!(html.contains("no run") || html.contains("no project"), "{path}: {html}");
+        }
+        // Replay from the start, then live: A's stored event, never B's (stored after it), then
+        // the next live one.
+        for path in [format!("/projects/{project_a}/events"), "/api/v1/events".to_owned()] {
+            let resp = SseStream::connect(&app.client, &app.url(&path), &token, Some(0)).await;
+            let mut s = SseStream::new(resp);
+            assert_eq!(s.next(LIMIT).await.unwrap().id(), run_a + 1, "{path}");
+            let r = app.client.put(app.url(&format!("/api/v1/projects/{project_a}/branches"))).bearer_auth(ADMIN)
+                .json(&json!({ "branches": ["main", format!("dev-{}", path.len())] })).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            let live = s.next(LIMIT).await.unwrap();
+            assert!(live.id() > run_b + 1 && live.json()["project_id"] == project_a, "{path}: {live:?}");
         }
         // The admin reaches B's run.
         let r = app.client.get(app.url(&format!("/projects/{project_b}/runs/{run_b}"))).bearer_auth(ADMIN).send().await.unwrap();
