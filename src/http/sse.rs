@@ -159,7 +159,8 @@ enum Phase {
 }
 
 impl Source {
-    /// The next message, or None when the stream ends (shutdown, or the table cannot be read).
+    /// The next message, or None when the stream ends (shutdown, the table cannot be read, or
+    /// the grant no longer holds).
     async fn next(mut self) -> Option<(Bytes, Self)> {
         loop {
             if let Some(message) = self.queued.pop_front() {
