@@ -15,6 +15,7 @@ pub mod server;
 pub mod setup;
 pub mod signin;
 pub mod sse;
+mod stream_access;
 pub mod throttle;
 pub mod visibility;
 mod webhooks;

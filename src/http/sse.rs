@@ -1,10 +1,6 @@
 //! Server-Sent Events: a project's progress (or everyone's, for dashboards), live, with replay
 //! from `Last-Event-ID` so a reconnecting client misses nothing and sees nothing twice.
-use std::{
-    collections::{HashSet, VecDeque},
-    sync::Arc,
-    time::Duration,
-};
+use std::{collections::VecDeque, sync::Arc, time::Duration};
 
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use actix_web_lab::sse;
@@ -15,9 +11,14 @@ use tokio::sync::{
     mpsc,
 };
 
-use super::{api::views::BranchView, auth::Caller, event_stream, ApiError, AppState};
-use crate::ids::ProjectId;
-use crate::{metrics::SubscriberGuard, progress, store::projects};
+use super::{
+    api::views::BranchView,
+    auth::Caller,
+    event_stream,
+    stream_access::{recheck, Grant},
+    ApiError, AppState,
+};
+use crate::{ids::ProjectId, metrics::SubscriberGuard, progress, store::scoped};
 
 const RETRY: Duration = Duration::from_secs(3);
 /// Rows replayed per query. A client that falls behind the hub's buffer (its socket full) is
@@ -44,12 +45,8 @@ async fn project_events(
 ) -> Result<HttpResponse, ApiError> {
     let project = super::api::projects::find_for(&state, &caller, *id).await?;
     let after = last_event_id(&req, &q)?;
-    Ok(open(
-        state.into_inner(),
-        Some(ProjectId(project.project.id)),
-        None,
-        after,
-    ))
+    let grant = Grant::new(&state, caller, Some(project.project.id), None).await?;
+    Ok(open(state.into_inner(), grant, after))
 }
 
 /// Every project's progress events (snapshot, queued, started, progress, succeeded, failed...).
@@ -73,13 +70,10 @@ async fn all_events(
     let after = last_event_id(&req, &q)?;
     // A token limited to one project follows that project's events only; a signed-in user's
     // stream carries the projects they could see when it opened.
-    let visible = caller.visible_ids(&state).await?.map(Arc::new);
-    Ok(open(
-        state.into_inner(),
-        caller.only_project().map(ProjectId),
-        visible,
-        after,
-    ))
+    let visible = caller.visible_ids(&state).await?;
+    let project = caller.only_project();
+    let grant = Grant::new(&state, caller, project, visible).await?;
+    Ok(open(state.into_inner(), grant, after))
 }
 
 fn last_event_id(req: &HttpRequest, q: &ReplayQuery) -> Result<Option<i64>, ApiError> {
@@ -99,23 +93,19 @@ fn last_event_id(req: &HttpRequest, q: &ReplayQuery) -> Result<Option<i64>, ApiE
     }
 }
 
-/// A stream of `project`'s events (or everyone's): replayed after `after` when given, else a
-/// snapshot first; then live. It is the response body itself, polled by the connection's task:
-/// no task, channel or rendering of its own per subscriber (see `Source`).
-fn open(
-    state: Arc<AppState>,
-    project: Option<ProjectId>,
-    visible: Visible,
-    after: Option<i64>,
-) -> HttpResponse {
+/// A stream of the grant's project's events (or every one it sees): replayed after `after` when
+/// given, else a snapshot first; then live, until the grant no longer holds. It is the response
+/// body itself, polled by the connection's task: no task, channel or rendering of its own per
+/// subscriber (see `Source`).
+fn open(state: Arc<AppState>, grant: Grant, after: Option<i64>) -> HttpResponse {
     // Subscribe before asking the hub how far it got, so nothing falls between replay and live.
     let live = state.hub.subscribe();
     let keep_alive = state.config.sse_keep_alive;
     let source = Source {
         _subscriber: state.metrics.sse_subscriber(),
         state,
-        project,
-        visible,
+        grant,
+        recheck: recheck(keep_alive),
         live,
         high: 0,
         queued: VecDeque::new(),
@@ -146,9 +136,10 @@ struct Source {
     /// Counts this stream in `hubsync_sse_subscribers` while it lives.
     _subscriber: SubscriberGuard,
     state: Arc<AppState>,
-    project: Option<ProjectId>,
-    /// Only these projects' events (a signed-in user's), when set.
-    visible: Visible,
+    /// The caller, its scope (every table read is in it), its project and visible projects.
+    grant: Grant,
+    /// Re-checks the grant once per keep-alive period while live.
+    recheck: tokio::time::Interval,
     live: broadcast::Receiver<progress::Event>,
     /// The newest event id sent (or reflected in the snapshot).
     high: i64,
@@ -168,7 +159,8 @@ enum Phase {
 }
 
 impl Source {
-    /// The next message, or None when the stream ends (shutdown, or the table cannot be read).
+    /// The next message, or None when the stream ends (shutdown, the table cannot be read, or
+    /// the grant no longer holds).
     async fn next(mut self) -> Option<(Bytes, Self)> {
         loop {
             if let Some(message) = self.queued.pop_front() {
@@ -182,14 +174,15 @@ impl Source {
                 Phase::Live => {
                     let received = tokio::select! {
                         r = self.live.recv() => r,
+                        _ = self.recheck.tick() => match Box::pin(self.grant.holds(&self.state)).await {
+                            true => continue,
+                            false => return None,
+                        },
                         _ = self.state.shutdown.cancelled() => return None,
                     };
                     match received {
                         Ok(ev) => {
-                            if ev.id <= self.high
-                                || self.project.is_some_and(|p| p.0 != ev.project_id)
-                                || !shown(&self.visible, ev.project_id)
-                            {
+                            if ev.id <= self.high || !self.grant.shows(ev.project_id) {
                                 continue;
                             }
                             self.high = ev.id;
@@ -211,7 +204,7 @@ impl Source {
     }
 
     async fn snapshot(&mut self) -> Option<()> {
-        match snapshot(&self.state, self.project, &self.visible).await {
+        match snapshot(&self.state, &self.grant).await {
             Ok((id, data)) => {
                 self.queued.push_back(message("snapshot", id, &data));
                 self.high = id;
@@ -229,14 +222,23 @@ impl Source {
     /// the catch-up began (it runs after subscribing: later events come live).
     async fn catch_up(&mut self, after: i64, upto: Option<i64>) -> Option<()> {
         let upto = upto.unwrap_or_else(|| self.state.hub.published());
-        let rows = progress::replay(&self.state.db, self.project, after, upto, REPLAY_PAGE)
-            .await
-            .ok()?;
-        let full = rows.len() == REPLAY_PAGE as usize;
-        let last = rows.last().map(|r| r.id);
+        let project = self.grant.project.map(ProjectId);
+        let page = scoped::events(
+            &self.state.db,
+            &self.grant.scope,
+            project,
+            after,
+            upto,
+            REPLAY_PAGE,
+        )
+        .await
+        .ok()?;
+        let full = page.read == REPLAY_PAGE as usize;
+        let last = page.last;
         self.queued.extend(
-            rows.iter()
-                .filter(|r| shown(&self.visible, r.project_id))
+            page.rows
+                .iter()
+                .filter(|r| self.grant.shows(r.project_id))
                 .filter_map(progress::Published::from_row)
                 .map(|ev| ev.frame),
         );
@@ -252,13 +254,6 @@ impl Source {
         };
         Some(())
     }
-}
-
-/// Only these projects' events, when set.
-type Visible = Option<Arc<HashSet<i64>>>;
-
-fn shown(visible: &Visible, project_id: i64) -> bool {
-    visible.as_ref().is_none_or(|v| v.contains(&project_id))
 }
 
 /// One SSE message; `data` is compact JSON, so it is one line.
@@ -281,26 +276,25 @@ struct AllSnapshot {
 
 /// The state of every selected branch now (rendered), labelled with the newest event id it
 /// reflects.
-async fn snapshot(
-    state: &AppState,
-    project: Option<ProjectId>,
-    visible: &Visible,
-) -> Result<(i64, String), sea_orm::DbErr> {
+async fn snapshot(state: &AppState, grant: &Grant) -> Result<(i64, String), sea_orm::DbErr> {
     // Read after subscribing (see `open`): the events after it come live.
     let id = state.hub.caught_up(&state.db, SNAPSHOT_WAIT).await;
-    let records = match project {
-        Some(p) => projects::load(&state.db, p.0).await?.into_iter().collect(),
-        None => projects::load_all(&state.db).await?,
+    let records = match grant.project {
+        Some(p) => scoped::project(&state.db, &grant.scope, p)
+            .await?
+            .into_iter()
+            .collect(),
+        None => scoped::projects(&state.db, &grant.scope).await?,
     };
     let projects: Vec<ProjectSnapshot> = records
         .iter()
-        .filter(|p| shown(visible, p.project.id))
+        .filter(|p| grant.shows(p.project.id))
         .map(|p| ProjectSnapshot {
             project_id: p.project.id,
             branches: p.selections.iter().map(BranchView::from).collect(),
         })
         .collect();
-    let data = match project {
+    let data = match grant.project {
         Some(_) => serde_json::to_string(&projects.into_iter().next()),
         None => serde_json::to_string(&AllSnapshot { projects }),
     };

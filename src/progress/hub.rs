@@ -17,7 +17,6 @@ use tokio::sync::{broadcast, watch, Notify};
 use tokio_util::sync::CancellationToken;
 
 use super::{listen, tail::Tail, Published};
-use crate::ids::ProjectId;
 use crate::store::entities::sync_events;
 
 /// A progress event as subscribers see it.
@@ -204,27 +203,4 @@ async fn latest_id(db: &DatabaseConnection) -> Result<i64, DbErr> {
         .one(db)
         .await?;
     Ok(id.unwrap_or(0))
-}
-
-/// Rows in `after < id <= upto` for one project (or all), oldest first, at most `limit`: what a
-/// reconnecting client missed.
-pub async fn replay(
-    db: &DatabaseConnection,
-    project_id: Option<ProjectId>,
-    after: i64,
-    upto: i64,
-    limit: u64,
-) -> Result<Vec<sync_events::Model>, DbErr> {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-    let mut q = sync_events::Entity::find()
-        .filter(sync_events::Column::Id.gt(after))
-        .filter(sync_events::Column::Id.lte(upto))
-        .filter(sync_events::readable());
-    if let Some(p) = project_id {
-        q = q.filter(sync_events::Column::ProjectId.eq(p.0));
-    }
-    q.order_by_asc(sync_events::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await
 }

@@ -11,9 +11,11 @@ mod record;
 mod tail;
 mod wait;
 
+/// Unscoped, for benches and tools; handlers read through `store::scoped::events`.
+pub use crate::store::events::replay;
 pub use event::{ProgressEvent, Published, SelectionChange};
-pub use history::of_run;
-pub use hub::{replay, Event, Hub, Tailer};
+pub use history::timeline;
+pub use hub::{Event, Hub, Tailer};
 pub use method::{Fallback, SyncMethod};
 pub use record::*;
 pub use wait::until_success;

@@ -6,6 +6,7 @@ pub mod commits;
 mod database_url;
 pub mod deliveries;
 pub mod entities;
+pub mod events;
 pub mod gauges;
 pub mod head_commits;
 pub mod installations;

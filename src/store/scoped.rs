@@ -1,6 +1,7 @@
-//! The reads a non-admin caller reaches (projects, manifests, files, run history, the change
-//! feed, trees at a synced commit, whether a commit is synced), each in a transaction limited to the caller's `Scope`: PostgreSQL's row-level security
-//! applies it; on SQLite `Limit` does. The handlers' own checks (http/visibility.rs) come first;
+//! The reads a non-admin caller reaches (projects, manifests, files, run history and one run,
+//! progress events, the change feed, trees at a synced commit, whether a commit is synced, files
+//! without content), each in a transaction limited to the caller's `Scope`: PostgreSQL's
+//! row-level security applies it; on SQLite `Limit` does. The handlers' own checks (http/visibility.rs) come first;
 //! this is the second line, for a query that would otherwise return too much.
 use std::collections::{BTreeMap, HashMap};
 
@@ -8,15 +9,15 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 
 use crate::{
     git::{BranchName, Sha},
-    ids::RepositoryId,
+    ids::{ProjectId, RepositoryId},
 };
 
 use super::{
     attempts,
     changes::{self, Version},
     commits,
-    entities::{files, sync_run_attempts, sync_runs},
-    manifests,
+    entities::{files, sync_events, sync_run_attempts, sync_runs},
+    events, head_commits, manifests,
     projects::{self, ProjectRecord},
     runs,
     scope::{self, Limit, Scope},
@@ -167,4 +168,97 @@ async fn begin_for_branch(
         .await?
         .is_some_and(|l| !l.syncs.contains(&project_sync_id));
     Ok((!outside).then_some(txn))
+}
+
+/// One run as its page shows it: the run, its attempts, its progress rows (`events::of_run`) and
+/// the commit it synced to, when known.
+pub struct RunDetail {
+    pub run: sync_runs::Model,
+    pub attempts: Vec<sync_run_attempts::Model>,
+    pub events: Vec<sync_events::Model>,
+    pub commit: Option<head_commits::Model>,
+}
+
+/// The run, if it is within the scope (`repository_id`: its project's repository, for the
+/// commit's message).
+pub async fn run(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    run_id: i64,
+    repository_id: RepositoryId,
+) -> Result<Option<RunDetail>, DbErr> {
+    let txn = scope::begin(db, scope).await?;
+    let within = Limit::of(&txn, scope).await?;
+    let run = runs::get(&txn, run_id)
+        .await?
+        .filter(|r| within.is_none_or(|l| l.syncs.contains(&r.project_sync_id)));
+    let Some(run) = run else {
+        return Ok(None);
+    };
+    let attempts = attempts::of_runs(&txn, &[run.id])
+        .await?
+        .remove(&run.id)
+        .unwrap_or_default();
+    let events = events::of_run(&txn, run.id).await?;
+    let commit = match &run.target_sha {
+        Some(sha) => head_commits::find(&txn, repository_id.0, sha.as_str()).await?,
+        None => None,
+    };
+    txn.commit().await?;
+    Ok(Some(RunDetail {
+        run,
+        attempts,
+        events,
+        commit,
+    }))
+}
+
+/// A page of stored progress rows (`events::replay`) with only the scope's rows kept; `read`:
+/// how many rows the page read before that, and the last id read (the next page starts after
+/// it, so rows left out never end a replay early).
+pub struct EventPage {
+    pub rows: Vec<sync_events::Model>,
+    pub read: usize,
+    pub last: Option<i64>,
+}
+
+pub async fn events(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    project_id: Option<ProjectId>,
+    after: i64,
+    upto: i64,
+    limit: u64,
+) -> Result<EventPage, DbErr> {
+    let txn = scope::begin(db, scope).await?;
+    let within = Limit::of(&txn, scope).await?;
+    let mut rows = events::replay(&txn, project_id, after, upto, limit).await?;
+    txn.commit().await?;
+    let (read, last) = (rows.len(), rows.last().map(|r| r.id));
+    if let Some(l) = within {
+        rows.retain(|r| l.projects.contains(&r.project_id));
+    }
+    Ok(EventPage { rows, read, last })
+}
+
+/// Per branch, how many manifest entries have no content, by reason (`skipped::counts`); the
+/// branches with none, and those outside the scope, are left out.
+pub async fn skipped_counts(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    project_sync_ids: &[i64],
+) -> Result<Vec<(i64, BTreeMap<Skipped, i64>)>, DbErr> {
+    let txn = scope::begin(db, scope).await?;
+    let within = Limit::of(&txn, scope).await?;
+    let mut out = Vec::new();
+    for &id in project_sync_ids {
+        if within.as_ref().is_none_or(|l| l.syncs.contains(&id)) {
+            let counts = skipped::counts(&txn, id).await?;
+            if !counts.is_empty() {
+                out.push((id, counts));
+            }
+        }
+    }
+    txn.commit().await?;
+    Ok(out)
 }

@@ -107,6 +107,14 @@ pub async fn find_live(
     Ok(Ok(token))
 }
 
+/// Is the token with this id neither revoked nor expired? (An open event stream asks; nothing
+/// is touched.)
+pub async fn is_live(db: &DatabaseConnection, id: i64) -> Result<bool, DbErr> {
+    let token = api_tokens::Entity::find_by_id(id).one(db).await?;
+    let now = Utc::now();
+    Ok(token.is_some_and(|t| t.revoked_at.is_none() && t.expires_at.is_none_or(|e| e > now)))
+}
+
 /// Tokens not revoked (expired ones included, marked by their expiry), newest first.
 pub async fn list(db: &DatabaseConnection) -> Result<Vec<ApiToken>, DbErr> {
     api_tokens::Entity::find()

@@ -1,12 +1,13 @@
 //! What an operator asks of the sync layer (from the API or the pages): replace a project's
-//! branch selection, or queue a manual sync. Each commits in one transaction and wakes the workers.
+//! branch selection, or queue a manual sync. Each commits in one transaction, scoped to the
+//! project's installation (the caller's access to it was checked), and wakes the workers.
 use sea_orm::{DatabaseConnection, DbErr};
 
 use super::{intake, Nudge};
 use crate::{
     git::{BranchName, Selector},
     progress::{self, ProgressEvent, SelectionChange},
-    store::{begin_write, entities::sync_runs, projects::ProjectRecord, runs::Trigger, selections},
+    store::{entities::sync_runs, projects::ProjectRecord, runs::Trigger, scope, selections},
 };
 
 const MAX_SELECTORS: usize = 100;
@@ -44,7 +45,7 @@ pub(crate) async fn apply_selection(
             wanted.push(s);
         }
     }
-    let txn = begin_write(db).await?;
+    let txn = scope::begin_write(db, &scope::Scope::installation(p.installation.id)).await?;
     let enabled = selections::set_selection(&txn, p.project.id, &wanted).await?;
     if p.stopped_because().is_none() {
         for sel in &enabled {
@@ -87,7 +88,7 @@ pub(crate) async fn queue_sync(
             .filter(|s| !s.is_pattern && s.enabled && s.deleted_at.is_none())
             .collect(),
     };
-    let txn = begin_write(db).await?;
+    let txn = scope::begin_write(db, &scope::Scope::installation(p.installation.id)).await?;
     if branch.is_none() {
         // Every branch: patterns look for new matches too (in the background).
         selections::relist_patterns(&txn, p.project.id).await?;

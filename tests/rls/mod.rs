@@ -4,8 +4,10 @@
 //! Superusers bypass row-level security, and tests connect as `postgres`: every PostgreSQL check
 //! here runs as a role of its own, made for the test's database and dropped after it.
 mod app;
+mod events;
 mod policy;
 mod scoped;
+mod streams;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
 

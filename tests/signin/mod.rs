@@ -27,6 +27,11 @@ pub struct World {
 }
 
 pub async fn world(db: &TestDb) -> World {
+    world_with(db, &[]).await
+}
+
+/// `world` with these settings too.
+pub async fn world_with(db: &TestDb, vars: &[(&str, &str)]) -> World {
     let fake = FakeGithub::start().await;
     let inst = fake.add_installation("octo-org");
     let a = fake.create_repo(inst, "widgets").id;
@@ -40,6 +45,7 @@ pub async fn world(db: &TestDb) -> World {
     fake.add_user("eve");
     let mut env: Vec<(&str, String)> = fake.oauth_env();
     env.push(("HUBSYNC_ADMIN_TOKEN", TOKEN.into()));
+    env.extend(vars.iter().map(|(k, v)| (*k, v.to_string())));
     let vars: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let app = spawn_app_with(test_config(db, &vars)).await;
     let db = &app.app.db;

@@ -105,6 +105,19 @@ impl SseStream {
         }
     }
 
+    /// Reads (and drops) whatever comes until the server ends the stream: true; false when it
+    /// is still open after `limit`.
+    pub async fn ended(&mut self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            match tokio::time::timeout_at(deadline, self.body.next()).await {
+                Err(_) => return false,
+                Ok(None) | Ok(Some(Err(_))) => return true,
+                Ok(Some(Ok(_))) => {}
+            }
+        }
+    }
+
     /// Waits for an event of this kind, skipping others; panics on timeout.
     pub async fn expect(&mut self, kind: &str, timeout: Duration) -> SseEvent {
         let deadline = tokio::time::Instant::now() + timeout;

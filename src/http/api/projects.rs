@@ -10,23 +10,10 @@ use super::{
     views::{ProjectList, ProjectView, RunList, RunView},
 };
 use crate::{
-    http::{
-        auth::{no_project, Caller},
-        ApiError, AppState,
-    },
-    store::{
-        entities::project_syncs,
-        projects::{self, ProjectRecord},
-        scoped,
-    },
+    http::{auth::Caller, ApiError, AppState},
+    store::{entities::project_syncs, projects::ProjectRecord, scoped},
     sync::requests,
 };
-
-pub async fn find(state: &AppState, id: i64) -> Result<ProjectRecord, ApiError> {
-    projects::load(&state.db, id)
-        .await?
-        .ok_or_else(|| no_project(id))
-}
 
 /// The project, if this caller may see it: another project answers as a missing one would.
 pub async fn find_for(
@@ -109,7 +96,7 @@ async fn set_branches(
 ) -> Result<HttpResponse, ApiError> {
     let p = caller.writable_project(&state, *id).await?;
     requests::apply_selection(&state.db, &state.nudge, &p, &body.branches).await?;
-    let p = find(&state, p.project.id).await?;
+    let p = caller.project(&state, p.project.id).await?;
     Ok(HttpResponse::Ok().json(ProjectView::new(&p, &state.config.github.web_url)))
 }
 

@@ -86,7 +86,7 @@ pub(super) async fn render(
     let max = state.config.sync.max_attempts;
     let repo_url = format!("{}{}", state.config.github.web_url, p.repository.full_name);
     let events = format!("/projects/{}/events", p.project.id);
-    let without_content = super::skipped::section(&state.db, p).await?;
+    let without_content = super::skipped::section(&state.db, &scope, p).await?;
     let paused = state
         .github
         .app()

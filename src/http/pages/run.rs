@@ -13,23 +13,26 @@ use super::{
     timeline::timeline,
     to_login, PageError,
 };
-use crate::ids::{ProjectId, RunId};
+use crate::ids::{ProjectId, RepositoryId, RunId};
 use crate::{
     http::{auth::Caller, ApiError, AppState},
     progress,
     store::{
-        attempts, entities::sync_runs, head_commits, projects::ProjectRecord, runs::RunStatus,
+        projects::ProjectRecord,
+        runs::RunStatus,
+        scoped::{self, RunDetail},
     },
     sync::requests,
 };
 
-/// The run `{run_id}` of project `{id}`: a 404 page for a run of another project too.
+/// The run `{run_id}` of project `{id}`, read in the caller's scope: a 404 page for a run of
+/// another project, or outside the scope, too.
 async fn find_run(
     state: &AppState,
     caller: &Caller,
     path: &(String, String),
     write: bool,
-) -> Result<(ProjectRecord, sync_runs::Model), PageError> {
+) -> Result<(ProjectRecord, RunDetail), PageError> {
     let p = match write {
         true => find_writable(state, caller, &path.0).await?,
         false => find(state, caller, &path.0).await?,
@@ -41,11 +44,13 @@ async fn find_run(
         )))
     };
     let run_id: i64 = path.1.parse().map_err(|_| missing())?;
-    let run = crate::store::runs::get(&state.db, run_id)
+    let scope = caller.scope(state).await?;
+    let repository = RepositoryId(p.repository.id);
+    let detail = scoped::run(&state.db, &scope, run_id, repository)
         .await?
-        .filter(|r| p.selections.iter().any(|s| s.id == r.project_sync_id))
+        .filter(|d| p.selections.iter().any(|s| s.id == d.run.project_sync_id))
         .ok_or_else(missing)?;
-    Ok((p, run))
+    Ok((p, detail))
 }
 
 #[get("/projects/{id}/runs/{run_id}")]
@@ -57,14 +62,16 @@ pub async fn page(
     let Some(caller) = signed_in(caller)? else {
         return Ok(to_login());
     };
-    let (p, run) = find_run(&state, &caller, &path, false).await?;
+    let (p, detail) = find_run(&state, &caller, &path, false).await?;
+    let RunDetail {
+        run,
+        attempts: tries,
+        events,
+        commit,
+    } = detail;
+    let events = progress::timeline(&events);
     let can_change = caller.can_change(&state, &p).await?;
     let csrf = caller.csrf();
-    let tries = attempts::of_runs(&state.db, &[run.id])
-        .await?
-        .remove(&run.id)
-        .unwrap_or_default();
-    let events = progress::of_run(&state.db, run.id).await?;
     let max = state.config.sync.max_attempts;
     let branch = p
         .selections
@@ -72,10 +79,6 @@ pub async fn page(
         .find(|s| s.id == run.project_sync_id)
         .map_or("?", |s| s.branch.as_str());
     let repo_url = format!("{}{}", state.config.github.web_url, p.repository.full_name);
-    let commit = match &run.target_sha {
-        Some(sha) => head_commits::find(&state.db, p.repository.id, sha.as_str()).await?,
-        None => None,
-    };
     // GitHub's compare view of what the run brought in; a first sync has only its commit.
     let compare = match (&run.from_sha, &run.target_sha) {
         (Some(from), Some(to)) if from != to => Some((
@@ -159,7 +162,7 @@ pub(crate) async fn retry(
         return Ok(to_login());
     };
     caller.check_csrf(&form.csrf)?;
-    let (p, run) = find_run(&state, &caller, &path, true).await?;
+    let (p, RunDetail { run, .. }) = find_run(&state, &caller, &path, true).await?;
     if run.status != RunStatus::Failed {
         return Err(PageError::from(ApiError::Conflict(format!(
             "run {} did not fail (it is {}): there is nothing to retry",

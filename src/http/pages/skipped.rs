@@ -1,18 +1,32 @@
 //! The project page's "Files without content" table: per branch, how many manifest entries have
-//! no usable content, by reason (the manifest API's `skipped`).
+//! no usable content, by reason (the manifest API's `skipped`), read in the caller's scope.
 use maud::{html, Markup};
 use sea_orm::{DatabaseConnection, DbErr};
 
-use crate::store::{projects::ProjectRecord, skipped};
+use crate::store::{projects::ProjectRecord, scope::Scope, scoped, skipped};
 
-pub async fn section(db: &DatabaseConnection, p: &ProjectRecord) -> Result<Markup, DbErr> {
-    let mut rows = Vec::new();
-    for s in p.selections.iter().filter(|s| !s.is_pattern) {
-        let counts = skipped::counts(db, s.id).await?;
-        if !counts.is_empty() {
-            rows.push((s.branch.as_str(), counts));
-        }
-    }
+pub async fn section(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    p: &ProjectRecord,
+) -> Result<Markup, DbErr> {
+    let ids: Vec<i64> = p
+        .selections
+        .iter()
+        .filter(|s| !s.is_pattern)
+        .map(|s| s.id)
+        .collect();
+    let branch_of = |id: i64| {
+        p.selections
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.branch.as_str())
+    };
+    let rows: Vec<_> = scoped::skipped_counts(db, scope, &ids)
+        .await?
+        .into_iter()
+        .filter_map(|(id, counts)| Some((branch_of(id)?, counts)))
+        .collect();
     Ok(html! {
         @if !rows.is_empty() {
             h2 { "Files without content" }

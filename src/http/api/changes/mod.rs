@@ -13,7 +13,7 @@ use super::openapi::{ErrorBody, EventStream, GoneBody};
 use crate::ids::ProjectId;
 use crate::{
     git::{BranchName, Sha},
-    http::{auth::Caller, ApiError, AppState},
+    http::{auth::Caller, stream_access::Grant, ApiError, AppState},
     progress,
     store::{changes, entities::changes::Model as ChangeRow, scoped},
 };
@@ -163,17 +163,18 @@ async fn feed(
         Some(raw) => Some(parse_cursor(raw, "after")?),
         None => None,
     };
-    let scope = caller.scope(&state).await?;
     if event_stream {
         let horizon = changes::horizon(&state.db).await?;
         let start = after.unwrap_or(horizon);
         if start < horizon {
             return Ok(gone(start, horizon));
         }
-        let sse = stream::open(state.into_inner(), start, project_id, scope, limit);
+        let grant = Grant::new(&state, caller, project_id.map(|p| p.0), None).await?;
+        let sse = stream::open(state.into_inner(), start, project_id, grant, limit);
         return Ok(sse.respond_to(&req).map_into_boxed_body());
     }
 
+    let scope = caller.scope(&state).await?;
     // Subscribe before the first read, so a change committed right after it wakes the wait.
     let mut live = state.hub.subscribe();
     let deadline = Instant::now() + wait;

@@ -9,10 +9,13 @@ use tokio::{sync::mpsc, time::Instant};
 
 use super::ChangeView;
 use crate::{
-    http::AppState,
+    http::{
+        stream_access::{recheck, Grant},
+        AppState,
+    },
     ids::ProjectId,
     progress,
-    store::{changes, scope::Scope, scoped},
+    store::{changes, scoped},
 };
 
 /// Events buffered per client: a slow reader holds back its own stream only.
@@ -23,16 +26,17 @@ pub fn open(
     state: Arc<AppState>,
     mut after: i64,
     project: Option<ProjectId>,
-    scope: Scope,
+    grant: Grant,
     limit: u64,
 ) -> Sse<impl Stream<Item = Result<sse::Event, Infallible>>> {
     let keep_alive = state.config.sse_keep_alive;
     let subscriber = state.metrics.sse_subscriber();
     let (tx, rx) = mpsc::channel::<sse::Event>(CLIENT_BUFFER);
     let mut live = state.hub.subscribe();
+    let mut recheck = recheck(keep_alive);
     tokio::spawn(async move {
         loop {
-            let page = match scoped::changes(&state.db, &scope, after, project, limit).await {
+            let page = match scoped::changes(&state.db, &grant.scope, after, project, limit).await {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::warn!(error = %e, "reading the change feed failed");
@@ -73,7 +77,12 @@ pub fn open(
                 return;
             }
             let far = Instant::now() + Duration::from_secs(3600);
-            progress::until_success(&state.hub, &mut live, project, far, &state.shutdown).await;
+            tokio::select! {
+                _ = progress::until_success(&state.hub, &mut live, project, far, &state.shutdown) => {}
+                _ = recheck.tick() => if !grant.holds(&state).await {
+                    return;
+                },
+            }
         }
     });
     Sse::from_infallible_stream(crate::http::sse::counted(rx, subscriber))
