@@ -143,7 +143,11 @@ async fn assert_exact(
     );
     // Counted from the base's run, not the rows: still the number of files at `after`.
     let files = versions(repo, after).len() as i64;
-    assert_eq!((run.files_total, event["files_total"].as_i64()), (files, Some(files)), "{after}");
+    assert_eq!(
+        (run.files_total, event["files_total"].as_i64()),
+        (files, Some(files)),
+        "{after}"
+    );
     event
 }
 
