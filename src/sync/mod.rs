@@ -5,6 +5,7 @@ pub mod compare;
 pub mod discover;
 mod fetch;
 pub mod intake;
+mod outcome;
 pub mod patterns;
 pub mod planner;
 pub mod reconcile;
