@@ -19,7 +19,7 @@ use actix_web::{
 use futures_util::future::LocalBoxFuture;
 use sha2::{Digest, Sha256};
 
-use super::{client, csrf, throttle::Throttle, ApiError, AppState};
+use super::{client, csrf, signin::access, throttle::Throttle, ApiError, AppState};
 use crate::{
     secret::Secret,
     store::{
@@ -215,7 +215,7 @@ async fn check(req: &HttpRequest) -> Result<Caller, ApiError> {
                 session: Some(value.to_owned()),
             }));
         }
-        if let Some(user) = super::visibility::user(req, state, value).await? {
+        if let Some(user) = user(req, state, value).await? {
             return Ok(Caller::User(user));
         }
     }
@@ -248,6 +248,27 @@ async fn check(req: &HttpRequest) -> Result<Caller, ApiError> {
     } else {
         Err(wrong_token(req, "bearer token"))
     }
+}
+
+/// The GitHub user whose live session `cookie` names, with their access re-checked if stale.
+async fn user(
+    req: &HttpRequest,
+    state: &AppState,
+    cookie: &str,
+) -> Result<Option<UserViewer>, ApiError> {
+    let Some(session) = sessions::find_user(&state.db, cookie).await? else {
+        return Ok(None);
+    };
+    let Some(user_id) = session.user_id else {
+        return Ok(None);
+    };
+    csrf::same_origin(req, state, cookie)?;
+    let login = access::ensure_fresh(state, user_id).await?;
+    Ok(Some(UserViewer {
+        session: cookie.to_owned(),
+        user_id,
+        login,
+    }))
 }
 
 /// An `hs_...` bearer token: live, or 401 saying why (an expired or revoked token is no guess,

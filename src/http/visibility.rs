@@ -6,44 +6,19 @@
 //! answers 403 to changes.
 use std::collections::{HashMap, HashSet};
 
-use actix_web::HttpRequest;
-
 use super::{
-    auth::{no_project, Caller, TokenCaller, UserViewer},
-    csrf,
-    signin::access,
-    ApiError, AppState,
+    auth::{no_project, Caller, TokenCaller},
+    csrf, ApiError, AppState,
 };
 use crate::ids::RepositoryId;
 use crate::store::{
     entities::user_repositories::Role,
     projects::ProjectRecord,
     scope::{self, Scope},
-    scoped, sessions,
+    scoped,
     tokens::TokenScope,
     users,
 };
-
-/// The GitHub user whose live session `cookie` names, with their access re-checked if stale.
-pub(super) async fn user(
-    req: &HttpRequest,
-    state: &AppState,
-    cookie: &str,
-) -> Result<Option<UserViewer>, ApiError> {
-    let Some(session) = sessions::find_user(&state.db, cookie).await? else {
-        return Ok(None);
-    };
-    let Some(user_id) = session.user_id else {
-        return Ok(None);
-    };
-    csrf::same_origin(req, state, cookie)?;
-    let login = access::ensure_fresh(state, user_id).await?;
-    Ok(Some(UserViewer {
-        session: cookie.to_owned(),
-        user_id,
-        login,
-    }))
-}
 
 fn forbidden(p: &ProjectRecord) -> ApiError {
     ApiError::Forbidden(format!(
@@ -71,15 +46,10 @@ impl Caller {
     /// State-changing form posts must come from a page of this session.
     pub fn check_csrf(&self, presented: &str) -> Result<(), ApiError> {
         match self {
-            Self::Admin(a) => csrf::check_csrf(a, presented),
+            Self::Admin(a) => csrf::check_csrf(a.session.as_deref(), presented),
+            Self::User(u) => csrf::check_csrf(Some(&u.session), presented),
             // Bearer callers are not browsers: no ambient credentials to forge.
             Self::Token(_) => Ok(()),
-            Self::User(u) if crate::secret::same(presented, &csrf::csrf_token(&u.session)) => {
-                Ok(())
-            }
-            Self::User(_) => Err(ApiError::Forbidden(
-                "the form's CSRF token is missing or stale: reload the page".into(),
-            )),
         }
     }
 

@@ -2,10 +2,7 @@
 //! notice of a failure, and the metrics.
 use sea_orm::DbErr;
 
-use super::{
-    runner::{Finished, RunError, Target},
-    worker::Workers,
-};
+use super::{error::RunError, runner::Finished, target::Target, worker::Workers};
 use crate::{
     metrics::RunOutcome,
     progress::{self, ProgressEvent},

@@ -6,10 +6,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::{
-    runner::{Run, RunError, Target},
-    SyncSettings,
-};
+use super::{error::RunError, runner::Run, target::Target, SyncSettings};
 use crate::{
     github::{GithubSlot, RepoName, RequestCounter},
     metrics::{Metrics, RunOutcome},

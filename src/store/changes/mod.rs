@@ -23,7 +23,7 @@ pub use diff::{diff, ChangeKind, FileChange, Version};
 
 use super::{
     entities::{changes, changes_horizon, files},
-    manifests::Entry,
+    manifests::{self, Entry},
 };
 use crate::{
     git::{BranchName, Sha},
@@ -94,6 +94,37 @@ pub async fn append(
         &diff(&as_versions(old), &entries_as_versions(new)),
     )
     .await
+}
+
+/// Applies `changes` (from the stored manifest to the new one) to the stored manifest, touching
+/// only their rows. Call it inside the swap transaction, as `manifests::replace_manifest`.
+pub async fn apply_to_manifest(
+    db: &impl ConnectionTrait,
+    project_sync_id: i64,
+    changes: &[FileChange],
+) -> Result<(), DbErr> {
+    let removed: Vec<String> = changes
+        .iter()
+        .filter_map(|c| match c.kind {
+            ChangeKind::Added => None,
+            ChangeKind::Modified | ChangeKind::Deleted => Some(c.path.clone()),
+            ChangeKind::Renamed => c.previous_path.clone(),
+        })
+        .collect();
+    let written: Vec<Entry> = changes
+        .iter()
+        .filter_map(|c| {
+            let v = c.new.as_ref()?;
+            Some(Entry {
+                path: c.path.clone(),
+                sha: v.sha.clone(),
+                mode: v.mode.clone(),
+                size: v.size,
+            })
+        })
+        .collect();
+    let written: Vec<&Entry> = written.iter().collect();
+    manifests::edit(db, project_sync_id, &removed, &written).await
 }
 
 /// Appends these changes (as `diff` gives them), with the same rules as `append`.
