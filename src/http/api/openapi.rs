@@ -5,6 +5,8 @@
 use std::sync::OnceLock;
 
 use actix_web::{get, HttpResponse};
+
+pub use crate::http::error::ErrorBody;
 use serde::Serialize;
 use utoipa::{
     openapi::{
@@ -13,13 +15,6 @@ use utoipa::{
     },
     Modify, OpenApi, PartialSchema, ToSchema,
 };
-
-/// Every error answer: a status and this body.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorBody {
-    /// What went wrong, for a person.
-    pub error: String,
-}
 
 /// 410 from the change feed and snapshots: the cursor is older than the feed's retention.
 #[derive(Serialize, ToSchema)]

@@ -45,12 +45,12 @@ pub struct RunInfo<'a> {
     pub commit_sha: &'a Sha,
 }
 
-/// How many paths changed, per kind.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+/// How many paths changed, per kind (in the outbox's bodies too, keys in this order).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Counts {
     pub added: u64,
-    pub modified: u64,
     pub deleted: u64,
+    pub modified: u64,
     pub renamed: u64,
 }
 
