@@ -44,7 +44,7 @@ impl Caller {
     }
 
     /// State-changing form posts must come from a page of this session.
-    pub fn check_csrf(&self, presented: &str) -> Result<(), ApiError> {
+    pub(crate) fn check_csrf(&self, presented: &str) -> Result<(), ApiError> {
         match self {
             Self::Admin(a) => csrf::check_csrf(a.session.as_deref(), presented),
             Self::User(u) => csrf::check_csrf(Some(&u.session), presented),
@@ -53,7 +53,7 @@ impl Caller {
         }
     }
 
-    pub fn is_admin(&self) -> bool {
+    pub(crate) fn is_admin(&self) -> bool {
         matches!(self, Self::Admin(_))
     }
 
@@ -115,7 +115,11 @@ impl Caller {
     }
 
     /// May this caller change the project (selections, syncs)?
-    pub async fn can_change(&self, state: &AppState, p: &ProjectRecord) -> Result<bool, ApiError> {
+    pub(crate) async fn can_change(
+        &self,
+        state: &AppState,
+        p: &ProjectRecord,
+    ) -> Result<bool, ApiError> {
         Ok(self.role(state, p).await? == Some(Role::Admin))
     }
 
@@ -134,7 +138,7 @@ impl Caller {
     }
 
     /// The project, if this caller may change it (404 when invisible, 403 when read-only).
-    pub async fn writable_project(
+    pub(crate) async fn writable_project(
         &self,
         state: &AppState,
         id: i64,
@@ -167,7 +171,10 @@ impl Caller {
 
     /// The ids of the projects a user may see; None: no per-user limit (a token's own limit is
     /// `only_project`).
-    pub async fn visible_ids(&self, state: &AppState) -> Result<Option<HashSet<i64>>, ApiError> {
+    pub(crate) async fn visible_ids(
+        &self,
+        state: &AppState,
+    ) -> Result<Option<HashSet<i64>>, ApiError> {
         match self {
             Self::User(u) => Ok(Some(users::visible_projects(&state.db, u.user_id).await?)),
             _ => Ok(None),
@@ -176,7 +183,7 @@ impl Caller {
 
     /// The change feed's project: a token's own (`narrow`); a user reads one project they can
     /// see at a time.
-    pub async fn feed_project(
+    pub(crate) async fn feed_project(
         &self,
         state: &AppState,
         asked: Option<i64>,

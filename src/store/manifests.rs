@@ -32,7 +32,7 @@ pub async fn count(db: &impl ConnectionTrait, project_sync_id: i64) -> Result<u6
 }
 
 /// The stored rows of these paths (those the manifest lists), read by key.
-pub async fn rows_at(
+pub(crate) async fn rows_at(
     db: &impl ConnectionTrait,
     project_sync_id: i64,
     paths: &[String],
@@ -51,7 +51,7 @@ pub async fn rows_at(
 }
 
 /// Whether the branch's manifest lists a submodule (read through a partial index).
-pub async fn has_submodules(
+pub(crate) async fn has_submodules(
     db: &impl ConnectionTrait,
     project_sync_id: i64,
 ) -> Result<bool, DbErr> {

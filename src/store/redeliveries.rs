@@ -18,7 +18,7 @@ use super::entities::{
 use super::queue::Claim;
 
 /// Of `guids`, those stored in the delivery log (whatever their processing status).
-pub async fn stored_guids(
+pub(crate) async fn stored_guids(
     db: &impl ConnectionTrait,
     guids: &[String],
 ) -> Result<HashSet<String>, DbErr> {
@@ -105,7 +105,7 @@ pub async fn claim(
 }
 
 /// What GitHub answered to the request: accepted (None) or the error.
-pub async fn record_answer(
+pub(crate) async fn record_answer(
     db: &impl ConnectionTrait,
     guid: &str,
     error: Option<String>,

@@ -18,7 +18,7 @@ use utoipa::{
 
 /// 410 from the change feed and snapshots: the cursor is older than the feed's retention.
 #[derive(Serialize, ToSchema)]
-pub struct GoneBody {
+pub(crate) struct GoneBody {
     pub error: String,
     /// Where to follow the feed from after reading the files again.
     pub oldest_cursor: String,
@@ -145,7 +145,7 @@ async fn openapi_json() -> HttpResponse {
 }
 
 /// A schema for a response that is a stream of Server-Sent Events.
-pub struct EventStream;
+pub(crate) struct EventStream;
 
 impl PartialSchema for EventStream {
     fn schema() -> RefOr<utoipa::openapi::schema::Schema> {
@@ -161,7 +161,7 @@ impl PartialSchema for EventStream {
 impl ToSchema for EventStream {}
 
 /// A synced file's bytes.
-pub struct FileBytes;
+pub(crate) struct FileBytes;
 
 impl PartialSchema for FileBytes {
     fn schema() -> RefOr<utoipa::openapi::schema::Schema> {

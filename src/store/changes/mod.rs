@@ -54,7 +54,7 @@ pub struct Counts {
     pub renamed: u64,
 }
 
-pub fn as_versions(old: &[files::Model]) -> BTreeMap<String, Version> {
+pub(crate) fn as_versions(old: &[files::Model]) -> BTreeMap<String, Version> {
     old.iter()
         .map(|f| {
             let v = Version {
@@ -98,7 +98,7 @@ pub async fn append(
 
 /// Applies `changes` (from the stored manifest to the new one) to the stored manifest, touching
 /// only their rows. Call it inside the swap transaction, as `manifests::replace_manifest`.
-pub async fn apply_to_manifest(
+pub(crate) async fn apply_to_manifest(
     db: &impl ConnectionTrait,
     project_sync_id: i64,
     changes: &[FileChange],
@@ -128,7 +128,7 @@ pub async fn apply_to_manifest(
 }
 
 /// Appends these changes (as `diff` gives them), with the same rules as `append`.
-pub async fn append_changes(
+pub(crate) async fn append_changes(
     txn: &impl ConnectionTrait,
     run: &RunInfo<'_>,
     changed: &[FileChange],
@@ -186,7 +186,7 @@ pub async fn append_changes(
 
 /// The newest cursor: inside a run's swap transaction, after `append`, the cursor of its last
 /// change (the append lock keeps other runs' rows out until it commits).
-pub async fn last_cursor(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
+pub(crate) async fn last_cursor(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
     let high: Option<i64> = changes::Entity::find()
         .select_only()
         .column_as(changes::Column::Id.max(), "high")
@@ -241,7 +241,7 @@ pub async fn page(
 }
 
 /// Every change at or below this id was pruned: a cursor below it has missed some.
-pub async fn horizon(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
+pub(crate) async fn horizon(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
     Ok(changes_horizon::Entity::find_by_id(1)
         .one(db)
         .await?
@@ -249,7 +249,7 @@ pub async fn horizon(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
 }
 
 /// One branch's changes in runs `after_run < run_id <= upto_run`, in feed order.
-pub async fn of_branch_between(
+pub(crate) async fn of_branch_between(
     db: &impl ConnectionTrait,
     project_sync_id: i64,
     after_run: RunId,
@@ -306,7 +306,7 @@ pub async fn prune(db: &DatabaseConnection, retention: std::time::Duration) -> R
 }
 
 /// Prunes at start and then once an hour until shutdown.
-pub async fn run_pruner(
+pub(crate) async fn run_pruner(
     db: DatabaseConnection,
     retention: std::time::Duration,
     shutdown: tokio_util::sync::CancellationToken,

@@ -98,7 +98,7 @@ pub async fn claim(
 
 /// When the next claimable delivery falls due (the oldest pending one of an enabled
 /// subscription, not leased), if any is waiting.
-pub async fn next_due(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>, DbErr> {
+pub(crate) async fn next_due(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>, DbErr> {
     let sql = "SELECT MIN(d.next_attempt_at) AS due FROM outbox_deliveries d \
                JOIN webhook_subscriptions s ON s.id = d.subscription_id \
                WHERE d.status = 'pending' AND s.enabled = $1 AND s.deleted_at IS NULL \

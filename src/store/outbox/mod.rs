@@ -21,7 +21,7 @@ use super::{
 use crate::secret::SigningSecret;
 
 /// Subscriptions at most: each event fans out to every matching one inside the run's commit.
-pub const MAX_SUBSCRIPTIONS: u64 = 100;
+pub(crate) const MAX_SUBSCRIPTIONS: u64 = 100;
 
 pub struct NewSubscription {
     pub url: String,
@@ -31,7 +31,7 @@ pub struct NewSubscription {
 }
 
 /// The event types a subscription wants (an unreadable list wants none).
-pub fn events_of(s: &webhook_subscriptions::Model) -> Vec<EventType> {
+pub(crate) fn events_of(s: &webhook_subscriptions::Model) -> Vec<EventType> {
     serde_json::from_str(&s.events).unwrap_or_default()
 }
 
@@ -97,7 +97,7 @@ pub async fn delete(db: &DatabaseConnection, id: i64) -> Result<bool, DbErr> {
 }
 
 /// Enables (clearing the failure count) or disables a subscription; None when there is none.
-pub async fn set_enabled(
+pub(crate) async fn set_enabled(
     db: &impl ConnectionTrait,
     id: i64,
     enabled: bool,
