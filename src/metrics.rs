@@ -28,7 +28,7 @@ pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 /// At most this many per-project lag series per scrape (the laggiest); `hubsync_sync_lag_max_seconds`
 /// covers every project.
-pub const LAG_SERIES: u64 = 100;
+pub(crate) const LAG_SERIES: u64 = 100;
 
 /// Events named by their own label value; any other `X-GitHub-Event` counts as `other`, so a
 /// sender cannot grow the label set.
@@ -79,7 +79,7 @@ fn duration_histogram() -> Histogram {
 
 /// How a webhook request ended at intake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryOutcome {
+pub(crate) enum DeliveryOutcome {
     Accepted,
     Duplicate,
     /// Signature missing or wrong.
@@ -107,7 +107,7 @@ impl DeliveryOutcome {
 
 /// How a sync run ended (a failed attempt that will be retried is not an end).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunOutcome {
+pub(crate) enum RunOutcome {
     Succeeded,
     Failed,
     Superseded,
@@ -262,12 +262,12 @@ impl Metrics {
     }
 
     /// Taken by a scrape for its database reads.
-    pub async fn scrape_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+    pub(crate) async fn scrape_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.0.scrape.lock().await
     }
 
     /// One webhook request at intake; `event` is the `X-GitHub-Event` header as sent, if any.
-    pub fn webhook_delivery(&self, event: Option<&str>, outcome: DeliveryOutcome) {
+    pub(crate) fn webhook_delivery(&self, event: Option<&str>, outcome: DeliveryOutcome) {
         let event = event
             .and_then(|e| KNOWN_EVENTS.iter().copied().find(|k| *k == e))
             .unwrap_or("other");
@@ -281,7 +281,7 @@ impl Metrics {
     }
 
     /// A run ended; `seconds` from its first attempt's start.
-    pub fn sync_run(&self, outcome: RunOutcome, seconds: Option<f64>) {
+    pub(crate) fn sync_run(&self, outcome: RunOutcome, seconds: Option<f64>) {
         let labels = OutcomeLabels {
             outcome: outcome.as_str(),
         };
@@ -296,7 +296,7 @@ impl Metrics {
     }
 
     /// One request to GitHub: its route template and the answer's status (None: no answer).
-    pub fn github_request(&self, route: &'static str, status: Option<u16>) {
+    pub(crate) fn github_request(&self, route: &'static str, status: Option<u16>) {
         let status = status.map_or_else(|| "error".to_owned(), |s| s.to_string());
         self.0
             .github_requests
@@ -305,7 +305,11 @@ impl Metrics {
     }
 
     /// GitHub's `x-ratelimit-remaining` for an installation (None: the app's own JWT quota).
-    pub fn rate_limit_remaining(&self, installation: Option<InstallationId>, remaining: i64) {
+    pub(crate) fn rate_limit_remaining(
+        &self,
+        installation: Option<InstallationId>,
+        remaining: i64,
+    ) {
         let installation = installation.map_or_else(|| "app".to_owned(), |i| i.to_string());
         self.0
             .rate_limit
@@ -314,7 +318,7 @@ impl Metrics {
     }
 
     /// Counts an open event stream until the guard is dropped.
-    pub fn sse_subscriber(&self) -> SubscriberGuard {
+    pub(crate) fn sse_subscriber(&self) -> SubscriberGuard {
         self.0.sse_subscribers.inc();
         SubscriberGuard(self.clone())
     }
@@ -342,7 +346,7 @@ impl Metrics {
 }
 
 /// An open event stream; dropping it (the client went away) uncounts it.
-pub struct SubscriberGuard(Metrics);
+pub(crate) struct SubscriberGuard(Metrics);
 
 impl Drop for SubscriberGuard {
     fn drop(&mut self) {

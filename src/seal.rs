@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use crate::secret::Secret;
 
 #[derive(Debug, thiserror::Error)]
-pub enum SealError {
+pub(crate) enum SealError {
     #[error("no randomness for sealing")]
     Random,
     #[error("a sealed value is unreadable (sealed with another key, or damaged)")]
@@ -15,7 +15,7 @@ pub enum SealError {
 }
 
 /// Seals and opens values with one key. Debug never shows it.
-pub struct Sealer {
+pub(crate) struct Sealer {
     key: LessSafeKey,
 }
 
@@ -28,7 +28,7 @@ impl std::fmt::Debug for Sealer {
 impl Sealer {
     /// A sealer whose key is derived from `secret` (and a label, so the key is used for nothing
     /// else).
-    pub fn from_secret(label: &str, secret: &Secret) -> Self {
+    pub(crate) fn from_secret(label: &str, secret: &Secret) -> Self {
         let mut h = Sha256::new();
         h.update(b"hubsync seal\0");
         h.update(label.as_bytes());
@@ -41,7 +41,7 @@ impl Sealer {
     }
 
     /// Hex of a fresh nonce followed by the ciphertext and its tag.
-    pub fn seal(&self, value: &Secret) -> Result<String, SealError> {
+    pub(crate) fn seal(&self, value: &Secret) -> Result<String, SealError> {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|_| SealError::Random)?;
         let mut buf = value.expose().as_bytes().to_vec();

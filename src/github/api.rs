@@ -315,7 +315,7 @@ impl InstallationClient {
 
     /// One directory's entries (not recursive), paths prefixed with `prefix`; None when GitHub
     /// truncates the listing.
-    pub async fn tree_listing(
+    pub(crate) async fn tree_listing(
         &self,
         repo: &RepoName,
         tree: &Sha,

@@ -125,7 +125,7 @@ impl GithubApp {
 
     /// A page of the app webhook's delivery log: the newest when `from` is None, else the page
     /// a previous `DeliveryPage::next` named.
-    pub async fn hook_deliveries(
+    pub(crate) async fn hook_deliveries(
         &self,
         from: Option<&Url>,
         per_page: u32,

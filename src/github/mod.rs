@@ -66,7 +66,7 @@ impl GithubSlot {
             .clone()
     }
 
-    pub fn set_oauth(&self, client: Option<oauth::OAuthClient>) {
+    pub(crate) fn set_oauth(&self, client: Option<oauth::OAuthClient>) {
         self.0.write().unwrap_or_else(|p| p.into_inner()).oauth = client;
     }
 
@@ -83,7 +83,7 @@ impl GithubSlot {
             .clone()
     }
 
-    pub fn app_page(&self) -> Option<String> {
+    pub(crate) fn app_page(&self) -> Option<String> {
         self.0
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -91,7 +91,7 @@ impl GithubSlot {
             .clone()
     }
 
-    pub fn set_app_page(&self, url: String) {
+    pub(crate) fn set_app_page(&self, url: String) {
         let url = Some(url).filter(|u| u.starts_with("https://") || u.starts_with("http://"));
         self.0.write().unwrap_or_else(|p| p.into_inner()).app_page = url;
     }

@@ -66,7 +66,7 @@ pub struct UserInstallation {
 
 /// The user's membership of an organisation (`GET /orgs/{org}/memberships/{username}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum OrgRole {
+pub(crate) enum OrgRole {
     /// An active owner.
     Admin,
     /// Any other membership (member, billing manager, a pending invitation).
@@ -163,7 +163,7 @@ impl OAuthClient {
     }
 
     /// Where the browser goes to authorise: `{GITHUB_URL}/login/oauth/authorize`.
-    pub fn authorize_url(
+    pub(crate) fn authorize_url(
         &self,
         redirect_uri: &str,
         state: &str,
@@ -180,7 +180,7 @@ impl OAuthClient {
     }
 
     /// Exchanges the callback's code (with the PKCE verifier) for the user's tokens.
-    pub async fn exchange_code(
+    pub(crate) async fn exchange_code(
         &self,
         code: &str,
         code_verifier: &str,
@@ -335,7 +335,7 @@ impl OAuthClient {
     }
 
     /// The user's role in `org`; None when they are not a member (404).
-    pub async fn org_role(
+    pub(crate) async fn org_role(
         &self,
         token: &Secret,
         org: &str,

@@ -63,7 +63,7 @@ pub async fn pass(h: &Healing, app: &Arc<GithubApp>) -> Result<Option<Finished>,
 /// One installation, now: the app's setup URL brought its installer back, and the page should
 /// show its repositories without waiting for the webhook or the next pass. An id GitHub does not
 /// know as an installation of this app changes nothing (the setup URL's id can be forged).
-pub async fn reconcile_one(
+pub(crate) async fn reconcile_one(
     h: &Healing,
     app: &Arc<GithubApp>,
     installation_id: i64,

@@ -35,7 +35,7 @@ pub(crate) const PASS_BUDGET: Duration = Duration::from_secs(2 * 60);
 const RECHECK: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
-pub enum HealError {
+pub(crate) enum HealError {
     #[error(transparent)]
     Github(#[from] GithubError),
     #[error("database error: {0}")]

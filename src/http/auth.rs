@@ -19,7 +19,7 @@ use actix_web::{
 use futures_util::future::LocalBoxFuture;
 use sha2::{Digest, Sha256};
 
-use super::{client, csrf, throttle::Throttle, ApiError, AppState};
+use super::{client, csrf, signin::access, throttle::Throttle, ApiError, AppState};
 use crate::{
     secret::Secret,
     store::{
@@ -33,7 +33,7 @@ pub(crate) const SESSION_DAYS: i64 = 7;
 
 /// Who is calling, as every handler sees it.
 #[derive(Debug, Clone)]
-pub enum Caller {
+pub(crate) enum Caller {
     /// The break-glass admin: the admin token, a session opened with it, or the first admin's
     /// setup-link session. May do everything.
     Admin(Admin),
@@ -46,14 +46,14 @@ pub enum Caller {
 
 /// Proof that the request carries the admin token or an admin session.
 #[derive(Debug, Clone)]
-pub struct Admin {
+pub(crate) struct Admin {
     /// The session cookie's value when the caller came through a browser session (for CSRF).
     pub session: Option<String>,
 }
 
 /// A GitHub user's session, their access re-checked when stale.
 #[derive(Debug, Clone)]
-pub struct UserViewer {
+pub(crate) struct UserViewer {
     /// The session cookie's value (for CSRF tokens).
     pub session: String,
     pub user_id: i64,
@@ -61,8 +61,7 @@ pub struct UserViewer {
 }
 
 #[derive(Debug, Clone)]
-pub struct TokenCaller {
-    pub id: i64,
+pub(crate) struct TokenCaller {
     pub scope: TokenScope,
     pub project_id: Option<i64>,
 }
@@ -79,7 +78,7 @@ impl Caller {
     }
 
     /// The one project a limited caller may see; None: every project.
-    pub fn only_project(&self) -> Option<i64> {
+    pub(crate) fn only_project(&self) -> Option<i64> {
         match self {
             Caller::Admin(_) | Caller::User(_) => None,
             Caller::Token(t) => t.project_id,
@@ -98,7 +97,7 @@ impl Caller {
 
     /// Changing selections and starting syncs: admins and `write` tokens. A user's right depends
     /// on the project (their role): `Caller::writable_project` checks it.
-    pub fn require_write(&self) -> Result<(), ApiError> {
+    pub(crate) fn require_write(&self) -> Result<(), ApiError> {
         match self {
             Caller::Token(t) if t.scope == TokenScope::Read => Err(read_only()),
             _ => Ok(()),
@@ -106,7 +105,7 @@ impl Caller {
     }
 
     /// What only an admin may do (minting and revoking tokens...).
-    pub fn require_admin(&self) -> Result<&Admin, ApiError> {
+    pub(crate) fn require_admin(&self) -> Result<&Admin, ApiError> {
         match self {
             Caller::Admin(a) => Ok(a),
             Caller::Token(_) => Err(ApiError::Forbidden(
@@ -215,7 +214,7 @@ async fn check(req: &HttpRequest) -> Result<Caller, ApiError> {
                 session: Some(value.to_owned()),
             }));
         }
-        if let Some(user) = super::visibility::user(req, state, value).await? {
+        if let Some(user) = user(req, state, value).await? {
             return Ok(Caller::User(user));
         }
     }
@@ -250,6 +249,27 @@ async fn check(req: &HttpRequest) -> Result<Caller, ApiError> {
     }
 }
 
+/// The GitHub user whose live session `cookie` names, with their access re-checked if stale.
+async fn user(
+    req: &HttpRequest,
+    state: &AppState,
+    cookie: &str,
+) -> Result<Option<UserViewer>, ApiError> {
+    let Some(session) = sessions::find_user(&state.db, cookie).await? else {
+        return Ok(None);
+    };
+    let Some(user_id) = session.user_id else {
+        return Ok(None);
+    };
+    csrf::same_origin(req, state, cookie)?;
+    let login = access::ensure_fresh(state, user_id).await?;
+    Ok(Some(UserViewer {
+        session: cookie.to_owned(),
+        user_id,
+        login,
+    }))
+}
+
 /// An `hs_...` bearer token: live, or 401 saying why (an expired or revoked token is no guess,
 /// so it is not counted against the client).
 async fn api_token(
@@ -259,7 +279,6 @@ async fn api_token(
 ) -> Result<TokenCaller, ApiError> {
     match tokens::find_live(&state.db, presented).await? {
         Ok(t) => Ok(TokenCaller {
-            id: t.id,
             scope: t.scope,
             project_id: t.project_id,
         }),

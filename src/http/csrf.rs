@@ -4,7 +4,7 @@
 use actix_web::{http::Method, HttpRequest};
 use sha2::{Digest, Sha256};
 
-use super::{auth::Admin, ApiError, AppState};
+use super::{ApiError, AppState};
 
 /// Where a script sends its CSRF token (forms send the `csrf` field).
 pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
@@ -18,9 +18,10 @@ pub(crate) fn csrf_token(session: &str) -> String {
     hex::encode(h.finalize())
 }
 
-/// State-changing form posts must come from a page of this session.
-pub(crate) fn check_csrf(admin: &Admin, presented: &str) -> Result<(), ApiError> {
-    match &admin.session {
+/// State-changing form posts must come from a page of this session (`session`: the caller's
+/// cookie, None for a bearer token).
+pub(crate) fn check_csrf(session: Option<&str>, presented: &str) -> Result<(), ApiError> {
+    match session {
         // Bearer callers are not browsers: no ambient credentials to forge.
         None => Ok(()),
         Some(session) if crate::secret::same(presented, &csrf_token(session)) => Ok(()),

@@ -1,6 +1,22 @@
 //! The HTTP layer's one error type: every failure becomes a status and `{"error": "..."}`.
 use actix_web::{http::StatusCode, HttpResponse, ResponseError};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Every error answer: a status and this body.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, for a person.
+    pub error: String,
+}
+
+impl ErrorBody {
+    pub(crate) fn new(error: impl Into<String>) -> Self {
+        Self {
+            error: error.into(),
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -66,7 +82,7 @@ impl ResponseError for ApiError {
                 retry_after.as_secs_f64().ceil().max(1.0).to_string(),
             ));
         }
-        res.json(json!({ "error": self.to_string() }))
+        res.json(ErrorBody::new(self.to_string()))
     }
 }
 

@@ -27,9 +27,9 @@ use actix_web::{
     HttpMessage, HttpResponse,
 };
 use futures_util::Stream;
-use serde_json::json;
 use tokio::time::Sleep;
 
+use super::error::ErrorBody;
 use crate::config::HttpLimits;
 
 /// glibc serves a freed large block's size from its heap afterwards (the mmap threshold rises to
@@ -162,14 +162,15 @@ pub async fn guard(
 fn refused(refusal: Refusal, limits: &BodyLimits) -> HttpResponse {
     let secs = limits.timeout.as_secs_f64();
     match refusal {
-        Refusal::TooSlow => HttpResponse::RequestTimeout().json(json!({
-            "error": format!("the request body did not arrive within {secs} s")
-        })),
+        Refusal::TooSlow => HttpResponse::RequestTimeout().json(ErrorBody::new(format!(
+            "the request body did not arrive within {secs} s"
+        ))),
         Refusal::Busy => HttpResponse::ServiceUnavailable()
             .insert_header((header::RETRY_AFTER, secs.ceil().max(1.0).to_string()))
-            .json(json!({
-                "error": "hubsync holds as many request bodies as it may (HUBSYNC_BODY_MEMORY_BYTES); retry later"
-            })),
+            .json(ErrorBody::new(
+                "hubsync holds as many request bodies as it may (HUBSYNC_BODY_MEMORY_BYTES); \
+                 retry later",
+            )),
     }
 }
 

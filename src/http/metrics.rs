@@ -80,7 +80,7 @@ async fn separate(state: web::Data<Separate>) -> Result<HttpResponse, ApiError> 
 
 /// Serves `/metrics` alone on `listener`, without a token: for `HUBSYNC_METRICS_BIND`, an
 /// address only the monitoring system reaches. Small limits: one worker, few connections.
-pub fn serve_separately(
+pub(crate) fn serve_separately(
     listener: std::net::TcpListener,
     db: DatabaseConnection,
     metrics: Metrics,

@@ -24,9 +24,9 @@ use std::sync::Arc;
 
 use actix_web::{error::InternalError, web, HttpRequest, HttpResponse, ResponseError};
 use sea_orm::DatabaseConnection;
-use serde_json::json;
 
 pub use error::ApiError;
+use error::ErrorBody;
 
 use crate::{config::Config, github::GithubSlot};
 
@@ -76,14 +76,17 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
     if let Some(page) = pages::not_found(&req) {
         return page;
     }
-    HttpResponse::NotFound()
-        .json(json!({ "error": format!("no route for {} {}", req.method(), req.path()) }))
+    HttpResponse::NotFound().json(ErrorBody::new(format!(
+        "no route for {} {}",
+        req.method(),
+        req.path()
+    )))
 }
 
 /// Extractor failures keep their status (400, 413, 415...) and get the same JSON shape as every
 /// other error.
 fn json_error<E: ResponseError + 'static>(err: E) -> actix_web::Error {
-    let body = json!({ "error": err.to_string() });
+    let body = ErrorBody::new(err.to_string());
     let status = err.status_code();
     InternalError::from_response(err, HttpResponse::build(status).json(body)).into()
 }

@@ -6,44 +6,19 @@
 //! answers 403 to changes.
 use std::collections::{HashMap, HashSet};
 
-use actix_web::HttpRequest;
-
 use super::{
-    auth::{no_project, Caller, TokenCaller, UserViewer},
-    csrf,
-    signin::access,
-    ApiError, AppState,
+    auth::{no_project, Caller, TokenCaller},
+    csrf, ApiError, AppState,
 };
 use crate::ids::RepositoryId;
 use crate::store::{
     entities::user_repositories::Role,
     projects::ProjectRecord,
     scope::{self, Scope},
-    scoped, sessions,
+    scoped,
     tokens::TokenScope,
     users,
 };
-
-/// The GitHub user whose live session `cookie` names, with their access re-checked if stale.
-pub(super) async fn user(
-    req: &HttpRequest,
-    state: &AppState,
-    cookie: &str,
-) -> Result<Option<UserViewer>, ApiError> {
-    let Some(session) = sessions::find_user(&state.db, cookie).await? else {
-        return Ok(None);
-    };
-    let Some(user_id) = session.user_id else {
-        return Ok(None);
-    };
-    csrf::same_origin(req, state, cookie)?;
-    let login = access::ensure_fresh(state, user_id).await?;
-    Ok(Some(UserViewer {
-        session: cookie.to_owned(),
-        user_id,
-        login,
-    }))
-}
 
 fn forbidden(p: &ProjectRecord) -> ApiError {
     ApiError::Forbidden(format!(
@@ -69,21 +44,16 @@ impl Caller {
     }
 
     /// State-changing form posts must come from a page of this session.
-    pub fn check_csrf(&self, presented: &str) -> Result<(), ApiError> {
+    pub(crate) fn check_csrf(&self, presented: &str) -> Result<(), ApiError> {
         match self {
-            Self::Admin(a) => csrf::check_csrf(a, presented),
+            Self::Admin(a) => csrf::check_csrf(a.session.as_deref(), presented),
+            Self::User(u) => csrf::check_csrf(Some(&u.session), presented),
             // Bearer callers are not browsers: no ambient credentials to forge.
             Self::Token(_) => Ok(()),
-            Self::User(u) if crate::secret::same(presented, &csrf::csrf_token(&u.session)) => {
-                Ok(())
-            }
-            Self::User(_) => Err(ApiError::Forbidden(
-                "the form's CSRF token is missing or stale: reload the page".into(),
-            )),
         }
     }
 
-    pub fn is_admin(&self) -> bool {
+    pub(crate) fn is_admin(&self) -> bool {
         matches!(self, Self::Admin(_))
     }
 
@@ -145,7 +115,11 @@ impl Caller {
     }
 
     /// May this caller change the project (selections, syncs)?
-    pub async fn can_change(&self, state: &AppState, p: &ProjectRecord) -> Result<bool, ApiError> {
+    pub(crate) async fn can_change(
+        &self,
+        state: &AppState,
+        p: &ProjectRecord,
+    ) -> Result<bool, ApiError> {
         Ok(self.role(state, p).await? == Some(Role::Admin))
     }
 
@@ -164,7 +138,7 @@ impl Caller {
     }
 
     /// The project, if this caller may change it (404 when invisible, 403 when read-only).
-    pub async fn writable_project(
+    pub(crate) async fn writable_project(
         &self,
         state: &AppState,
         id: i64,
@@ -197,7 +171,10 @@ impl Caller {
 
     /// The ids of the projects a user may see; None: no per-user limit (a token's own limit is
     /// `only_project`).
-    pub async fn visible_ids(&self, state: &AppState) -> Result<Option<HashSet<i64>>, ApiError> {
+    pub(crate) async fn visible_ids(
+        &self,
+        state: &AppState,
+    ) -> Result<Option<HashSet<i64>>, ApiError> {
         match self {
             Self::User(u) => Ok(Some(users::visible_projects(&state.db, u.user_id).await?)),
             _ => Ok(None),
@@ -206,7 +183,7 @@ impl Caller {
 
     /// The change feed's project: a token's own (`narrow`); a user reads one project they can
     /// see at a time.
-    pub async fn feed_project(
+    pub(crate) async fn feed_project(
         &self,
         state: &AppState,
         asked: Option<i64>,

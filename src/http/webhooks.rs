@@ -4,7 +4,7 @@ use actix_web::{
     post, web, HttpRequest, HttpResponse, ResponseError as _,
 };
 use futures_util::StreamExt;
-use serde_json::json;
+use serde::Serialize;
 use tracing::Instrument;
 
 use super::{error::ApiError, AppState};
@@ -82,11 +82,17 @@ async fn accept(
     Ok(match outcome {
         Ingested::Stored => {
             tracing::info!("delivery stored");
-            HttpResponse::Accepted().json(json!({ "status": "accepted", "delivery": delivery }))
+            HttpResponse::Accepted().json(Acknowledged {
+                status: "accepted",
+                delivery,
+            })
         }
         Ingested::Duplicate => {
             tracing::info!("duplicate delivery acknowledged");
-            HttpResponse::Ok().json(json!({ "status": "duplicate", "delivery": delivery }))
+            HttpResponse::Ok().json(Acknowledged {
+                status: "duplicate",
+                delivery,
+            })
         }
     })
 }
@@ -140,4 +146,11 @@ fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
             content_type.chars().take(100).collect::<String>()
         )))
     }
+}
+
+/// What GitHub is told about a delivery it sent: stored now, or stored before.
+#[derive(Serialize)]
+struct Acknowledged<'a> {
+    status: &'static str,
+    delivery: &'a str,
 }

@@ -51,7 +51,7 @@ impl Default for OutboxSettings {
 }
 
 /// The longest wait between two attempts (before jitter).
-pub const MAX_DELAY: Duration = Duration::from_secs(3600);
+pub(crate) const MAX_DELAY: Duration = Duration::from_secs(3600);
 /// Looks for due deliveries at least this often when nothing woke it.
 const POLL: Duration = Duration::from_secs(5);
 
@@ -73,7 +73,7 @@ impl Outbox {
         }
     }
 
-    pub fn wake(&self) {
+    pub(crate) fn wake(&self) {
         self.wake.notify_one();
     }
 

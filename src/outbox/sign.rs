@@ -23,7 +23,7 @@ pub fn signature(secret: &SigningSecret, id: &str, timestamp: i64, body: &[u8]) 
 }
 
 /// The `webhook-id` of a delivery: the same on every attempt.
-pub fn message_id(delivery_id: i64) -> String {
+pub(crate) fn message_id(delivery_id: i64) -> String {
     format!("msg_{delivery_id}")
 }
 

@@ -87,7 +87,7 @@ fn allowed(host: &str, ips: &[IpAddr], allow_private: bool) -> Result<(), Target
 }
 
 /// False for every address that is not a public unicast one.
-pub fn is_public(ip: IpAddr) -> bool {
+pub(crate) fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => public_v4(v4),
         IpAddr::V6(v6) => {
@@ -131,7 +131,7 @@ fn public_v4(ip: Ipv4Addr) -> bool {
 
 /// The delivery client's resolver: refuses a name if any address it resolves to is not public,
 /// so a name that changes its answer after the check still cannot reach a private address.
-pub struct GuardedResolver {
+pub(crate) struct GuardedResolver {
     pub allow_private: bool,
 }
 
@@ -150,7 +150,7 @@ impl reqwest::dns::Resolve for GuardedResolver {
     }
 }
 
-pub fn resolver(allow_private: bool) -> Arc<GuardedResolver> {
+pub(crate) fn resolver(allow_private: bool) -> Arc<GuardedResolver> {
     Arc::new(GuardedResolver { allow_private })
 }
 

@@ -41,18 +41,21 @@ pub(super) struct Shared {
     /// The tailer's cursor: every event up to it has been broadcast or will never exist.
     published: watch::Sender<i64>,
     reads: AtomicU64,
-    pub(super) listening: AtomicBool,
+    listening: AtomicBool,
 }
 
-impl Shared {
-    /// Another process committed events up to `id`.
-    pub(super) fn announced(&self, id: i64) {
+impl listen::Announce for Shared {
+    fn listening(&self, up: bool) {
+        self.listening.store(up, Ordering::Relaxed);
+    }
+
+    fn announced(&self, id: i64) {
         if id > *self.published.borrow() {
             self.wake.notify_one();
         }
     }
 
-    pub(super) fn wake(&self) {
+    fn wake(&self) {
         self.wake.notify_one();
     }
 }

@@ -3,28 +3,37 @@
 //! then reads by id as usual. The payload only says "rows up to N exist", so a notification lost
 //! (say, while the connection was re-established) costs latency, never an event: the tailer also
 //! reads on reconnect and on its fallback poll.
-use std::{
-    sync::{atomic::Ordering, Arc},
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use tokio_util::sync::CancellationToken;
 
-use super::hub::Shared;
-
 /// The channel events are announced on.
 pub(crate) const CHANNEL: &str = "hubsync_events";
 
+/// What the listener tells the hub it serves (the hub implements it; this file knows no hub).
+pub(super) trait Announce {
+    /// Whether notifications arrive now (the hub polls less often while they do).
+    fn listening(&self, up: bool);
+    /// Another process committed events up to `id`.
+    fn announced(&self, id: i64);
+    /// Something may have been missed: read now.
+    fn wake(&self);
+}
+
 /// Listens until shutdown, reconnecting with backoff.
-pub(super) async fn run(options: PgConnectOptions, hub: Arc<Shared>, shutdown: CancellationToken) {
+pub(super) async fn run(
+    options: PgConnectOptions,
+    hub: Arc<impl Announce>,
+    shutdown: CancellationToken,
+) {
     let mut backoff = Duration::from_millis(100);
     loop {
-        let err = match listen(&options, &hub, &shutdown).await {
+        let err = match listen(&options, hub.as_ref(), &shutdown).await {
             Ok(()) => return,
             Err(e) => e,
         };
-        hub.listening.store(false, Ordering::Relaxed);
+        hub.listening(false);
         hub.wake();
         tracing::warn!(error = %err, retry_in_ms = backoff.as_millis() as u64,
             "listening for progress events from other replicas failed; polling meanwhile");
@@ -38,7 +47,7 @@ pub(super) async fn run(options: PgConnectOptions, hub: Arc<Shared>, shutdown: C
 
 async fn listen(
     options: &PgConnectOptions,
-    hub: &Shared,
+    hub: &(impl Announce + ?Sized),
     shutdown: &CancellationToken,
 ) -> Result<(), sea_orm::sqlx::Error> {
     // A pool of its own: the listener keeps its connection for as long as it runs.
@@ -49,7 +58,7 @@ async fn listen(
         .connect_lazy_with(options.clone());
     let mut listener = PgListener::connect_with(&pool).await?;
     listener.listen(CHANNEL).await?;
-    hub.listening.store(true, Ordering::Relaxed);
+    hub.listening(true);
     // Rows committed before LISTEN took effect were announced to no one.
     hub.wake();
     loop {

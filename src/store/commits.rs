@@ -20,7 +20,7 @@ const CHUNK: usize = 500;
 const MAX_STEPS: usize = 64;
 
 /// Records what a push says about `after`.
-pub async fn record_push(
+pub(crate) async fn record_push(
     db: &impl ConnectionTrait,
     repository_id: i64,
     branch: &BranchName,

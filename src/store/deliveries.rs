@@ -11,8 +11,8 @@ use sea_orm::{
     RuntimeErr, Statement, Value,
 };
 
-use super::entities::deliveries;
 pub use super::entities::deliveries::DeliveryStatus;
+use super::{entities::deliveries, queue::Claim};
 
 pub struct NewDelivery {
     pub delivery_id: String,
@@ -150,13 +150,12 @@ pub struct Claimed {
 
 fn sql(backend: DatabaseBackend, pg: &str) -> String {
     match backend {
-        // SQLite takes numbered parameters as ?N and has no row locks (writers are serialised).
+        // SQLite takes numbered parameters as ?N.
         DatabaseBackend::Sqlite => pg
             .replace("$1", "?1")
             .replace("$2", "?2")
             .replace("$3", "?3")
-            .replace("$4", "?4")
-            .replace(" FOR UPDATE SKIP LOCKED", ""),
+            .replace("$4", "?4"),
         _ => pg.to_owned(),
     }
 }
@@ -223,18 +222,18 @@ pub async fn waiting(
 /// waiting. On PostgreSQL the row stays locked until the transaction ends, and `None` also
 /// means another process holds it.
 pub async fn claim(txn: &impl ConnectionTrait, id: i64) -> Result<Option<Claimed>, DbErr> {
-    let backend = txn.get_database_backend();
-    let stmt = Statement::from_sql_and_values(
-        backend,
-        sql(
-            backend,
-            "UPDATE deliveries SET attempts = attempts + 1 WHERE id = (
-               SELECT id FROM deliveries WHERE id = $1 AND status = 'received'
-               FOR UPDATE SKIP LOCKED)
-             RETURNING id, delivery_id, event, payload, attempts",
-        ),
-        [id.into()],
-    );
+    let stmt = Claim {
+        table: "deliveries",
+        key: "id",
+        alias: "d",
+        joins: "",
+        set: "attempts = attempts + 1",
+        due: "d.id = $1 AND d.status = 'received'",
+        order: "",
+        limit: "",
+        returning: "id, delivery_id, event, payload, attempts",
+    }
+    .statement(txn.get_database_backend(), [id.into()]);
     let Some(row) = txn.query_one_raw(stmt).await? else {
         return Ok(None);
     };

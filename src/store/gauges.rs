@@ -35,7 +35,7 @@ async fn count(db: &impl ConnectionTrait, sql: &str) -> Result<i64, DbErr> {
 }
 
 /// Stored deliveries waiting to be processed.
-pub async fn delivery_queue(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
+pub(crate) async fn delivery_queue(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
     count(
         db,
         "SELECT COUNT(*) AS n FROM deliveries WHERE status = 'received'",
@@ -55,7 +55,7 @@ pub async fn sync_queue(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
 /// Per project, when its oldest push not yet synced was queued: the oldest queued or running
 /// run, or a run that failed (or was superseded) after the branch's last successful sync. A run
 /// syncs the branch head, so every push before a success is synced by it.
-pub async fn oldest_unsynced(
+pub(crate) async fn oldest_unsynced(
     db: &impl ConnectionTrait,
 ) -> Result<HashMap<i64, DateTime<Utc>>, DbErr> {
     let pending = format!(

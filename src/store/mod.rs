@@ -16,6 +16,7 @@ pub mod outbox;
 pub mod passes;
 pub mod projects;
 pub mod purge;
+mod queue;
 pub mod redeliveries;
 pub mod repositories;
 pub mod runs;

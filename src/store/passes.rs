@@ -28,7 +28,7 @@ impl PassKind {
 
 /// Takes the pass's lease for `ttl` unless another holder has it or a rate-limit pause is on.
 /// Returns the row as it was (with its cursor) when the lease is ours.
-pub async fn try_lease(
+pub(crate) async fn try_lease(
     db: &impl ConnectionTrait,
     kind: PassKind,
     holder: &str,

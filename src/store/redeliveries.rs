@@ -15,9 +15,10 @@ use super::entities::{
     deliveries,
     webhook_redeliveries::{self, Column, Entity as Redelivery, Model, RedeliveryStatus},
 };
+use super::queue::Claim;
 
 /// Of `guids`, those stored in the delivery log (whatever their processing status).
-pub async fn stored_guids(
+pub(crate) async fn stored_guids(
     db: &impl ConnectionTrait,
     guids: &[String],
 ) -> Result<HashSet<String>, DbErr> {
@@ -76,21 +77,35 @@ pub async fn claim(
     if matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
         return Ok(true);
     }
-    let again = Redelivery::update_many()
-        .col_expr(Column::Requests, Expr::col(Column::Requests).add(1))
-        .col_expr(Column::LastRequestedAt, Expr::value(now))
-        .col_expr(Column::GithubDeliveryId, Expr::value(f.github_delivery_id))
-        .col_expr(Column::StatusCode, Expr::value(f.status_code))
-        .filter(Column::Guid.eq(f.guid.as_str()))
-        .filter(Column::Requests.lt(max_requests))
-        .filter(Column::LastRequestedAt.lt(now - min_gap))
-        .exec(db)
-        .await?;
-    Ok(again.rows_affected == 1)
+    // Asked before: a claim like any queue's, so two replicas never both win the same request.
+    let again = Claim {
+        table: "webhook_redeliveries",
+        key: "guid",
+        alias: "w",
+        joins: "",
+        set: "requests = requests + 1, last_requested_at = $1, github_delivery_id = $2, \
+              status_code = $3",
+        due: "w.guid = $4 AND w.requests < $5 AND w.last_requested_at < $6",
+        order: "",
+        limit: "",
+        returning: "guid",
+    }
+    .statement(
+        db.get_database_backend(),
+        [
+            now.into(),
+            f.github_delivery_id.into(),
+            f.status_code.into(),
+            f.guid.clone().into(),
+            max_requests.into(),
+            (now - min_gap).into(),
+        ],
+    );
+    Ok(db.query_one_raw(again).await?.is_some())
 }
 
 /// What GitHub answered to the request: accepted (None) or the error.
-pub async fn record_answer(
+pub(crate) async fn record_answer(
     db: &impl ConnectionTrait,
     guid: &str,
     error: Option<String>,

@@ -3,14 +3,14 @@
 //! runs are claimed with a lease so a crashed worker's run is taken up again once it expires.
 use chrono::{Duration, Utc};
 use sea_orm::{
-    sea_query::OnConflict, ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr,
-    EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
-    TryInsertResult,
+    sea_query::OnConflict, ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set, TryInsertResult,
 };
 
 use super::{
     attempts::{self, AttemptStatus, Cost},
     entities::sync_runs::{self, Column, Entity as Run},
+    queue::Claim,
 };
 use crate::git::Sha;
 
@@ -115,31 +115,29 @@ async fn claim_in(
     lease: Duration,
     debounce: Duration,
 ) -> Result<Option<sync_runs::Model>, DbErr> {
-    let backend = db.get_database_backend();
-    let lock = if backend == DbBackend::Postgres {
-        "FOR UPDATE SKIP LOCKED"
-    } else {
-        ""
-    };
     let now = Utc::now();
-    let sql = format!(
-        "UPDATE sync_runs SET status = 'running', lease_until = $1, leased_by = $2, \
-           attempt = attempt + 1, started_at = COALESCE(started_at, $3), not_before = NULL \
-         WHERE id = (SELECT r.id FROM sync_runs r \
-           WHERE (r.status = 'queued' AND (r.not_before IS NULL OR r.not_before <= $3) \
-                  AND (r.queued_at <= $4 \
-                       OR NOT EXISTS (SELECT 1 FROM sync_runs y \
-                                      WHERE y.project_sync_id = r.project_sync_id \
-                                        AND y.finished_at > $4)) \
-                  AND NOT EXISTS (SELECT 1 FROM sync_runs x \
-                                  WHERE x.project_sync_id = r.project_sync_id AND x.status = 'running')) \
-              OR (r.status = 'running' AND r.lease_until < $3) \
-           ORDER BY r.id LIMIT 1 {lock}) \
-         RETURNING *"
-    );
-    let stmt = Statement::from_sql_and_values(
-        backend,
-        sql,
+    let stmt = Claim {
+        table: "sync_runs",
+        key: "id",
+        alias: "r",
+        joins: "",
+        set: "status = 'running', lease_until = $1, leased_by = $2, attempt = attempt + 1, \
+              started_at = COALESCE(started_at, $3), not_before = NULL",
+        due: "(r.status = 'queued' AND (r.not_before IS NULL OR r.not_before <= $3) \
+                AND (r.queued_at <= $4 \
+                     OR NOT EXISTS (SELECT 1 FROM sync_runs y \
+                                    WHERE y.project_sync_id = r.project_sync_id \
+                                      AND y.finished_at > $4)) \
+                AND NOT EXISTS (SELECT 1 FROM sync_runs x \
+                                WHERE x.project_sync_id = r.project_sync_id \
+                                  AND x.status = 'running')) \
+              OR (r.status = 'running' AND r.lease_until < $3)",
+        order: "r.id",
+        limit: "1",
+        returning: "*",
+    }
+    .statement(
+        db.get_database_backend(),
         [
             (now + lease).into(),
             worker.into(),

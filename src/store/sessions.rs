@@ -35,7 +35,7 @@ fn digest(secret: &str) -> String {
 }
 
 /// Opens a session for the GitHub user `user_id` (signed in with GitHub).
-pub async fn open_user(
+pub(crate) async fn open_user(
     db: &DatabaseConnection,
     user_id: i64,
     lifetime: Duration,
@@ -95,7 +95,7 @@ pub async fn find(
 }
 
 /// The live session of a GitHub user this cookie value opens, if any.
-pub async fn find_user(
+pub(crate) async fn find_user(
     db: &DatabaseConnection,
     cookie: &str,
 ) -> Result<Option<sessions::Model>, DbErr> {

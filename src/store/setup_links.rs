@@ -15,7 +15,7 @@ use super::entities::{
 use crate::secret::Secret;
 
 /// Long enough to open the link from the terminal, short enough that an old log is no key.
-pub const LIFETIME: Duration = Duration::hours(1);
+pub(crate) const LIFETIME: Duration = Duration::hours(1);
 const SECRET_HEX_LEN: usize = 64;
 
 fn digest(secret: &str) -> String {
@@ -23,7 +23,7 @@ fn digest(secret: &str) -> String {
 }
 
 /// True while a first admin signed in with a setup link has a live session.
-pub async fn first_admin_signed_in(db: &DatabaseConnection) -> Result<bool, DbErr> {
+pub(crate) async fn first_admin_signed_in(db: &DatabaseConnection) -> Result<bool, DbErr> {
     let n = sessions::Entity::find()
         .filter(sessions::Column::Kind.eq(SessionKind::SetupLink))
         .filter(sessions::Column::RevokedAt.is_null())
@@ -61,7 +61,7 @@ pub async fn issue(db: &DatabaseConnection) -> Result<Secret, DbErr> {
 
 /// Spends the link: true once per issued, unexpired link (one UPDATE decides, so two replicas
 /// cannot both accept it). Every other outstanding link is retired with it.
-pub async fn redeem(db: &DatabaseConnection, presented: &str) -> Result<bool, DbErr> {
+pub(crate) async fn redeem(db: &DatabaseConnection, presented: &str) -> Result<bool, DbErr> {
     if presented.len() != SECRET_HEX_LEN || !presented.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(false);
     }

@@ -41,7 +41,7 @@ impl Skipped {
 
 /// A Git LFS pointer as the spec defines it: under 1024 bytes, UTF-8, the version line first,
 /// then `oid sha256:` and `size` lines.
-pub fn is_lfs_pointer(content: &[u8]) -> bool {
+pub(crate) fn is_lfs_pointer(content: &[u8]) -> bool {
     const VERSION: &[u8] = b"version https://git-lfs.github.com/spec/v1\n";
     content.len() < 1024
         && content.starts_with(VERSION)
@@ -132,7 +132,7 @@ pub async fn counts(
 }
 
 /// Why each of these entries has no content, by mode and by what the blobs table holds.
-pub async fn reasons(
+pub(crate) async fn reasons(
     db: &impl ConnectionTrait,
     entries: &[(&str, &str)],
 ) -> Result<Vec<Option<Skipped>>, DbErr> {

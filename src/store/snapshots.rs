@@ -22,7 +22,7 @@ pub enum Unavailable {
 }
 
 /// The newest successful run of this branch that synced `sha`.
-pub async fn run_at(
+pub(crate) async fn run_at(
     db: &impl ConnectionTrait,
     project_sync_id: i64,
     sha: &str,

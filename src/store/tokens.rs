@@ -23,7 +23,7 @@ fn digest(token: &str) -> String {
 }
 
 /// True when `presented` has a token's shape (cheap to check before any lookup).
-pub fn looks_like_token(presented: &str) -> bool {
+pub(crate) fn looks_like_token(presented: &str) -> bool {
     presented.strip_prefix(PREFIX).is_some_and(|hex| {
         hex.len() == SECRET_HEX_LEN && hex.bytes().all(|b| b.is_ascii_hexdigit())
     })
@@ -62,7 +62,7 @@ pub async fn create(
 
 /// Why a presented token does not open the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refused {
+pub(crate) enum Refused {
     Unknown,
     Revoked,
     Expired,
@@ -70,7 +70,7 @@ pub enum Refused {
 
 /// The token `presented` names, if it is live; its last-used time is brought up to date (at
 /// most once a minute).
-pub async fn find_live(
+pub(crate) async fn find_live(
     db: &DatabaseConnection,
     presented: &str,
 ) -> Result<Result<ApiToken, Refused>, DbErr> {
@@ -124,7 +124,7 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<ApiToken>, DbErr> {
         .await
 }
 
-pub async fn count_unrevoked(db: &DatabaseConnection) -> Result<u64, DbErr> {
+pub(crate) async fn count_unrevoked(db: &DatabaseConnection) -> Result<u64, DbErr> {
     api_tokens::Entity::find()
         .filter(api_tokens::Column::RevokedAt.is_null())
         .count(db)

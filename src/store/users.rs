@@ -25,7 +25,7 @@ pub struct SealedTokens {
 
 /// Records a sign-in: the user (new or known, their login may have changed) with fresh tokens.
 /// Their access is re-checked before they see anything (`access_checked_at` is cleared).
-pub async fn signed_in(
+pub(crate) async fn signed_in(
     db: &DatabaseConnection,
     id: i64,
     login: &str,
@@ -102,7 +102,7 @@ pub async fn refreshed(
 const CHUNK: usize = 500;
 
 /// Replaces what the user can reach, in one transaction, and marks it checked now.
-pub async fn replace_access(
+pub(crate) async fn replace_access(
     db: &DatabaseConnection,
     user_id: i64,
     repositories: &HashMap<i64, (i64, Role)>,
@@ -151,7 +151,7 @@ pub async fn access(db: &DatabaseConnection, user_id: i64) -> Result<HashMap<i64
 }
 
 /// The ids of the projects of repositories the user can reach.
-pub async fn visible_projects(
+pub(crate) async fn visible_projects(
     db: &DatabaseConnection,
     user_id: i64,
 ) -> Result<std::collections::HashSet<i64>, DbErr> {
@@ -183,7 +183,7 @@ pub async fn role(
 
 /// Signs the user out everywhere (their GitHub token stopped working): sessions end, tokens and
 /// access are forgotten.
-pub async fn sign_out(db: &DatabaseConnection, user_id: i64) -> Result<(), DbErr> {
+pub(crate) async fn sign_out(db: &DatabaseConnection, user_id: i64) -> Result<(), DbErr> {
     let txn = db.begin().await?;
     super::sessions::revoke_user(&txn, user_id).await?;
     user_repositories::Entity::delete_many()

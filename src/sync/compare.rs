@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use futures_util::{stream, StreamExt, TryStreamExt};
 use sea_orm::DatabaseConnection;
 
-use super::{planner::TreeItem, runner::RunError, runner::Target};
+use super::{error::RunError, planner::TreeItem, target::Target};
 use crate::{
     git::Sha,
     github::{

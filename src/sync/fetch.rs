@@ -7,10 +7,7 @@ use sea_orm::DbErr;
 use tokio::sync::mpsc;
 use tokio_util::io::StreamReader;
 
-use super::{
-    runner::{Run, RunError},
-    tarball,
-};
+use super::{error::RunError, runner::Run, tarball};
 use crate::{
     git::Sha,
     github::RepoName,

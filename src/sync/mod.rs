@@ -3,14 +3,17 @@ pub mod backfill;
 pub mod backoff;
 pub mod compare;
 pub mod discover;
+mod error;
 mod fetch;
 pub mod intake;
+mod outcome;
 pub mod patterns;
 pub mod planner;
 pub mod reconcile;
 pub mod requests;
 pub mod runner;
 pub mod tarball;
+mod target;
 pub mod worker;
 
 use std::{sync::Arc, time::Duration};

@@ -4,67 +4,28 @@
 //! transaction.
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::DatabaseConnection;
 
 use super::{
     compare,
     planner::{self, TreeItem},
     SyncSettings,
 };
+pub(crate) use super::{error::RunError, target::Target};
 use crate::ids::{ProjectId, RunId};
 use crate::{
-    git::{BranchName, Sha},
-    github::{BranchHead, EntryKind, GithubError, InstallationClient, RepoName},
+    git::Sha,
+    github::{BranchHead, EntryKind, GithubError, InstallationClient},
     progress::{self, Fallback, Hub, ProgressEvent, SyncMethod},
     store::{
         changes,
-        entities::{files, project_syncs, sync_runs},
+        entities::{files, sync_runs},
         manifests, outbox,
         runs::{self, RunCounts},
         scope::{self, Scope},
         selections, snapshots,
     },
 };
-
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum RunError {
-    #[error(transparent)]
-    Github(#[from] GithubError),
-    #[error("database error: {0}")]
-    Db(#[from] DbErr),
-    #[error("blob {sha} from GitHub does not match its sha: refusing corrupt content")]
-    Corrupt { sha: String },
-    #[error("the run's lease was lost to another worker")]
-    LeaseLost,
-}
-
-impl RunError {
-    /// Worth another attempt later: GitHub outages and rate limits, database hiccups.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            Self::Github(e) => e.is_transient(),
-            Self::Db(_) | Self::Corrupt { .. } => true,
-            Self::LeaseLost => false,
-        }
-    }
-}
-
-/// What the run needs to know about its branch.
-pub struct Target {
-    pub project_id: i64,
-    /// The run's transactions are scoped to it (store::scope).
-    pub installation_id: i64,
-    pub selection: project_syncs::Model,
-    pub repo: RepoName,
-    pub branch: BranchName,
-}
-
-impl Target {
-    /// The installation the worker processes: its run's writes may touch no other.
-    pub fn scope(&self) -> Scope {
-        Scope::installation(self.installation_id)
-    }
-}
 
 /// How a run ended, for the worker to record.
 pub(crate) enum Finished {
@@ -296,7 +257,7 @@ impl Run<'_> {
             Swap::Whole { old, entries } => {
                 manifests::replace_manifest(&txn, t.selection.id, old, entries).await?
             }
-            Swap::Changes(c) => manifests::apply_changes(&txn, t.selection.id, c).await?,
+            Swap::Changes(c) => changes::apply_to_manifest(&txn, t.selection.id, c).await?,
         }
         let done = runs::finish(
             &txn,

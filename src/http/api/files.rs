@@ -13,10 +13,17 @@ use utoipa::{IntoParams, ToSchema};
 use super::{
     openapi::{ErrorBody, FileBytes},
     projects::{find_for, synced_branch},
+    snapshot,
 };
 use crate::{
     http::{auth::Caller, ApiError, AppState},
-    store::{entities::files, manifests, scoped, skipped::Skipped},
+    store::{
+        entities::{files, project_syncs},
+        manifests,
+        scope::Scope,
+        scoped,
+        skipped::{self, Skipped},
+    },
     sync::planner::SUBMODULE_MODE,
 };
 
@@ -78,8 +85,9 @@ async fn manifest(
     let p = find_for(&state, &caller, *id).await?;
     let sel = synced_branch(&p, q.branch.as_deref())?;
     if let Some(at) = &q.at {
-        return Ok(HttpResponse::Ok()
-            .json(super::snapshot::listing(&state, &caller.scope(&state).await?, sel, at).await?));
+        return Ok(
+            HttpResponse::Ok().json(listing(&state, &caller.scope(&state).await?, sel, at).await?)
+        );
     }
     let files = scoped::manifest(&state.db, &caller.scope(&state).await?, sel.id).await?;
     let files: Vec<_> = files
@@ -99,6 +107,39 @@ async fn manifest(
         deleted: Some(sel.deleted_at.is_some()),
         files,
     }))
+}
+
+/// The manifest listing at `at`, in the shape of `GET /files`.
+async fn listing(
+    state: &AppState,
+    scope: &Scope,
+    sel: &project_syncs::Model,
+    at: &str,
+) -> Result<Manifest, ApiError> {
+    let tree = snapshot::tree(state, scope, sel, at).await?;
+    let keys: Vec<(&str, &str)> = tree
+        .values()
+        .map(|v| (v.mode.as_str(), v.sha.as_str()))
+        .collect();
+    let why = skipped::reasons(&state.db, &keys).await?;
+    let files: Vec<ManifestEntry> = tree
+        .iter()
+        .zip(why)
+        .map(|((path, v), skipped)| ManifestEntry {
+            path: path.clone(),
+            sha: v.sha.clone(),
+            size: v.size,
+            mode: v.mode.clone(),
+            skipped,
+        })
+        .collect();
+    Ok(Manifest {
+        branch: sel.branch.clone(),
+        sha: Some(at.trim().to_ascii_lowercase()),
+        synced_at: None,
+        deleted: None,
+        files,
+    })
 }
 
 /// A file's raw bytes, as a download.
@@ -128,7 +169,7 @@ async fn content(
     let sel = synced_branch(&p, q.branch.as_deref())?;
     let file = match &q.at {
         None => scoped::file(&state.db, &caller.scope(&state).await?, sel.id, &file_path).await?,
-        Some(at) => super::snapshot::tree(&state, &caller.scope(&state).await?, sel, at)
+        Some(at) => snapshot::tree(&state, &caller.scope(&state).await?, sel, at)
             .await?
             .remove(&file_path)
             .map(|v| files::Model {

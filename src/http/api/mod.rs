@@ -13,7 +13,7 @@ pub mod views;
 use actix_web::web;
 
 /// Where the API is served.
-pub const SCOPE: &str = "/api/v1";
+pub(crate) const SCOPE: &str = "/api/v1";
 
 /// Lists each /api/v1 handler once: the list registers it on the scope and puts its
 /// `#[utoipa::path]` into the OpenAPI document, so a route is served only if it is documented.

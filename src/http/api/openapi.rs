@@ -5,6 +5,8 @@
 use std::sync::OnceLock;
 
 use actix_web::{get, HttpResponse};
+
+pub use crate::http::error::ErrorBody;
 use serde::Serialize;
 use utoipa::{
     openapi::{
@@ -14,16 +16,9 @@ use utoipa::{
     Modify, OpenApi, PartialSchema, ToSchema,
 };
 
-/// Every error answer: a status and this body.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorBody {
-    /// What went wrong, for a person.
-    pub error: String,
-}
-
 /// 410 from the change feed and snapshots: the cursor is older than the feed's retention.
 #[derive(Serialize, ToSchema)]
-pub struct GoneBody {
+pub(crate) struct GoneBody {
     pub error: String,
     /// Where to follow the feed from after reading the files again.
     pub oldest_cursor: String,
@@ -150,7 +145,7 @@ async fn openapi_json() -> HttpResponse {
 }
 
 /// A schema for a response that is a stream of Server-Sent Events.
-pub struct EventStream;
+pub(crate) struct EventStream;
 
 impl PartialSchema for EventStream {
     fn schema() -> RefOr<utoipa::openapi::schema::Schema> {
@@ -166,7 +161,7 @@ impl PartialSchema for EventStream {
 impl ToSchema for EventStream {}
 
 /// A synced file's bytes.
-pub struct FileBytes;
+pub(crate) struct FileBytes;
 
 impl PartialSchema for FileBytes {
     fn schema() -> RefOr<utoipa::openapi::schema::Schema> {

@@ -16,7 +16,7 @@ use crate::{
 };
 
 /// The project, if this caller may see it: another project answers as a missing one would.
-pub async fn find_for(
+pub(crate) async fn find_for(
     state: &AppState,
     caller: &Caller,
     id: i64,
@@ -25,7 +25,7 @@ pub async fn find_for(
 }
 
 /// The project's synced (non-pattern) selection of `branch`, its default branch when None.
-pub fn synced_branch<'a>(
+pub(crate) fn synced_branch<'a>(
     p: &'a ProjectRecord,
     branch: Option<&str>,
 ) -> Result<&'a project_syncs::Model, ApiError> {

@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    files::{Manifest, ManifestEntry},
     openapi::ErrorBody,
     projects::{find_for, synced_branch},
 };
@@ -18,7 +17,7 @@ use crate::{
         changes::{diff, ChangeKind, Version},
         entities::project_syncs,
         scope::Scope,
-        scoped, skipped,
+        scoped,
         snapshots::Unavailable,
     },
 };
@@ -45,39 +44,6 @@ pub async fn tree(
             sel.branch
         ))),
     }
-}
-
-/// The manifest listing at `at`, in the shape of `GET /files`.
-pub async fn listing(
-    state: &AppState,
-    scope: &Scope,
-    sel: &project_syncs::Model,
-    at: &str,
-) -> Result<Manifest, ApiError> {
-    let tree = tree(state, scope, sel, at).await?;
-    let keys: Vec<(&str, &str)> = tree
-        .values()
-        .map(|v| (v.mode.as_str(), v.sha.as_str()))
-        .collect();
-    let why = skipped::reasons(&state.db, &keys).await?;
-    let files: Vec<ManifestEntry> = tree
-        .iter()
-        .zip(why)
-        .map(|((path, v), skipped)| ManifestEntry {
-            path: path.clone(),
-            sha: v.sha.clone(),
-            size: v.size,
-            mode: v.mode.clone(),
-            skipped,
-        })
-        .collect();
-    Ok(Manifest {
-        branch: sel.branch.clone(),
-        sha: Some(at.trim().to_ascii_lowercase()),
-        synced_at: None,
-        deleted: None,
-        files,
-    })
 }
 
 #[derive(Deserialize, IntoParams)]

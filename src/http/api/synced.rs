@@ -21,7 +21,7 @@ use crate::{
 };
 
 /// The longest one request waits; a CI step that needs longer asks again.
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(600);
+pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(600);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Deserialize, IntoParams)]

@@ -15,7 +15,7 @@ use crate::{
 };
 
 /// Unrevoked tokens at most: minting is an admin action, but still bounded.
-pub const MAX_TOKENS: u64 = 500;
+pub(crate) const MAX_TOKENS: u64 = 500;
 const MAX_NAME: usize = 100;
 const MAX_DAYS: u32 = 3650;
 
@@ -30,7 +30,7 @@ pub struct CreateToken {
 
 /// A token as listed: everything but the token.
 #[derive(Serialize, ToSchema)]
-pub struct TokenView {
+pub(crate) struct TokenView {
     pub id: i64,
     pub name: String,
     pub scope: TokenScope,

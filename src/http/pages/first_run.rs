@@ -112,7 +112,7 @@ pub fn anonymous(state: &AppState, p: &Progress) -> HttpResponse {
 }
 
 /// How to become the admin: the setup link hubsync printed, or the admin token.
-pub fn sign_in_help(has_token: bool) -> Markup {
+pub(crate) fn sign_in_help(has_token: bool) -> Markup {
     html! {
         div.notice {
             p {

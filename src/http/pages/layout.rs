@@ -15,7 +15,7 @@ pub fn page(title: &str, events_url: Option<&str>, csrf: Option<&str>, body: Mar
 /// `events_url`: the event stream app.js follows (None: a static page). `csrf`: the session's
 /// CSRF token, for the logout form (None: no session, no logout). `admin`: the caller may open
 /// the tokens screen, so the header links to it (a member signed in with GitHub may not).
-pub fn page_for(
+pub(crate) fn page_for(
     title: &str,
     events_url: Option<&str>,
     csrf: Option<&str>,
@@ -57,14 +57,14 @@ pub fn page_for(
 }
 
 /// A page as an HTML response with `status`.
-pub fn respond(status: StatusCode, markup: Markup) -> HttpResponse {
+pub(crate) fn respond(status: StatusCode, markup: Markup) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .body(markup.into_string())
 }
 
 /// An HTML answer no cache may keep (a one-time link, a token shown once, a sign-in step).
-pub fn uncached(res: &mut HttpResponseBuilder) -> &mut HttpResponseBuilder {
+pub(crate) fn uncached(res: &mut HttpResponseBuilder) -> &mut HttpResponseBuilder {
     res.content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
 }
@@ -80,7 +80,7 @@ pub fn message(title: &str, text: &str, back: (&str, &str)) -> Markup {
 }
 
 /// "2026-12-03 14:05:09 UTC": what a relative time shows on hover.
-pub fn absolute(t: DateTime<Utc>) -> String {
+pub(crate) fn absolute(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 

@@ -16,7 +16,7 @@ use crate::{
 /// `?installation=ID`: the app's setup URL sent the installer here; the page reloads (a bounded
 /// number of times) until that installation's repositories are listed.
 #[derive(Deserialize)]
-pub struct OverviewQuery {
+pub(crate) struct OverviewQuery {
     installation: Option<i64>,
     tries: Option<u32>,
 }

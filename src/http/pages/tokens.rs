@@ -138,7 +138,7 @@ pub(crate) async fn create(
     let Some(admin) = signed_in(admin)? else {
         return Ok(to_login());
     };
-    csrf::check_csrf(&admin, &form.csrf)?;
+    csrf::check_csrf(admin.session.as_deref(), &form.csrf)?;
     let minted = async {
         let req = CreateToken {
             name: form.name.clone(),
@@ -183,7 +183,7 @@ pub(crate) async fn revoke(
     let Some(admin) = signed_in(admin)? else {
         return Ok(to_login());
     };
-    csrf::check_csrf(&admin, &form.csrf)?;
+    csrf::check_csrf(admin.session.as_deref(), &form.csrf)?;
     tokens::revoke(&state.db, *id).await?;
     tracing::info!(token_id = *id, "API token revoked");
     Ok(redirect("/tokens".to_owned()))

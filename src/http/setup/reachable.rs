@@ -6,7 +6,7 @@ use maud::{html, Markup};
 use url::{Host, Url};
 
 /// Why GitHub cannot reach `url`, if it cannot.
-pub fn unreachable_because(url: &Url) -> Option<&'static str> {
+pub(crate) fn unreachable_because(url: &Url) -> Option<&'static str> {
     match url.host()? {
         Host::Ipv4(ip) => ip_reason(IpAddr::V4(ip)),
         Host::Ipv6(ip) => ip_reason(IpAddr::V6(ip)),

@@ -26,7 +26,7 @@ use crate::{
 };
 
 /// The longest a user's cached access is trusted.
-pub const RECHECK: Duration = Duration::minutes(10);
+pub(crate) const RECHECK: Duration = Duration::minutes(10);
 /// A token expiring sooner than this is refreshed before use.
 const EXPIRY_MARGIN: Duration = Duration::minutes(5);
 const SEAL_LABEL: &str = "github user tokens";
@@ -82,7 +82,7 @@ fn user_lock(user_id: i64) -> Arc<tokio::sync::Mutex<()>> {
 
 /// The user's login once their access is current (re-checked with GitHub if it was stale);
 /// `Unauthorized` when they were signed out.
-pub async fn ensure_fresh(state: &AppState, user_id: i64) -> Result<String, ApiError> {
+pub(crate) async fn ensure_fresh(state: &AppState, user_id: i64) -> Result<String, ApiError> {
     let user = users::get(&state.db, user_id)
         .await?
         .ok_or_else(|| signed_out("signed out"))?;

@@ -20,7 +20,7 @@ use crate::{
     store::{sessions, users},
 };
 
-pub const FLOW_COOKIE: &str = "hubsync_oauth";
+pub(crate) const FLOW_COOKIE: &str = "hubsync_oauth";
 const FLOW_PATH: &str = "/login/github";
 const FLOW_MINUTES: i64 = 10;
 /// Longest code or state accepted from the callback's query.
@@ -72,7 +72,7 @@ impl From<super::ApiError> for SigninError {
 }
 
 /// Whether the login page offers the button.
-pub fn available(state: &AppState) -> bool {
+pub(crate) fn available(state: &AppState) -> bool {
     state.github.oauth().is_some()
 }
 
@@ -136,7 +136,7 @@ pub struct SignedIn {
 }
 
 /// The cookie that ends the flow in the browser, whatever the outcome.
-pub fn clear_flow(state: &AppState) -> Cookie<'static> {
+pub(crate) fn clear_flow(state: &AppState) -> Cookie<'static> {
     let mut c = flow_cookie(state, String::new());
     c.make_removal();
     c

@@ -23,7 +23,7 @@ pub use diff::{diff, ChangeKind, FileChange, Version};
 
 use super::{
     entities::{changes, changes_horizon, files},
-    manifests::Entry,
+    manifests::{self, Entry},
 };
 use crate::{
     git::{BranchName, Sha},
@@ -45,16 +45,16 @@ pub struct RunInfo<'a> {
     pub commit_sha: &'a Sha,
 }
 
-/// How many paths changed, per kind.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+/// How many paths changed, per kind (in the outbox's bodies too, keys in this order).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Counts {
     pub added: u64,
-    pub modified: u64,
     pub deleted: u64,
+    pub modified: u64,
     pub renamed: u64,
 }
 
-pub fn as_versions(old: &[files::Model]) -> BTreeMap<String, Version> {
+pub(crate) fn as_versions(old: &[files::Model]) -> BTreeMap<String, Version> {
     old.iter()
         .map(|f| {
             let v = Version {
@@ -96,8 +96,39 @@ pub async fn append(
     .await
 }
 
+/// Applies `changes` (from the stored manifest to the new one) to the stored manifest, touching
+/// only their rows. Call it inside the swap transaction, as `manifests::replace_manifest`.
+pub(crate) async fn apply_to_manifest(
+    db: &impl ConnectionTrait,
+    project_sync_id: i64,
+    changes: &[FileChange],
+) -> Result<(), DbErr> {
+    let removed: Vec<String> = changes
+        .iter()
+        .filter_map(|c| match c.kind {
+            ChangeKind::Added => None,
+            ChangeKind::Modified | ChangeKind::Deleted => Some(c.path.clone()),
+            ChangeKind::Renamed => c.previous_path.clone(),
+        })
+        .collect();
+    let written: Vec<Entry> = changes
+        .iter()
+        .filter_map(|c| {
+            let v = c.new.as_ref()?;
+            Some(Entry {
+                path: c.path.clone(),
+                sha: v.sha.clone(),
+                mode: v.mode.clone(),
+                size: v.size,
+            })
+        })
+        .collect();
+    let written: Vec<&Entry> = written.iter().collect();
+    manifests::edit(db, project_sync_id, &removed, &written).await
+}
+
 /// Appends these changes (as `diff` gives them), with the same rules as `append`.
-pub async fn append_changes(
+pub(crate) async fn append_changes(
     txn: &impl ConnectionTrait,
     run: &RunInfo<'_>,
     changed: &[FileChange],
@@ -155,7 +186,7 @@ pub async fn append_changes(
 
 /// The newest cursor: inside a run's swap transaction, after `append`, the cursor of its last
 /// change (the append lock keeps other runs' rows out until it commits).
-pub async fn last_cursor(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
+pub(crate) async fn last_cursor(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
     let high: Option<i64> = changes::Entity::find()
         .select_only()
         .column_as(changes::Column::Id.max(), "high")
@@ -210,7 +241,7 @@ pub async fn page(
 }
 
 /// Every change at or below this id was pruned: a cursor below it has missed some.
-pub async fn horizon(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
+pub(crate) async fn horizon(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
     Ok(changes_horizon::Entity::find_by_id(1)
         .one(db)
         .await?
@@ -218,7 +249,7 @@ pub async fn horizon(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
 }
 
 /// One branch's changes in runs `after_run < run_id <= upto_run`, in feed order.
-pub async fn of_branch_between(
+pub(crate) async fn of_branch_between(
     db: &impl ConnectionTrait,
     project_sync_id: i64,
     after_run: RunId,
@@ -275,7 +306,7 @@ pub async fn prune(db: &DatabaseConnection, retention: std::time::Duration) -> R
 }
 
 /// Prunes at start and then once an hour until shutdown.
-pub async fn run_pruner(
+pub(crate) async fn run_pruner(
     db: DatabaseConnection,
     retention: std::time::Duration,
     shutdown: tokio_util::sync::CancellationToken,

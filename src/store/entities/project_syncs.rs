@@ -94,7 +94,7 @@ impl Related<super::files::Entity> for Entity {
 
 impl Model {
     /// The branch a non-pattern selection names: written only from a parsed `BranchName`.
-    pub fn branch_name(&self) -> Option<BranchName> {
+    pub(crate) fn branch_name(&self) -> Option<BranchName> {
         (!self.is_pattern).then(|| BranchName::stored(self.branch.clone()))
     }
 }

@@ -74,7 +74,7 @@ impl Scratch {
         }
     }
 
-    pub async fn discard(self) {
+    pub(crate) async fn discard(self) {
         let _ = match self {
             Self::Sqlite(c) => c.close().await,
             Self::Postgres(t) => t.rollback().await,
@@ -199,7 +199,7 @@ pub struct PlannedMigration {
 }
 
 impl PlannedMigration {
-    pub fn is_destructive(&self) -> bool {
+    pub(crate) fn is_destructive(&self) -> bool {
         !self.hazards.is_empty() || self.data_loss.is_some()
     }
 

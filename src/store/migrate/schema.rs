@@ -110,7 +110,7 @@ pub async fn snapshot(db: &impl ConnectionTrait) -> Result<Snapshot, DbErr> {
 
 /// The indexes that are not unique: SQLite's automatic indexes and every index PostgreSQL
 /// builds for a constraint are unique, so only a plain `CREATE INDEX` qualifies.
-pub fn plain_indexes(snapshot: &Snapshot) -> impl Iterator<Item = String> + '_ {
+pub(crate) fn plain_indexes(snapshot: &Snapshot) -> impl Iterator<Item = String> + '_ {
     snapshot
         .values()
         .flat_map(|t| &t.indexes)

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    sea_query::Expr, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
-    EntityTrait, ExprTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    sea_query::Expr, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    ExprTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 
 use super::DeliveryStatus;
@@ -23,6 +23,7 @@ use crate::{
         outbox_deliveries::{self, Column, Entity as Delivery},
         webhook_subscriptions,
     },
+    store::queue::Claim,
 };
 
 /// A claimed delivery with where and how to send it.
@@ -39,29 +40,25 @@ pub async fn claim(
     lease: Duration,
     limit: u64,
 ) -> Result<Vec<Claimed>, DbErr> {
-    let backend = db.get_database_backend();
-    let lock = if backend == DbBackend::Postgres {
-        "FOR UPDATE OF d SKIP LOCKED"
-    } else {
-        ""
-    };
     let now = Utc::now();
-    let sql = format!(
-        "UPDATE outbox_deliveries SET lease_until = $1, leased_by = $2 \
-         WHERE id IN (SELECT d.id FROM outbox_deliveries d \
-           JOIN webhook_subscriptions s ON s.id = d.subscription_id \
-           WHERE d.status = 'pending' AND d.next_attempt_at <= $3 \
-             AND (d.lease_until IS NULL OR d.lease_until < $3) \
-             AND s.enabled = $4 AND s.deleted_at IS NULL \
-             AND NOT EXISTS (SELECT 1 FROM outbox_deliveries e \
-                             WHERE e.subscription_id = d.subscription_id \
-                               AND e.status = 'pending' AND e.id < d.id) \
-           ORDER BY d.next_attempt_at, d.id LIMIT $5 {lock}) \
-         RETURNING *"
-    );
-    let stmt = Statement::from_sql_and_values(
-        backend,
-        sql,
+    let stmt = Claim {
+        table: "outbox_deliveries",
+        key: "id",
+        alias: "d",
+        joins: "JOIN webhook_subscriptions s ON s.id = d.subscription_id",
+        set: "lease_until = $1, leased_by = $2",
+        due: "d.status = 'pending' AND d.next_attempt_at <= $3 \
+              AND (d.lease_until IS NULL OR d.lease_until < $3) \
+              AND s.enabled = $4 AND s.deleted_at IS NULL \
+              AND NOT EXISTS (SELECT 1 FROM outbox_deliveries e \
+                              WHERE e.subscription_id = d.subscription_id \
+                                AND e.status = 'pending' AND e.id < d.id)",
+        order: "d.next_attempt_at, d.id",
+        limit: "$5",
+        returning: "*",
+    }
+    .statement(
+        db.get_database_backend(),
         [
             (now + lease).into(),
             worker.into(),
@@ -101,7 +98,7 @@ pub async fn claim(
 
 /// When the next claimable delivery falls due (the oldest pending one of an enabled
 /// subscription, not leased), if any is waiting.
-pub async fn next_due(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>, DbErr> {
+pub(crate) async fn next_due(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>, DbErr> {
     let sql = "SELECT MIN(d.next_attempt_at) AS due FROM outbox_deliveries d \
                JOIN webhook_subscriptions s ON s.id = d.subscription_id \
                WHERE d.status = 'pending' AND s.enabled = $1 AND s.deleted_at IS NULL \

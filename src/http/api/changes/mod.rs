@@ -18,10 +18,10 @@ use crate::{
     store::{changes, entities::changes::Model as ChangeRow, scoped},
 };
 
-pub const DEFAULT_LIMIT: u64 = 100;
-pub const MAX_LIMIT: u64 = 1000;
+pub(crate) const DEFAULT_LIMIT: u64 = 100;
+pub(crate) const MAX_LIMIT: u64 = 1000;
 /// The longest a request may wait for a change.
-pub const MAX_WAIT: Duration = Duration::from_secs(60);
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(60);
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -39,7 +39,7 @@ pub(crate) struct FeedQuery {
 
 /// A page of the feed.
 #[derive(Serialize, ToSchema)]
-pub struct ChangePage {
+pub(crate) struct ChangePage {
     pub changes: Vec<ChangeView>,
     /// Where the next request reads after.
     pub next_cursor: String,
@@ -47,7 +47,7 @@ pub struct ChangePage {
 
 /// One change as consumers read it; absent values are left out.
 #[derive(Serialize, ToSchema)]
-pub struct ChangeView {
+pub(crate) struct ChangeView {
     pub cursor: String,
     pub project_id: i64,
     pub repository: String,
@@ -89,7 +89,7 @@ impl From<ChangeRow> for ChangeView {
 }
 
 /// A cursor is the decimal id of a change (0: before the first).
-pub fn parse_cursor(raw: &str, what: &str) -> Result<i64, ApiError> {
+pub(crate) fn parse_cursor(raw: &str, what: &str) -> Result<i64, ApiError> {
     let raw = raw.trim();
     raw.parse::<i64>()
         .ok()

@@ -4,10 +4,9 @@ use std::{convert::Infallible, sync::Arc, time::Duration};
 
 use actix_web_lab::sse::{self, Sse};
 use futures_util::Stream;
-use serde_json::json;
 use tokio::{sync::mpsc, time::Instant};
 
-use super::ChangeView;
+use super::{super::openapi::GoneBody, ChangeView};
 use crate::{
     http::{
         stream_access::{recheck, Grant},
@@ -45,10 +44,13 @@ pub fn open(
             };
             match changes::horizon(&state.db).await {
                 Ok(h) if after < h => {
-                    let data = json!({ "error": "the cursor is older than the change feed's retention: resync", "oldest_cursor": h.to_string() });
-                    let _ = tx
-                        .send(sse::Data::new(data.to_string()).event("gone").into())
-                        .await;
+                    let gone = GoneBody {
+                        error: "the cursor is older than the change feed's retention: resync"
+                            .into(),
+                        oldest_cursor: h.to_string(),
+                    };
+                    let data = serde_json::to_string(&gone).unwrap_or_default();
+                    let _ = tx.send(sse::Data::new(data).event("gone").into()).await;
                     return;
                 }
                 Ok(_) => {}

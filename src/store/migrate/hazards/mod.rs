@@ -66,7 +66,7 @@ impl fmt::Display for Hazard {
 /// table holds rows in the database being migrated. Objects the migration itself created are
 /// fair game: dropping or renaming them loses nothing. So is an index the schema shows to be
 /// plain (not unique): it holds no data and enforces nothing, and queries still run without it.
-pub struct Analyzer<'a> {
+pub(crate) struct Analyzer<'a> {
     has_rows: &'a dyn Fn(&str) -> bool,
     created: HashSet<String>,
     plain_indexes: HashSet<String>,
@@ -83,12 +83,12 @@ impl<'a> Analyzer<'a> {
 
     /// The indexes known to be plain in the schema the migration runs on. Any other index
     /// dropped (unique, or not known) is flagged, since it may have enforced uniqueness.
-    pub fn with_plain_indexes(mut self, names: impl IntoIterator<Item = String>) -> Self {
+    pub(crate) fn with_plain_indexes(mut self, names: impl IntoIterator<Item = String>) -> Self {
         self.plain_indexes.extend(names);
         self
     }
 
-    pub fn analyze(&mut self, sql: &str) -> Vec<Hazard> {
+    pub(crate) fn analyze(&mut self, sql: &str) -> Vec<Hazard> {
         let toks = tokenize(sql);
         let mut hazards = Vec::new();
         for stmt in toks.split(|(t, _, _)| *t == Tok::Punct(';')) {
