@@ -62,6 +62,8 @@ pub(crate) struct UserViewer {
 
 #[derive(Debug, Clone)]
 pub(crate) struct TokenCaller {
+    /// Its row: long-lived streams re-check that it is still live (http::stream_access).
+    pub id: i64,
     pub scope: TokenScope,
     pub project_id: Option<i64>,
 }
@@ -279,6 +281,7 @@ async fn api_token(
 ) -> Result<TokenCaller, ApiError> {
     match tokens::find_live(&state.db, presented).await? {
         Ok(t) => Ok(TokenCaller {
+            id: t.id,
             scope: t.scope,
             project_id: t.project_id,
         }),
