@@ -14,6 +14,15 @@ pub struct ProjectRecord {
 }
 
 impl ProjectRecord {
+    /// The ids of its branch selections, patterns left out (they hold no manifest of their own).
+    pub(crate) fn branch_ids(&self) -> Vec<i64> {
+        self.selections
+            .iter()
+            .filter(|s| !s.is_pattern)
+            .map(|s| s.id)
+            .collect()
+    }
+
     /// Why syncing is off for this project, if it is.
     pub(crate) fn stopped_because(&self) -> Option<&'static str> {
         if self.installation.deleted_at.is_some() {

@@ -69,12 +69,7 @@ pub(super) async fn render(
     let can_change = caller.can_change(state, p).await?;
     let session_csrf = caller.csrf();
     let csrf = session_csrf.clone().unwrap_or_default();
-    let ids: Vec<i64> = p
-        .selections
-        .iter()
-        .filter(|s| !s.is_pattern)
-        .map(|s| s.id)
-        .collect();
+    let ids = p.branch_ids();
     let scope = caller.scope(state).await?;
     let (history, tries) = scoped::history(&state.db, &scope, &ids, HISTORY).await?;
     let branch_of = |sel: i64| {

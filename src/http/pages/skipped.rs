@@ -10,12 +10,7 @@ pub async fn section(
     scope: &Scope,
     p: &ProjectRecord,
 ) -> Result<Markup, DbErr> {
-    let ids: Vec<i64> = p
-        .selections
-        .iter()
-        .filter(|s| !s.is_pattern)
-        .map(|s| s.id)
-        .collect();
+    let ids = p.branch_ids();
     let branch_of = |id: i64| {
         p.selections
             .iter()
