@@ -11,8 +11,8 @@ use sea_orm::{
     RuntimeErr, Statement, Value,
 };
 
+use super::entities::deliveries;
 pub use super::entities::deliveries::DeliveryStatus;
-use super::{entities::deliveries, queue::Claim};
 
 pub struct NewDelivery {
     pub delivery_id: String,
@@ -218,62 +218,88 @@ pub async fn waiting(
         .collect()
 }
 
-/// Claims delivery `id` for the current transaction, counting the attempt, if it is still
-/// waiting. On PostgreSQL the row stays locked until the transaction ends, and `None` also
-/// means another process holds it.
-pub async fn claim(txn: &impl ConnectionTrait, id: i64) -> Result<Option<Claimed>, DbErr> {
-    let stmt = Claim {
-        table: "deliveries",
-        key: "id",
-        alias: "d",
-        joins: "",
-        set: "attempts = attempts + 1",
-        due: "d.id = $1 AND d.status = 'received'",
-        order: "",
-        limit: "",
-        returning: "id, delivery_id, event, payload, attempts",
+/// Claims the chunk's deliveries that are still waiting, in id order, for the current
+/// transaction: one statement for the chunk, not one per delivery (each statement is a round
+/// trip, and on SQLite two thread hand-offs; they were most of a delivery's processing time).
+/// On PostgreSQL the rows stay locked until the transaction ends, and a missing one may also be
+/// held by another process. The attempt is counted when it ends (`finish`, `retry_later`), in the
+/// same transaction, so a rolled-back chunk counts none.
+pub async fn claim(txn: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<Claimed>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
     }
-    .statement(txn.get_database_backend(), [id.into()]);
-    let Some(row) = txn.query_one_raw(stmt).await? else {
-        return Ok(None);
+    let backend = txn.get_database_backend();
+    let lock = match backend {
+        DatabaseBackend::Postgres => " FOR UPDATE SKIP LOCKED",
+        _ => "",
     };
-    Ok(Some(Claimed {
-        id: row.try_get("", "id")?,
-        delivery_id: row.try_get("", "delivery_id")?,
-        event: row.try_get("", "event")?,
-        payload: row.try_get("", "payload")?,
-        attempts: row.try_get("", "attempts")?,
-    }))
+    let sql = format!(
+        "SELECT id, delivery_id, event, payload, attempts FROM deliveries \
+         WHERE id IN ({}) AND status = 'received' ORDER BY id{lock}",
+        placeholders(backend, 1, ids.len())
+    );
+    let values: Vec<Value> = ids.iter().map(|&id| id.into()).collect();
+    let rows = txn
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Claimed {
+                id: row.try_get("", "id")?,
+                delivery_id: row.try_get("", "delivery_id")?,
+                event: row.try_get("", "event")?,
+                payload: row.try_get("", "payload")?,
+                attempts: row.try_get::<i32>("", "attempts")? + 1,
+            })
+        })
+        .collect()
 }
 
-/// Records the end of processing: processed, ignored or failed, with the reason if any.
+/// `$first, …` (PostgreSQL) or `?first, …` (SQLite) for `n` parameters.
+fn placeholders(backend: DatabaseBackend, first: usize, n: usize) -> String {
+    let mark = match backend {
+        DatabaseBackend::Sqlite => '?',
+        _ => '$',
+    };
+    (first..first + n)
+        .map(|i| format!("{mark}{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Records the end of processing for deliveries that ended alike (processed, ignored or failed,
+/// with the same reason if any), counting their attempt: one statement for all of them.
 pub async fn finish(
     txn: &impl ConnectionTrait,
-    id: i64,
+    ids: &[i64],
     status: DeliveryStatus,
     error: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
+    if ids.is_empty() {
+        return Ok(());
+    }
     let backend = txn.get_database_backend();
-    txn.execute_raw(Statement::from_sql_and_values(
+    let sql = sql(
         backend,
-        sql(
-            backend,
-            "UPDATE deliveries SET status = $1, error = $2, processed_at = $3, not_before = NULL \
-             WHERE id = $4",
+        &format!(
+            "UPDATE deliveries SET status = $1, error = $2, processed_at = $3, \
+             not_before = NULL, attempts = attempts + 1 WHERE id IN ({})",
+            placeholders(backend, 4, ids.len())
         ),
-        [
-            status.as_str().into(),
-            error.map(str::to_owned).into(),
-            at(now),
-            id.into(),
-        ],
-    ))
-    .await?;
+    );
+    let mut values: Vec<Value> = vec![
+        status.as_str().into(),
+        error.map(str::to_owned).into(),
+        at(now),
+    ];
+    values.extend(ids.iter().map(|&id| Value::from(id)));
+    txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
     Ok(())
 }
 
-/// Leaves a failed attempt waiting for a retry at `not_before`.
+/// Leaves a failed attempt waiting for a retry at `not_before`, counting it.
 pub async fn retry_later(
     txn: &impl ConnectionTrait,
     id: i64,
@@ -285,7 +311,8 @@ pub async fn retry_later(
         backend,
         sql(
             backend,
-            "UPDATE deliveries SET error = $1, not_before = $2 WHERE id = $3",
+            "UPDATE deliveries SET error = $1, not_before = $2, attempts = attempts + 1 \
+             WHERE id = $3",
         ),
         [error.into(), at(not_before), id.into()],
     ))

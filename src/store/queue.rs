@@ -1,7 +1,9 @@
-//! The one claim statement every queue table uses: pick the due rows in a sub-select, mark them
-//! claimed (a lease, an attempt, a request) in the same UPDATE and return them. On PostgreSQL the
-//! sub-select takes row locks with SKIP LOCKED, so two replicas claiming at once each get other
-//! rows and neither waits; SQLite serialises writers, so the one statement is atomic there.
+//! The one claim statement of the leased queues (runs, outbox deliveries, redelivery requests):
+//! pick the due rows in a sub-select, mark them claimed (a lease, a request) in the same UPDATE and
+//! return them. (Webhook deliveries are only locked: their processing commits in the claiming
+//! transaction, so they need no lease.) On PostgreSQL the sub-select takes row locks with SKIP
+//! LOCKED, so two replicas claiming at once each get other rows and neither waits; SQLite
+//! serialises writers, so the one statement is atomic there.
 use sea_orm::{DbBackend, Statement, Value};
 
 /// The parts of one queue's claim; `$N` parameters are the caller's, in `values` order.

@@ -156,6 +156,37 @@ pub(crate) async fn selection_for_branch(
     branch: &BranchName,
 ) -> Result<Option<project_syncs::Model>, DbErr> {
     let rows = selections(db, project_id).await?;
+    select_branch(db, project_id, &rows, branch).await
+}
+
+/// `selection_for_branch` of the project of `repository_id`, reading the project and its
+/// selections in one query: a push costs one round trip less.
+pub(crate) async fn repository_selection_for_branch(
+    db: &impl ConnectionTrait,
+    repository_id: i64,
+    branch: &BranchName,
+) -> Result<Option<project_syncs::Model>, DbErr> {
+    let rows = Selection::find()
+        .inner_join(Project)
+        .filter(projects::Column::RepositoryId.eq(repository_id))
+        .order_by_asc(Sel::Id)
+        .all(db)
+        .await?;
+    // No selection: nothing to sync, whether or not the project exists.
+    let Some(project_id) = rows.first().map(|r| r.project_id) else {
+        return Ok(None);
+    };
+    select_branch(db, project_id, &rows, branch).await
+}
+
+/// The enabled selection of `branch` among the project's `rows`, enabling its concrete row when
+/// the branch exists again or an enabled pattern matches it.
+async fn select_branch(
+    db: &impl ConnectionTrait,
+    project_id: i64,
+    rows: &[project_syncs::Model],
+    branch: &BranchName,
+) -> Result<Option<project_syncs::Model>, DbErr> {
     if let Some(row) = rows
         .iter()
         .find(|r| !r.is_pattern && r.branch == branch.as_str())

@@ -184,12 +184,11 @@ async fn branch_changed(
     head: Option<&Sha>,
     trigger: Trigger,
 ) -> Result<(), DbErr> {
-    let Some(project) = selections::project_of_repository(db, repository_id).await? else {
-        return Ok(());
-    };
     // An unselected branch costs nothing: no run, no GitHub request.
-    if let Some(sel) = selections::selection_for_branch(db, project.id, branch).await? {
-        enqueue(db, project.id, &sel, trigger, head).await?;
+    if let Some(sel) =
+        selections::repository_selection_for_branch(db, repository_id, branch).await?
+    {
+        enqueue(db, sel.project_id, &sel, trigger, head).await?;
     }
     Ok(())
 }

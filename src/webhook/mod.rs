@@ -10,6 +10,7 @@ pub mod process;
 pub mod replay;
 pub mod signature;
 pub mod waiting;
+mod walk;
 
 use std::time::Duration;
 

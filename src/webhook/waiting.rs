@@ -35,6 +35,11 @@ impl Waiting {
         self.0.requests.load(Ordering::SeqCst) >= BURST
     }
 
+    /// Whether no request is waiting for the inbox at all.
+    pub(crate) fn is_quiet(&self) -> bool {
+        self.0.requests.load(Ordering::SeqCst) == 0
+    }
+
     /// Returns once fewer than `BURST` requests wait for the inbox, or after `MAX_DEFER`.
     pub(crate) async fn defer(&self) {
         self.defer_up_to(MAX_DEFER).await
