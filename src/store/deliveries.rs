@@ -7,8 +7,8 @@ use sea_orm::{
     sea_query::OnConflict,
     sqlx::{self, PgPool},
     ActiveValue::Set,
-    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait, QueryTrait,
-    RuntimeErr, Statement, Value,
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
+    QueryTrait, RuntimeErr, Statement, Value,
 };
 
 use super::entities::deliveries;
@@ -138,7 +138,7 @@ fn row(d: &NewDelivery, now: DateTime<Utc>) -> deliveries::ActiveModel {
 }
 
 /// A delivery claimed for processing by the current transaction.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct Claimed {
     pub id: i64,
     pub delivery_id: String,
@@ -165,7 +165,7 @@ fn at(t: DateTime<Utc>) -> Value {
 }
 
 /// A delivery waiting to be processed, as the processor's pass sees it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct Waiting {
     pub id: i64,
     pub installation_id: Option<i64>,
@@ -194,28 +194,19 @@ pub async fn waiting(
         DatabaseBackend::Sqlite => "INDEXED BY idx_deliveries_due",
         _ => "",
     };
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(
+    Waiting::find_by_statement(Statement::from_sql_and_values(
+        backend,
+        sql(
             backend,
-            sql(
-                backend,
-                &format!(
-                    "SELECT id, installation_id, not_before FROM deliveries {due} \
-                     WHERE status = 'received' AND id > $1 ORDER BY id LIMIT $2"
-                ),
+            &format!(
+                "SELECT id, installation_id, not_before FROM deliveries {due} \
+                 WHERE status = 'received' AND id > $1 ORDER BY id LIMIT $2"
             ),
-            [after.into(), (limit as i64).into()],
-        ))
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Waiting {
-                id: r.try_get("", "id")?,
-                installation_id: r.try_get("", "installation_id")?,
-                not_before: r.try_get("", "not_before")?,
-            })
-        })
-        .collect()
+        ),
+        [after.into(), (limit as i64).into()],
+    ))
+    .all(db)
+    .await
 }
 
 /// Claims the chunk's deliveries that are still waiting, in id order, for the current
@@ -239,20 +230,16 @@ pub async fn claim(txn: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<Claime
         placeholders(backend, 1, ids.len())
     );
     let values: Vec<Value> = ids.iter().map(|&id| id.into()).collect();
-    let rows = txn
-        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+    let rows = Claimed::find_by_statement(Statement::from_sql_and_values(backend, sql, values))
+        .all(txn)
         .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(Claimed {
-                id: row.try_get("", "id")?,
-                delivery_id: row.try_get("", "delivery_id")?,
-                event: row.try_get("", "event")?,
-                payload: row.try_get("", "payload")?,
-                attempts: row.try_get::<i32>("", "attempts")? + 1,
-            })
+    Ok(rows
+        .into_iter()
+        .map(|c| Claimed {
+            attempts: c.attempts + 1,
+            ..c
         })
-        .collect()
+        .collect())
 }
 
 /// `$first, …` (PostgreSQL) or `?first, …` (SQLite) for `n` parameters.

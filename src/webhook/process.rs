@@ -203,7 +203,7 @@ impl Processor {
     ) -> Result<Result<Vec<Option<bool>>, DbErr>, tokio::task::JoinError> {
         let this = self.clone();
         tokio::spawn(async move {
-            match this.process(&chunk, Savepoints::None).await? {
+            match this.process(&chunk, Savepoints::Skip).await? {
                 Some(handled) => Ok(handled),
                 // Rare (a delivery failed): the chunk again, each attempt in a savepoint.
                 None => Ok(this
@@ -218,7 +218,7 @@ impl Processor {
     /// Handles the chunk's deliveries in order in one transaction: it shares the commit (an
     /// fsync on PostgreSQL), the claim, the finish and the round trips around them. A delivery
     /// whose installation has an earlier one in the chunk that is not done is left waiting. For
-    /// each: see `process_one`. None when a delivery failed with `Savepoints::None`: nothing of
+    /// each: see `process_one`. None when a delivery failed with `Savepoints::Skip`: nothing of
     /// the chunk is kept, and it is to be handled again with `Savepoints::Each`.
     async fn process(
         &self,
@@ -263,7 +263,7 @@ impl Processor {
 
     /// Handles a claimed delivery. `Some(true)` when it is done with (processed, ignored or
     /// failed for good: added to `finished`), `Some(false)` when it waits for a retry, None when
-    /// it failed with `Savepoints::None`.
+    /// it failed with `Savepoints::Skip`.
     async fn process_one(
         &self,
         txn: &DatabaseTransaction,
@@ -279,7 +279,7 @@ impl Processor {
         );
         async {
             let handled = match savepoints {
-                Savepoints::None => self.handle(txn, &claimed).await,
+                Savepoints::Skip => self.handle(txn, &claimed).await,
                 // A savepoint: a failed attempt leaves no partial effect, yet its failure is
                 // recorded in the same transaction that holds the claim.
                 Savepoints::Each => {
@@ -302,7 +302,7 @@ impl Processor {
                     finished.add(claimed.id, status, note);
                     Ok(Some(true))
                 }
-                Err(_) if savepoints == Savepoints::None => Ok(None),
+                Err(_) if savepoints == Savepoints::Skip => Ok(None),
                 Err(e) => {
                     let error = e.to_string();
                     if claimed.attempts >= self.config.max_attempts as i32 {
@@ -328,12 +328,17 @@ impl Processor {
         .await
     }
 
+    /// What the stored delivery means, parsed again from its payload.
     async fn handle(
         &self,
         db: &impl sea_orm::ConnectionTrait,
         claimed: &deliveries::Claimed,
     ) -> Result<Outcome, HandleError> {
-        handle_stored(db, self.sync.auto_select, &claimed.event, &claimed.payload).await
+        let name =
+            EventName::parse(&claimed.event).map_err(|e| HandleError::Unreadable(e.to_string()))?;
+        let event = Event::parse(&name, &claimed.payload)
+            .map_err(|e| HandleError::Unreadable(super::ingest::describe(&e)))?;
+        handle(db, self.sync.auto_select, event).await
     }
 }
 
@@ -342,7 +347,7 @@ impl Processor {
 /// handled again with them, and only the failed attempt is undone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Savepoints {
-    None,
+    Skip,
     Each,
 }
 
@@ -370,16 +375,4 @@ impl Finished {
         }
         Ok(())
     }
-}
-
-async fn handle_stored(
-    db: &impl sea_orm::ConnectionTrait,
-    auto_select: AutoSelect,
-    event: &str,
-    payload: &str,
-) -> Result<Outcome, HandleError> {
-    let name = EventName::parse(event).map_err(|e| HandleError::Unreadable(e.to_string()))?;
-    let event = Event::parse(&name, payload)
-        .map_err(|e| HandleError::Unreadable(super::ingest::describe(&e)))?;
-    handle(db, auto_select, event).await
 }
